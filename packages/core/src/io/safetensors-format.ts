@@ -1,0 +1,254 @@
+// The safetensors container, independent of any tensor class.
+// Layout: u64 little-endian N | N bytes of UTF-8 JSON header, space-padded to a multiple of 8 |
+// data buffer. The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]}
+// (byte offsets into the data buffer) plus an optional "__metadata__": {string: string}.
+// Values are little-endian, C order. The data buffer must be covered exactly: no holes, no overlaps.
+
+/** Element types of the safetensors format that this reader and writer know. */
+export type SafetensorsDType =
+  | 'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16'
+  | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64';
+
+// Bytes per element, listed in the reference writer's dtype order: it writes tensors by
+// descending position here, then by name, which keeps every tensor aligned to its element size.
+const ITEM_SIZE: Readonly<Record<SafetensorsDType, number>> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+};
+const DTYPES = Object.keys(ITEM_SIZE) as SafetensorsDType[];
+const RANK = new Map<string, number>(DTYPES.map((d, i) => [d, i]));
+
+/** The reference reader's limit on the header size (100 MB). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** A malformed safetensors file or an invalid entry to encode; the message starts with `safetensors:`. */
+export class SafetensorsError extends Error {
+  override name = 'SafetensorsError';
+}
+
+/** One tensor to encode: its raw little-endian bytes (any typed array view) with dtype and shape. */
+export interface SafetensorsEntryInput {
+  dtype: SafetensorsDType;
+  shape: readonly number[];
+  data: ArrayBufferView;
+}
+
+/** One decoded tensor: `bytes` is a view into the decoded file, not a copy. */
+export interface SafetensorsEntry {
+  dtype: SafetensorsDType;
+  shape: number[];
+  bytes: Uint8Array;
+}
+
+/** A decoded file: entries in data order, and the `__metadata__` strings (empty when absent). */
+export interface DecodedSafetensors {
+  entries: Record<string, SafetensorsEntry>;
+  metadata: Record<string, string>;
+}
+
+function fail(message: string): never {
+  throw new SafetensorsError(`safetensors: ${message}`);
+}
+
+/** Bytes per element of a safetensors dtype. */
+export function safetensorsItemSize(dtype: SafetensorsDType): number {
+  return ITEM_SIZE[dtype];
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// Typed arrays use host byte order and the format is little-endian; every JS engine we target is
+// little-endian, so refuse loudly rather than silently swap bytes on an untested path.
+function assertLittleEndianHost(): void {
+  if (!LITTLE_ENDIAN_HOST) fail('this host is big-endian; only little-endian hosts are supported');
+}
+
+/** Element count of a shape; `what` names the tensor for the error message. */
+function checkedNumel(shape: unknown, what: string): number {
+  if (!Array.isArray(shape)) fail(`${what}: shape must be an array of integers, got ${JSON.stringify(shape)}`);
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      fail(`${what}: shape [${shape.join(',')}] has a dimension that is not a non-negative integer: ${JSON.stringify(d)}`);
+    }
+    n *= d;
+  }
+  return n;
+}
+
+// Names sort by code point, i.e. by UTF-8 bytes, as the reference writer (Rust strings) does.
+function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+/** Serialises raw tensors (and optional string metadata) into a safetensors file image. */
+export function encodeSafetensors(
+  entries: Record<string, SafetensorsEntryInput>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  assertLittleEndianHost();
+  const items = Object.keys(entries).map((name) => {
+    const { dtype, shape, data } = entries[name]!;
+    const what = `tensor "${name}"`;
+    if (name === '__metadata__') fail('"__metadata__" is reserved and cannot name a tensor');
+    if (!RANK.has(dtype)) fail(`${what}: unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
+    const expected = checkedNumel(shape, what) * ITEM_SIZE[dtype];
+    if (data.byteLength !== expected) {
+      fail(`${what}: data has ${data.byteLength} bytes but shape [${shape.join(',')}] of ${dtype} needs ${expected}`);
+    }
+    return { name, dtype, shape: [...shape], bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  });
+  items.sort((a, b) => RANK.get(b.dtype)! - RANK.get(a.dtype)! || compareCodePoints(a.name, b.name));
+
+  // Built by hand (not JSON.stringify of an object) to fix the key order and allow any name, "__proto__" included.
+  const parts: string[] = [];
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') fail(`metadata value for "${k}" must be a string, got ${typeof v}`);
+    }
+    parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
+  }
+  let offset = 0;
+  for (const it of items) {
+    const end = offset + it.bytes.length;
+    parts.push(`${JSON.stringify(it.name)}:{"dtype":"${it.dtype}","shape":[${it.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+    offset = end;
+  }
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const headerLength = Math.ceil(json.length / 8) * 8;
+
+  const out = new Uint8Array(8 + headerLength + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLength % 2 ** 32, true);
+  view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLength); // space padding, as the reference writer does
+  let at = 8 + headerLength;
+  for (const it of items) {
+    out.set(it.bytes, at);
+    at += it.bytes.length;
+  }
+  return out;
+}
+
+/** Decoded top-level keys of a JSON object text, duplicates kept (JSON.parse silently keeps the last). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      if (depth !== 1) continue;
+      let j = i + 1;
+      while (j < text.length && ' \t\r\n'.includes(text[j]!)) j++;
+      if (text[j] === ':') keys.push(JSON.parse(text.slice(start, i + 1)) as string);
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return keys;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parses and validates the header; returns it with the byte offset where the data buffer starts. */
+function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  // Checked before anything is decoded or allocated, so a corrupt length cannot cost memory.
+  if (n64 > BigInt(bytes.length - 8)) {
+    fail(`header length ${n64} exceeds the ${bytes.length - 8} bytes that follow the length field`);
+  }
+  const n = Number(n64);
+  if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    fail(`header (${n} bytes) is not valid UTF-8`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header (${n} bytes) is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isPlainObject(header)) fail(`header must be a JSON object, got ${Array.isArray(header) ? 'an array' : JSON.stringify(header)}`);
+  const keys = topLevelKeys(text);
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k)) fail(`header names "${k}" more than once`);
+    seen.add(k);
+  }
+  return { header, dataStart: 8 + n };
+}
+
+function parseMetadata(value: unknown): Record<string, string> {
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (value === undefined || value === null) return metadata;
+  if (!isPlainObject(value)) fail(`"__metadata__" must be an object of strings, got ${JSON.stringify(value)}`);
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') fail(`"__metadata__" value for "${k}" must be a string, got ${JSON.stringify(v)}`);
+    metadata[k] = v;
+  }
+  return metadata;
+}
+
+/** Parses and fully validates a safetensors file image; entry bytes are views into `bytes`. */
+export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
+  assertLittleEndianHost();
+  const { header, dataStart } = parseHeader(bytes);
+  const dataLength = bytes.length - dataStart;
+  const metadata = parseMetadata(header['__metadata__']);
+
+  const found: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const what = `tensor "${name}"`;
+    if (!isPlainObject(info)) fail(`${what}: expected {dtype, shape, data_offsets}, got ${JSON.stringify(info)}`);
+    for (const field of ['dtype', 'shape', 'data_offsets']) {
+      if (!(field in info)) fail(`${what}: missing field "${field}"`);
+    }
+    const { dtype, shape, data_offsets: offsets } = info;
+    if (typeof dtype !== 'string' || !RANK.has(dtype)) {
+      fail(`${what}: unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
+    }
+    const numel = checkedNumel(shape, what);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      fail(`${what}: data_offsets must be two non-negative integers [begin, end], got ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end < begin) fail(`${what}: data_offsets [${begin},${end}] has end ${end} < begin ${begin}`);
+    if (end > dataLength) fail(`${what}: data_offsets [${begin},${end}] beyond the ${dataLength}-byte data buffer`);
+    const expected = numel * ITEM_SIZE[dtype as SafetensorsDType];
+    if (end - begin !== expected) {
+      fail(`${what}: data_offsets [${begin},${end}] span ${end - begin} bytes but shape [${(shape as number[]).join(',')}] of ${dtype} needs ${expected}`);
+    }
+    found.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
+  }
+
+  // In data order, each tensor must start exactly where the previous one ended.
+  found.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const entries: Record<string, SafetensorsEntry> = Object.create(null) as Record<string, SafetensorsEntry>;
+  let covered = 0;
+  let previous = '';
+  for (const t of found) {
+    if (t.begin < covered) fail(`tensor "${t.name}" at [${t.begin},${t.end}] overlaps tensor "${previous}" ending at ${covered}`);
+    if (t.begin > covered) fail(`data bytes [${covered},${t.begin}) before tensor "${t.name}" belong to no tensor`);
+    covered = t.end;
+    previous = t.name;
+    entries[t.name] = { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(dataStart + t.begin, dataStart + t.end) };
+  }
+  if (covered !== dataLength) fail(`data bytes [${covered},${dataLength}) after the last tensor belong to no tensor`);
+  return { entries, metadata };
+}
