@@ -1,0 +1,128 @@
+import type { SparseGrad } from './sparse-grad.js';
+import type { Tensor } from './tensor.js';
+
+/**
+ * Reverse-mode autograd, micrograd style: every op that sees an input requiring grad records a node
+ * (its inputs and a backward closure written in terms of other ops). `backward()` orders the graph
+ * topologically and walks it in reverse, summing gradients per tensor.
+ */
+
+/** What a backward closure returns per input: a dense gradient, a row-sparse one, or null (no gradient). */
+export type InputGrad = Tensor | SparseGrad | null;
+
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  readonly backward: (grad: Tensor) => readonly InputGrad[];
+}
+
+let gradEnabled = true;
+let checkNumerics = false;
+
+/** Runs fn without recording gradients (like torch.no_grad). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Whether ops currently record the graph. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Debug flag: when on, every op checks its output and throws at the first NaN/Inf, naming the op and shapes. */
+export function setCheckNumerics(on: boolean): void {
+  checkNumerics = on;
+}
+
+export function getCheckNumerics(): boolean {
+  return checkNumerics;
+}
+
+/** @internal Attaches a grad node to `out` when grad mode is on and some input requires grad. */
+export function record(op: string, out: Tensor, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
+  if (checkNumerics) assertFinite(op, out, inputs);
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out._setNode({ op, inputs, backward });
+  }
+  return out;
+}
+
+function assertFinite(op: string, out: Tensor, inputs: readonly Tensor[]): void {
+  if (out.dtype === 'int32') return;
+  const data = out.toTypedArray();
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      const shapes = inputs.map((t) => `[${t.shape.join(',')}]`).join(', ');
+      throw new RangeError(`checkNumerics: ${op} produced ${data[i]} at flat index ${i} of its output [${out.shape.join(',')}] (inputs: ${shapes})`);
+    }
+  }
+}
+
+/** Tensors reachable from `root` through grad nodes, inputs before outputs (iterative DFS: deep graphs must not overflow the stack). */
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  visited.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.gradNode?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1] = i + 1;
+      const child = inputs[i]!;
+      if (child.requiresGrad && !visited.has(child)) {
+        visited.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+/** @internal Backpropagates `grad` (same shape as root) and accumulates into the leaves' `.grad`. */
+export function runBackward(
+  root: Tensor,
+  grad: Tensor,
+  accumulate: (a: InputGrad, b: InputGrad) => InputGrad,
+  densify: (g: Tensor | SparseGrad) => Tensor,
+  own: (g: Tensor | SparseGrad) => Tensor | SparseGrad,
+): void {
+  const order = topoOrder(root);
+  const grads = new Map<Tensor, InputGrad>([[root, grad]]);
+  noGrad(() => {
+    for (let n = order.length - 1; n >= 0; n--) {
+      const t = order[n]!;
+      const g = grads.get(t);
+      grads.delete(t);
+      if (g === undefined || g === null) continue;
+      const node = t.gradNode;
+      if (node === null) {
+        // The first gradient is copied: backward closures may hand the same tensor to several inputs.
+        t.grad = t.grad === null ? own(g) : accumulate(t.grad, g);
+        continue;
+      }
+      const inputGrads = node.backward(densify(g));
+      node.inputs.forEach((input, i) => {
+        const ig = inputGrads[i] ?? null;
+        if (!input.requiresGrad || ig === null) return;
+        const shape = ig.shape;
+        if (shape.length !== input.shape.length || shape.some((d, k) => d !== input.shape[k])) {
+          throw new Error(`backward: ${node.op} returned a gradient of shape [${shape.join(',')}] for an input of shape [${input.shape.join(',')}] (bug in the op's gradient)`);
+        }
+        // A non-leaf needs a dense gradient for its own backward; leaves keep sparse ones.
+        const value = input.gradNode === null ? ig : densify(ig);
+        grads.set(input, accumulate(grads.get(input) ?? null, value));
+      });
+    }
+  });
+}

@@ -1,0 +1,94 @@
+import type { DType, TypedArray } from './dtype.js';
+
+/** Backend-owned memory. The CPU backend uses typed arrays; device backends use their own handles. */
+export type Storage = object;
+
+/**
+ * A strided window onto storage: element (i0, i1, ...) lives at
+ * `offset + i0*strides[0] + i1*strides[1] + ...`. Tensors are views; kernels read views and write
+ * fresh contiguous storage.
+ */
+export interface View {
+  readonly storage: Storage;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+}
+
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'silu' | 'erf' | 'sign' | 'square' | 'reciprocal';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+export type ReduceOp = 'sum' | 'max' | 'min';
+export type RowOp = 'softmax' | 'logSoftmax' | 'logsumexp';
+
+/**
+ * The primitive kernels every backend provides. Inputs are views (any strides, any offset); outputs
+ * are new contiguous storage. Ops in `ops/` check shapes and dtypes before calling in, so kernels may
+ * assume valid arguments. Gradients are written in terms of ops, so a backend never implements them.
+ */
+export interface Backend {
+  readonly name: string;
+  /** Wraps (without copying) or uploads a typed array as storage. */
+  fromTypedArray(data: TypedArray): Storage;
+  /** Zero-filled storage. */
+  zeros(dtype: DType, size: number): Storage;
+  /** Contiguous copy of a view's elements; throws where the backend cannot answer synchronously. */
+  readSync(x: View): TypedArray;
+  /** Contiguous copy of a view's elements, waiting for queued device work. */
+  read(x: View): Promise<TypedArray>;
+  /** The live typed array behind storage, where the backend keeps data in host memory (CPU), else null. */
+  hostData(storage: Storage): TypedArray | null;
+  /** Releases storage (no-op for garbage-collected memory). */
+  dispose(storage: Storage): void;
+
+  /** Contiguous copy of `x` converted to `dtype`. */
+  cast(x: View, dtype: DType): Storage;
+  /** Writes `src` (same shape) into the strided window `dst`, in place. */
+  copyInto(dst: View, src: View): void;
+  /** Elementwise unary op; the output has x's dtype (ops cast ints to float first where needed). */
+  unary(op: UnaryOp, x: View): Storage;
+  /** Elementwise binary op; `a` and `b` are already broadcast (stride 0) to `outShape`, same dtype. Comparisons give 0/1 in that dtype. */
+  binary(op: BinaryOp, a: View, b: View): Storage;
+  /** `cond ? a : b` with all three broadcast to one shape; a and b share a dtype. */
+  where(cond: View, a: View, b: View): Storage;
+  /** Reduces one axis away (output shape: x.shape without `axis`). */
+  reduce(op: ReduceOp, x: View, axis: number): Storage;
+  /** Index (int32) of the largest element along `axis`, first one on ties. */
+  argmax(x: View, axis: number): Storage;
+  /** Batched matmul: a is [...batch, M, K], b is [...batch, K, N] (batch dims already broadcast); output [...batch, M, N]. */
+  matmul(a: View, b: View): Storage;
+  /** softmax / logSoftmax along the last axis (same shape), or logsumexp (last axis removed). */
+  rowOp(op: RowOp, x: View): Storage;
+  /** Top-k along the last axis, descending, ties to the lower index: values (x's dtype) and int32 indices, shape [..., k]. */
+  topk(x: View, k: number): { values: Storage; indices: Storage };
+  /** torch.gather: out[..i..] = x[..index[..i..] at dim..]; output has index's shape. */
+  gather(x: View, dim: number, index: View): Storage;
+  /** Returns a copy of x with src added at the positions index points to along dim (torch.scatter_add). */
+  scatterAdd(x: View, dim: number, index: View, src: View): Storage;
+  /** Rows of a [rows, width] table picked by int32 indices: output [indices.size, width]. */
+  gatherRows(table: View, indices: View): Storage;
+  /** A zero [rows, width] table with src rows [n, width] added at the given row indices. */
+  scatterAddRows(rows: number, indices: View, src: View): Storage;
+}
+
+let current: Backend | null = null;
+let defaultFactory: (() => Backend) | null = null;
+
+/** Sets the backend new tensors are created on. */
+export function setBackend(backend: Backend): void {
+  current = backend;
+}
+
+/** The backend new tensors are created on (the CPU backend unless changed). */
+export function getBackend(): Backend {
+  if (current === null) {
+    if (defaultFactory === null) throw new Error('getBackend: no backend registered');
+    current = defaultFactory();
+  }
+  return current;
+}
+
+/** @internal Registers the backend used when none was set (the CPU backend registers itself). */
+export function registerDefaultBackend(factory: () => Backend): void {
+  defaultFactory = factory;
+}

@@ -1,0 +1,248 @@
+import type { Backend, BinaryOp, ReduceOp, RowOp, Storage, UnaryOp, View } from '../backend.js';
+import { registerDefaultBackend } from '../backend.js';
+import { allocTyped, type DType, type TypedArray } from '../dtype.js';
+import { contiguousStrides, shapeSize } from '../shape.js';
+import { binaryLoops, copyLoop, unaryLoops } from './elementwise.js';
+import { genericKernels, kernels } from './kernels.js';
+import { dropAxis, forEachRow } from './strided.js';
+
+/** CPU storage is the typed array itself. */
+function arr(s: Storage): TypedArray {
+  return s as TypedArray;
+}
+
+function isContiguous(x: View): boolean {
+  const expected = contiguousStrides(x.shape);
+  for (let i = 0; i < x.shape.length; i++) if (x.shape[i] !== 1 && x.strides[i] !== expected[i]) return false;
+  return true;
+}
+
+/** The view's elements as a contiguous typed array (the storage itself when already contiguous from 0). */
+function contiguousData(x: View): TypedArray {
+  const data = arr(x.storage);
+  const size = shapeSize(x.shape);
+  if (isContiguous(x)) return x.offset === 0 && data.length === size ? data : data.subarray(x.offset, x.offset + size);
+  return copyView(x, x.dtype);
+}
+
+function copyView(x: View, dtype: DType): TypedArray {
+  const out = allocTyped(dtype, shapeSize(x.shape));
+  const src = arr(x.storage);
+  forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) => copyLoop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n));
+  return out;
+}
+
+function checkIndex(op: string, i: number, size: number, dim: number): void {
+  if (i < 0 || i >= size || !Number.isInteger(i)) {
+    throw new RangeError(`${op}: index ${i} out of range for dim ${dim} of size ${size}`);
+  }
+}
+
+/** The reference backend: TypeScript loops on typed arrays, hot loops behind the `kernels` seam. */
+export const cpuBackend: Backend = {
+  name: 'cpu',
+
+  fromTypedArray: (data) => data,
+  zeros: (dtype, size) => allocTyped(dtype, size),
+  readSync: (x) => {
+    const c = contiguousData(x);
+    return c === x.storage || c.buffer === arr(x.storage).buffer ? c.slice() : c;
+  },
+  read: async (x) => cpuBackend.readSync(x),
+  hostData: (s) => arr(s),
+  dispose: () => {},
+
+  cast: (x, dtype) => copyView(x, dtype),
+
+  copyInto(dst, src) {
+    const d = arr(dst.storage);
+    const s = arr(src.storage);
+    forEachRow(dst.shape, [src.strides, dst.strides], [src.offset, dst.offset], (o, n, st) => copyLoop(s, o[0]!, st[0]!, d, o[1]!, st[1]!, n));
+  },
+
+  unary(op: UnaryOp, x) {
+    const out = allocTyped(x.dtype, shapeSize(x.shape));
+    const src = arr(x.storage);
+    const loop = unaryLoops[op];
+    forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) => loop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n));
+    return out;
+  },
+
+  binary(op: BinaryOp, a, b) {
+    const out = allocTyped(a.dtype, shapeSize(a.shape));
+    const da = arr(a.storage);
+    const db = arr(b.storage);
+    const loop = binaryLoops[op];
+    forEachRow(a.shape, [a.strides, b.strides, contiguousStrides(a.shape)], [a.offset, b.offset, 0], (o, n, s) =>
+      loop(da, o[0]!, s[0]!, db, o[1]!, s[1]!, out, o[2]!, s[2]!, n),
+    );
+    return out;
+  },
+
+  where(cond, a, b) {
+    const out = allocTyped(a.dtype, shapeSize(a.shape));
+    const dc = arr(cond.storage);
+    const da = arr(a.storage);
+    const db = arr(b.storage);
+    forEachRow(a.shape, [cond.strides, a.strides, b.strides, contiguousStrides(a.shape)], [cond.offset, a.offset, b.offset, 0], (o, n, s) => {
+      let oc = o[0]!, oa = o[1]!, ob = o[2]!, oo = o[3]!;
+      const sc = s[0]!, sa = s[1]!, sb = s[2]!, so = s[3]!;
+      for (let i = 0; i < n; i++, oc += sc, oa += sa, ob += sb, oo += so) out[oo] = dc[oc] !== 0 ? da[oa]! : db[ob]!;
+    });
+    return out;
+  },
+
+  reduce(op: ReduceOp, x, axis) {
+    const outShape = dropAxis(x.shape, axis);
+    const out = allocTyped(x.dtype, shapeSize(outShape));
+    const src = arr(x.storage);
+    const len = x.shape[axis]!;
+    const step = x.strides[axis]!;
+    const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
+    forEachRow(outShape, [dropAxis(x.strides, axis), contiguousStrides(outShape)], [x.offset, 0], (o, n, s) => {
+      let xo = o[0]!;
+      let oo = o[1]!;
+      for (let i = 0; i < n; i++, xo += s[0]!, oo += s[1]!) {
+        let acc = init;
+        let p = xo;
+        if (op === 'sum') for (let r = 0; r < len; r++, p += step) acc += src[p]!;
+        else if (op === 'max') for (let r = 0; r < len; r++, p += step) { const v = src[p]!; if (v > acc || v !== v) acc = v; }
+        else for (let r = 0; r < len; r++, p += step) { const v = src[p]!; if (v < acc || v !== v) acc = v; }
+        out[oo] = acc;
+      }
+    });
+    return out;
+  },
+
+  argmax(x, axis) {
+    const outShape = dropAxis(x.shape, axis);
+    const out = new Int32Array(shapeSize(outShape));
+    const src = arr(x.storage);
+    const len = x.shape[axis]!;
+    const step = x.strides[axis]!;
+    forEachRow(outShape, [dropAxis(x.strides, axis), contiguousStrides(outShape)], [x.offset, 0], (o, n, s) => {
+      let xo = o[0]!;
+      let oo = o[1]!;
+      for (let i = 0; i < n; i++, xo += s[0]!, oo += s[1]!) {
+        let best = -Infinity;
+        let bi = 0;
+        for (let r = 0, p = xo; r < len; r++, p += step) {
+          const v = src[p]!;
+          if (v > best || (v !== v && best === best)) { best = v; bi = r; }
+        }
+        out[oo] = bi;
+      }
+    });
+    return out;
+  },
+
+  matmul(a, b) {
+    const nd = a.shape.length;
+    const M = a.shape[nd - 2]!;
+    const K = a.shape[nd - 1]!;
+    const N = b.shape[nd - 1]!;
+    const batchShape = a.shape.slice(0, nd - 2);
+    const out = allocTyped(a.dtype, shapeSize(batchShape) * M * N);
+    const da = arr(a.storage);
+    const db = arr(b.storage);
+    const [ars, acs] = [a.strides[nd - 2]!, a.strides[nd - 1]!];
+    const [brs, bcs] = [b.strides[nd - 2]!, b.strides[nd - 1]!];
+    const mm = a.dtype === 'float32' ? (kernels.matmulF32 as typeof genericKernels.matmul) : genericKernels.matmul;
+    if (batchShape.length === 0) {
+      mm(da, a.offset, ars, acs, db, b.offset, brs, bcs, out, 0, M, N, K);
+      return out;
+    }
+    // One product per batch element; batch offsets come from the (possibly broadcast) batch strides.
+    // forEachRow may merge batch dims, so it walks them and the loop below covers each row.
+    const outBatchStrides = contiguousStrides(batchShape).map((s) => s * M * N);
+    forEachRow(batchShape, [a.strides.slice(0, nd - 2), b.strides.slice(0, nd - 2), outBatchStrides], [a.offset, b.offset, 0], (o, n, s) => {
+      for (let i = 0; i < n; i++) mm(da, o[0]! + i * s[0]!, ars, acs, db, o[1]! + i * s[1]!, brs, bcs, out, o[2]! + i * s[2]!, M, N, K);
+    });
+    return out;
+  },
+
+  rowOp(op: RowOp, x) {
+    const nd = x.shape.length;
+    const n = x.shape[nd - 1]!;
+    const rows = n === 0 ? 0 : shapeSize(x.shape) / n;
+    const src = contiguousData(x);
+    const out = allocTyped(x.dtype, op === 'logsumexp' ? rows : rows * n);
+    const f32 = x.dtype === 'float32';
+    if (op === 'softmax') (f32 ? kernels.softmaxRowsF32 : genericKernels.softmaxRows)(src as Float32Array, rows, n, out as Float32Array);
+    else if (op === 'logSoftmax') (f32 ? kernels.logSoftmaxRowsF32 : genericKernels.logSoftmaxRows)(src as Float32Array, rows, n, out as Float32Array);
+    else (f32 ? kernels.logsumexpRowsF32 : genericKernels.logsumexpRows)(src as Float32Array, rows, n, out as Float32Array);
+    return out;
+  },
+
+  topk(x, k) {
+    const nd = x.shape.length;
+    const n = x.shape[nd - 1]!;
+    const rows = n === 0 ? 0 : shapeSize(x.shape) / n;
+    const src = contiguousData(x);
+    const values = allocTyped(x.dtype, rows * k);
+    const indices = new Int32Array(rows * k);
+    const topk = x.dtype === 'float32' ? kernels.topkRowsF32 : genericKernels.topkRows;
+    topk(src as Float32Array, rows, n, k, values as Float32Array, indices);
+    return { values, indices };
+  },
+
+  gather(x, dim, index) {
+    const out = allocTyped(x.dtype, shapeSize(index.shape));
+    const src = arr(x.storage);
+    const idx = arr(index.storage);
+    const size = x.shape[dim]!;
+    const dimStride = x.strides[dim]!;
+    // Walk index's shape; x is addressed with its own strides except along dim, where index decides.
+    const xStrides = x.strides.map((s, d) => (d === dim ? 0 : s));
+    forEachRow(index.shape, [index.strides, xStrides, contiguousStrides(index.shape)], [index.offset, x.offset, 0], (o, n, s) => {
+      let io = o[0]!, xo = o[1]!, oo = o[2]!;
+      for (let i = 0; i < n; i++, io += s[0]!, xo += s[1]!, oo += s[2]!) {
+        const j = idx[io]!;
+        checkIndex('gather', j, size, dim);
+        out[oo] = src[xo + j * dimStride]!;
+      }
+    });
+    return out;
+  },
+
+  scatterAdd(x, dim, index, src) {
+    const out = copyView(x, x.dtype);
+    const outStrides = contiguousStrides(x.shape);
+    const idx = arr(index.storage);
+    const s = arr(src.storage);
+    const size = x.shape[dim]!;
+    const dimStride = outStrides[dim]!;
+    const oStrides = outStrides.map((st, d) => (d === dim ? 0 : st));
+    forEachRow(index.shape, [index.strides, src.strides, oStrides], [index.offset, src.offset, 0], (o, n, st) => {
+      let io = o[0]!, so = o[1]!, oo = o[2]!;
+      for (let i = 0; i < n; i++, io += st[0]!, so += st[1]!, oo += st[2]!) {
+        const j = idx[io]!;
+        checkIndex('scatterAdd', j, size, dim);
+        out[oo + j * dimStride] += s[so]!;
+      }
+    });
+    return out;
+  },
+
+  gatherRows(table, indices) {
+    const rows = table.shape[0]!;
+    const width = shapeSize(table.shape.slice(1));
+    const idx = contiguousData(indices) as Int32Array;
+    for (let i = 0; i < idx.length; i++) checkIndex('indexSelect', idx[i]!, rows, 0);
+    const data = contiguousData(table);
+    const out = allocTyped(table.dtype, idx.length * width);
+    (table.dtype === 'float32' ? kernels.gatherRowsF32 : genericKernels.gatherRows)(data as Float32Array, width, idx, out as Float32Array);
+    return out;
+  },
+
+  scatterAddRows(rows, indices, src) {
+    const idx = contiguousData(indices) as Int32Array;
+    const width = shapeSize(src.shape.slice(1));
+    for (let i = 0; i < idx.length; i++) checkIndex('scatterAddRows', idx[i]!, rows, 0);
+    const out = allocTyped(src.dtype, rows * width);
+    (src.dtype === 'float32' ? kernels.scatterAddRowsF32 : genericKernels.scatterAddRows)(out as Float32Array, width, idx, contiguousData(src) as Float32Array);
+    return out;
+  },
+};
+
+registerDefaultBackend(() => cpuBackend);

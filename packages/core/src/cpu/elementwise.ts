@@ -1,0 +1,67 @@
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { TypedArray } from '../dtype.js';
+import { erf } from './math.js';
+
+/** A strided loop over one row: out[oo + i*os] = f(x[xo + i*xs]). */
+export type UnaryLoop = (x: TypedArray, xo: number, xs: number, out: TypedArray, oo: number, os: number, n: number) => void;
+export type BinaryLoop = (a: TypedArray, ao: number, as: number, b: TypedArray, bo: number, bs: number, out: TypedArray, oo: number, os: number, n: number) => void;
+
+// Each op is a scalar expression in `a` (and `b`). Loops are generated once per op so every op gets
+// its own monomorphic, inlinable loop instead of a shared loop calling a closure per element.
+const UNARY_EXPR: Record<UnaryOp, string> = {
+  neg: '-a',
+  exp: 'Math.exp(a)',
+  log: 'Math.log(a)',
+  sqrt: 'Math.sqrt(a)',
+  abs: 'Math.abs(a)',
+  tanh: 'Math.tanh(a)',
+  sigmoid: '1 / (1 + Math.exp(-a))',
+  relu: 'a > 0 ? a : 0',
+  gelu: '0.5 * a * (1 + erf(a * Math.SQRT1_2))',
+  silu: 'a / (1 + Math.exp(-a))',
+  erf: 'erf(a)',
+  sign: 'a > 0 ? 1 : a < 0 ? -1 : 0',
+  square: 'a * a',
+  reciprocal: '1 / a',
+};
+
+const BINARY_EXPR: Record<BinaryOp, string> = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+  pow: 'Math.pow(a, b)',
+  maximum: 'a > b || a !== a ? a : b',
+  minimum: 'a < b || a !== a ? a : b',
+  eq: 'a === b ? 1 : 0',
+  ne: 'a !== b ? 1 : 0',
+  lt: 'a < b ? 1 : 0',
+  le: 'a <= b ? 1 : 0',
+  gt: 'a > b ? 1 : 0',
+  ge: 'a >= b ? 1 : 0',
+};
+
+function compileUnary(expr: string): UnaryLoop {
+  const body = `return function unaryLoop(x, xo, xs, out, oo, os, n) {
+    for (let i = 0; i < n; i++) { const a = x[xo]; out[oo] = ${expr}; xo += xs; oo += os; }
+  };`;
+  return new Function('erf', body)(erf) as UnaryLoop;
+}
+
+function compileBinary(expr: string): BinaryLoop {
+  const body = `return function binaryLoop(a_, ao, as, b_, bo, bs, out, oo, os, n) {
+    for (let i = 0; i < n; i++) { const a = a_[ao], b = b_[bo]; out[oo] = ${expr}; ao += as; bo += bs; oo += os; }
+  };`;
+  return new Function(body)() as BinaryLoop;
+}
+
+export const unaryLoops = Object.fromEntries(
+  Object.entries(UNARY_EXPR).map(([op, expr]) => [op, compileUnary(expr)]),
+) as Record<UnaryOp, UnaryLoop>;
+
+export const binaryLoops = Object.fromEntries(
+  Object.entries(BINARY_EXPR).map(([op, expr]) => [op, compileBinary(expr)]),
+) as Record<BinaryOp, BinaryLoop>;
+
+/** Plain strided copy (also converts between typed array kinds). */
+export const copyLoop: UnaryLoop = compileUnary('a');

@@ -1,0 +1,59 @@
+import type { TypedArray } from '../dtype.js';
+import { matmulJs } from './matmul.js';
+import { topkRowsJs } from './topk.js';
+import { gatherRowsJs, logSoftmaxRowsJs, logsumexpRowsJs, scatterAddRowsJs, softmaxRowsJs } from './rows.js';
+
+/**
+ * The seam between the CPU backend and its hot loops. The backend always calls through this table,
+ * so faster implementations (WebAssembly SIMD, worker threads) replace entries with `installKernels`
+ * without touching the backend. Every replacement must give the same results as the plain-JS entry
+ * (property-tested); float32 entries receive Float32Array arguments only.
+ */
+export interface CpuKernels {
+  /** See matmulJs: out[M,N] (zeroed) += A @ B with arbitrary strides for A and B. */
+  matmulF32(a: Float32Array, aOffset: number, aRowStride: number, aColStride: number, b: Float32Array, bOffset: number, bRowStride: number, bColStride: number, out: Float32Array, outOffset: number, M: number, N: number, K: number): void;
+  /** Top-k of each contiguous row; values descending, ties to the lower index. */
+  topkRowsF32(x: Float32Array, rows: number, n: number, k: number, values: Float32Array, indices: Int32Array): void;
+  softmaxRowsF32(x: Float32Array, rows: number, n: number, out: Float32Array): void;
+  logSoftmaxRowsF32(x: Float32Array, rows: number, n: number, out: Float32Array): void;
+  logsumexpRowsF32(x: Float32Array, rows: number, n: number, out: Float32Array): void;
+  gatherRowsF32(table: Float32Array, width: number, indices: Int32Array, out: Float32Array): void;
+  scatterAddRowsF32(dst: Float32Array, width: number, indices: Int32Array, src: Float32Array): void;
+}
+
+/** The plain TypeScript kernels: the reference every faster kernel is tested against. */
+export const jsKernels: Readonly<CpuKernels> = Object.freeze({
+  matmulF32: matmulJs,
+  topkRowsF32: topkRowsJs,
+  softmaxRowsF32: softmaxRowsJs,
+  logSoftmaxRowsF32: logSoftmaxRowsJs,
+  logsumexpRowsF32: logsumexpRowsJs,
+  gatherRowsF32: gatherRowsJs,
+  scatterAddRowsF32: scatterAddRowsJs,
+});
+
+/** The kernels the CPU backend calls now. */
+export const kernels: CpuKernels = { ...jsKernels };
+
+/** Replaces some kernels (e.g. with WebAssembly versions). */
+export function installKernels(replacements: Partial<CpuKernels>): void {
+  Object.assign(kernels, replacements);
+}
+
+/** Restores the plain TypeScript kernels. */
+export function resetKernels(): void {
+  Object.assign(kernels, jsKernels);
+}
+
+/** Generic-dtype versions used for float64/int32 (not replaceable: they serve precision, not speed). */
+export const genericKernels = {
+  matmul: matmulJs,
+  topkRows: topkRowsJs,
+  softmaxRows: softmaxRowsJs,
+  logSoftmaxRows: logSoftmaxRowsJs,
+  logsumexpRows: logsumexpRowsJs,
+  gatherRows: gatherRowsJs,
+  scatterAddRows: scatterAddRowsJs,
+} satisfies Record<string, (...args: never[]) => void>;
+
+export type { TypedArray };

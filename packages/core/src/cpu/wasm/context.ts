@@ -1,0 +1,78 @@
+// The shared state of the WebAssembly kernels: one runtime (module + memory), one lazily started
+// worker pool, and the thread count to use. Created on first use; `getWasmContext()` returns null
+// where WebAssembly SIMD is unavailable, and then every kernel falls back to plain TypeScript.
+import { WorkerPool } from './pool.js';
+import { WasmRuntime } from './runtime.js';
+
+/** Multiply-adds below which a matmul stays on the calling thread (waking workers costs ~50 µs). */
+export const PARALLEL_MIN_WORK = 1 << 20;
+
+interface NodeProcess {
+  env?: Record<string, string | undefined>;
+  getBuiltinModule?: (id: string) => unknown;
+}
+const proc = (globalThis as { process?: NodeProcess }).process;
+
+function defaultThreads(): number {
+  const fromEnv = Number(proc?.env?.MYRIAD_CPU_THREADS);
+  if (Number.isInteger(fromEnv) && fromEnv >= 1) return fromEnv;
+  const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
+  return os?.availableParallelism?.() ?? 1;
+}
+
+/** Runtime, pool and thread setting shared by all WebAssembly kernels. */
+export class WasmContext {
+  private pool: WorkerPool | null | undefined = undefined;
+  /** Most threads a kernel may use, the calling thread included. */
+  maxThreads = defaultThreads();
+
+  constructor(readonly rt: WasmRuntime) {}
+
+  /**
+   * Threads to use for `work` multiply-adds: 1 for small problems or without a pool; otherwise
+   * starts workers on first use and counts only those already running, so a call never waits for
+   * a worker to boot (results do not depend on the count).
+   */
+  threadsFor(work: number): number {
+    if (this.maxThreads <= 1 || work < PARALLEL_MIN_WORK) return 1;
+    if (this.pool === undefined) this.pool = WorkerPool.create(this.rt);
+    if (this.pool === null) return 1;
+    this.pool.grow(this.maxThreads - 1);
+    return Math.min(this.maxThreads, this.pool.readyThreads());
+  }
+
+  /** The pool (only after threadsFor returned more than 1). */
+  get workers(): WorkerPool {
+    if (!this.pool) throw new Error('wasm context: no worker pool has been started');
+    return this.pool;
+  }
+
+  /** Starts the pool now and waits (up to `timeoutMs`) until `maxThreads` threads are ready. */
+  async warmWorkers(timeoutMs = 10_000): Promise<number> {
+    if (this.maxThreads <= 1) return 1;
+    this.threadsFor(PARALLEL_MIN_WORK);
+    if (!this.pool) return 1;
+    const start = Date.now();
+    while (this.pool.readyThreads() < this.maxThreads && Date.now() - start < timeoutMs) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return this.pool.readyThreads();
+  }
+
+  /** Stops the workers; later calls run on the calling thread until a new context is made. */
+  async close(): Promise<void> {
+    if (this.pool) await this.pool.close();
+    this.pool = null;
+  }
+}
+
+let context: WasmContext | null | undefined;
+
+/** The process-wide context, created on first call; null where WebAssembly SIMD is unavailable. */
+export function getWasmContext(): WasmContext | null {
+  if (context === undefined) {
+    const rt = WasmRuntime.create();
+    context = rt ? new WasmContext(rt) : null;
+  }
+  return context;
+}

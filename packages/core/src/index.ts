@@ -1,0 +1,20 @@
+// @myriad/core: tensors, ops, reverse-mode autograd, the CPU backend, seeded randomness, safetensors.
+import './cpu/cpu-backend.js';
+
+export { Tensor, type NestedArray } from './tensor.js';
+export { SparseGrad } from './sparse-grad.js';
+export { noGrad, isGradEnabled, setCheckNumerics, getCheckNumerics, type GradNode, type InputGrad } from './autograd.js';
+export { type DType, type TypedArray, promoteTypes } from './dtype.js';
+export { ShapeError } from './errors.js';
+export { broadcastShapes, contiguousStrides, shapeSize } from './shape.js';
+export { Rng, manualSeed, getGlobalRng, getRngState, setRngState } from './random.js';
+export { type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, type RowOp, setBackend, getBackend } from './backend.js';
+export { cpuBackend } from './cpu/cpu-backend.js';
+export { kernels as cpuKernels, installKernels, resetKernels, jsKernels, type CpuKernels } from './cpu/kernels.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, randint, type TensorOptions, type RandomOptions } from './creation.js';
+export * from './ops/elementwise.js';
+export { sum, mean, max, min, argmax, sumToShape } from './ops/reduce.js';
+export { reshape, permute, transpose, expand, slice, unsqueeze, squeeze, flatten, concat, stack, clone, contiguous } from './ops/movement.js';
+export { matmul } from './ops/linalg.js';
+export { gather, scatterAdd, indexSelect, topk, where, maskedFill } from './ops/indexing.js';
+export { softmax, logSoftmax, logsumexp, crossEntropy, layerNorm, dropout, type CrossEntropyOptions, type DropoutOptions } from './ops/nn.js';

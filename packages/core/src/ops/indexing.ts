@@ -1,0 +1,113 @@
+import { record } from '../autograd.js';
+import { promoteTypes } from '../dtype.js';
+import { ShapeError, fmt } from '../errors.js';
+import { broadcastShapes, normalizeDim } from '../shape.js';
+import { SparseGrad } from '../sparse-grad.js';
+import type { Tensor } from '../tensor.js';
+import { cast, scalarLike, type Operand } from './elementwise.js';
+import { reshape, transpose } from './movement.js';
+import { sumToShape } from './reduce.js';
+import { broadcastView, requireInt, sameBackend, wrap } from './util.js';
+
+function zerosOf(x: Tensor): Tensor {
+  return wrap(x.backend, x.backend.zeros(x.dtype, x.size), x.shape, x.dtype);
+}
+
+/** torch.gather: out[i][j] = x[i][index[i][j]] for dim 1 (likewise for any dim). Output has index's shape. */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  requireInt('gather', 'index', index);
+  const d = normalizeDim('gather', dim, x.ndim, x.shape);
+  if (index.ndim !== x.ndim || index.shape.some((v, i) => i !== d && v > x.shape[i]!)) {
+    throw new ShapeError(`gather: index ${fmt(index.shape)} must have x's rank and fit inside x ${fmt(x.shape)} outside dim ${dim}`);
+  }
+  sameBackend('gather', x, index);
+  const out = wrap(x.backend, x.backend.gather(x, d, index), index.shape, x.dtype);
+  return record('gather', out, [x], (dy) => [scatterAdd(zerosOf(x), d, index, dy)]);
+}
+
+/** Returns x plus src added at the positions index names along dim (torch.scatter_add, out of place). */
+export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  requireInt('scatterAdd', 'index', index);
+  const d = normalizeDim('scatterAdd', dim, x.ndim, x.shape);
+  if (index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((v, i) => v !== src.shape[i] || (i !== d && v > x.shape[i]!))) {
+    throw new ShapeError(`scatterAdd: index ${fmt(index.shape)} and src ${fmt(src.shape)} must have the same shape, fitting x ${fmt(x.shape)} outside dim ${dim}`);
+  }
+  sameBackend('scatterAdd', x, index, src);
+  const S = cast(src, x.dtype);
+  const out = wrap(x.backend, x.backend.scatterAdd(x, d, index, S), x.shape, x.dtype);
+  return record('scatterAdd', out, [x, S], (dy) => [dy, gather(dy, d, index)]);
+}
+
+/**
+ * Picks slices of `table` along `dim` by int32 `indices`. Along dim 0 (embedding lookup) indices may
+ * have any shape: the output is indices.shape + table.shape[1:], and the gradient of a leaf table is
+ * a SparseGrad holding only the looked-up rows.
+ */
+export function indexSelect(table: Tensor, dim: number, indices: Tensor): Tensor {
+  requireInt('indexSelect', 'indices', indices);
+  sameBackend('indexSelect', table, indices);
+  const d = normalizeDim('indexSelect', dim, table.ndim, table.shape);
+  if (d !== 0) {
+    if (indices.ndim !== 1) throw new ShapeError(`indexSelect: indices must be 1-d for dim ${dim}, got ${fmt(indices.shape)}`);
+    return transpose(indexSelect(transpose(table, 0, d), 0, indices), 0, d);
+  }
+  const rowShape = table.shape.slice(1);
+  const out = wrap(table.backend, table.backend.gatherRows(table, indices), [...indices.shape, ...rowShape], table.dtype);
+  return record('indexSelect', out, [table], (dy) => {
+    const n = indices.size;
+    const flatIdx = reshape(indices, [n]);
+    return [new SparseGrad(flatIdx, reshape(dy, [n, ...rowShape]), table.shape)];
+  });
+}
+
+/**
+ * The k largest entries along `dim` (last by default), sorted descending, ties broken toward the lower
+ * index: `{ values, indices }` (indices int32). Values are differentiable.
+ */
+export function topk(x: Tensor, k: number, dim = -1): { values: Tensor; indices: Tensor } {
+  if (x.ndim === 0) throw new ShapeError('topk: needs at least 1 dim, got a scalar');
+  const d = normalizeDim('topk', dim, x.ndim, x.shape);
+  const n = x.shape[d]!;
+  if (!Number.isInteger(k) || k < 0 || k > n) {
+    throw new RangeError(`topk: k=${k} must be an integer in [0, ${n}] (size of dim ${dim} in ${fmt(x.shape)})`);
+  }
+  if (d !== x.ndim - 1) {
+    const r = topk(transpose(x, d, -1), k, -1);
+    return { values: transpose(r.values, d, -1), indices: transpose(r.indices, d, -1).contiguous() };
+  }
+  const outShape = [...x.shape.slice(0, -1), k];
+  const r = x.backend.topk(x, k);
+  const indices = wrap(x.backend, r.indices, outShape, 'int32');
+  const values = wrap(x.backend, r.values, outShape, x.dtype);
+  record('topk', values, [x], (dy) => [scatterAdd(zerosOf(x), d, indices, dy)]);
+  return { values, indices };
+}
+
+/** Elementwise `cond ? a : b` with broadcasting (cond: any dtype, non-zero is true). */
+export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
+  const like = typeof a === 'number' ? (typeof b === 'number' ? null : b) : a;
+  let A = typeof a === 'number' ? (like ? scalarLike(a, like) : scalarLike(a, cast(cond, 'float32'))) : a;
+  let B = typeof b === 'number' ? scalarLike(b, A) : b;
+  const dtype = promoteTypes(A.dtype, B.dtype);
+  A = cast(A, dtype);
+  B = cast(B, dtype);
+  sameBackend('where', cond, A, B);
+  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, A.shape), B.shape);
+  const out = wrap(A.backend, A.backend.where(broadcastView(cond, shape), broadcastView(A, shape), broadcastView(B, shape)), shape, dtype);
+  const zero = scalarLike(0, out);
+  const Af = A;
+  const Bf = B;
+  return record('where', out, [Af, Bf], (dy) => [
+    Af.requiresGrad ? sumToShape(where(cond, dy, zero), Af.shape) : null,
+    Bf.requiresGrad ? sumToShape(where(cond, zero, dy), Bf.shape) : null,
+  ]);
+}
+
+/** x with `value` wherever mask is non-zero (mask broadcasts to x). */
+export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
+  const shape = broadcastShapes('maskedFill', x.shape, mask.shape);
+  if (shape.length !== x.ndim || shape.some((v, i) => v !== x.shape[i])) {
+    throw new ShapeError(`maskedFill: mask ${fmt(mask.shape)} must broadcast to x ${fmt(x.shape)}`);
+  }
+  return where(mask, value, x);
+}

@@ -1,0 +1,78 @@
+import { ShapeError, fmt } from './errors.js';
+import type { Tensor } from './tensor.js';
+import { Tensor as TensorClass } from './tensor.js';
+import { shapeSize } from './shape.js';
+
+/**
+ * A row-sparse gradient of a [rows, ...rowShape] table: row `indices[i]` receives `values[i]`.
+ * Produced by indexSelect / embedding lookups from a leaf table, so a backward pass over a 10^6-row
+ * table costs O(touched rows). Indices may repeat until `coalesce()` sums duplicates.
+ */
+export class SparseGrad {
+  constructor(
+    /** int32 [nnz] row indices. */
+    readonly indices: Tensor,
+    /** [nnz, ...rowShape] row values. */
+    readonly values: Tensor,
+    /** Shape of the dense gradient this stands for. */
+    readonly shape: readonly number[],
+  ) {
+    if (indices.dtype !== 'int32' || indices.ndim !== 1) throw new TypeError(`SparseGrad: indices must be int32 [nnz], got ${indices.dtype} ${fmt(indices.shape)}`);
+    if (values.ndim !== shape.length || values.shape[0] !== indices.shape[0] || values.shape.slice(1).some((d, i) => d !== shape[i + 1])) {
+      throw new ShapeError(`SparseGrad: values ${fmt(values.shape)} do not fit indices [${indices.shape[0]}] and table shape ${fmt(shape)}`);
+    }
+  }
+
+  get dtype() {
+    return this.values.dtype;
+  }
+
+  /** Number of (possibly repeated) rows stored. */
+  get nnz(): number {
+    return this.indices.shape[0]!;
+  }
+
+  /** The dense gradient (allocates the whole table: for tests and small tables). */
+  toDense(): Tensor {
+    const rows = this.shape[0]!;
+    const width = shapeSize(this.shape.slice(1));
+    const values = this.values.reshape([this.nnz, width]);
+    const storage = values.backend.scatterAddRows(rows, this.indices, values);
+    return TensorClass._make(values.backend, storage, this.shape, this.values.dtype);
+  }
+
+  /** The same gradient with unique, ascending row indices (duplicate rows summed). */
+  coalesce(): SparseGrad {
+    const idx = this.indices.toTypedArray() as Int32Array;
+    const width = shapeSize(this.shape.slice(1));
+    const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]! || a - b);
+    const unique: number[] = [];
+    const slot = new Int32Array(idx.length);
+    for (const i of order) {
+      if (unique.length === 0 || unique[unique.length - 1] !== idx[i]) unique.push(idx[i]!);
+      slot[i] = unique.length - 1;
+    }
+    const values = this.values.reshape([this.nnz, width]);
+    const backend = values.backend;
+    const summed = backend.scatterAddRows(unique.length, TensorClass._make(backend, backend.fromTypedArray(slot), [slot.length], 'int32'), values);
+    const uniqueIdx = Int32Array.from(unique);
+    return new SparseGrad(
+      TensorClass._make(backend, backend.fromTypedArray(uniqueIdx), [unique.length], 'int32'),
+      TensorClass._make(backend, summed, [unique.length, ...this.shape.slice(1)], this.values.dtype),
+      this.shape,
+    );
+  }
+
+  /** Sum with another sparse gradient of the same table (concatenates rows; coalesce later). */
+  addSparse(other: SparseGrad): SparseGrad {
+    if (other.shape.length !== this.shape.length || other.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ShapeError(`SparseGrad.add: table shapes differ: ${fmt(this.shape)} vs ${fmt(other.shape)}`);
+    }
+    return new SparseGrad(this.indices.concat([other.indices], 0), this.values.concat([other.values], 0), this.shape);
+  }
+
+  /** A copy that shares no storage with tensors of the graph. */
+  clone(): SparseGrad {
+    return new SparseGrad(this.indices.clone(), this.values.clone(), this.shape);
+  }
+}
