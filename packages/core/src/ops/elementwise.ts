@@ -66,65 +66,65 @@ function unary(op: UnaryOp, x: Tensor, grad: UnaryGrad | null, floatOnly = true)
 }
 
 /** a + b with broadcasting. */
-export const add = (a: Operand, b: Operand) => binary('add', a, b, (dy) => [dy, dy]);
+export const add = (a: Operand, b: Operand): Tensor => binary('add', a, b, (dy) => [dy, dy]);
 /** a - b with broadcasting. */
-export const sub = (a: Operand, b: Operand) => binary('sub', a, b, (dy) => [dy, neg(dy)]);
+export const sub = (a: Operand, b: Operand): Tensor => binary('sub', a, b, (dy) => [dy, neg(dy)]);
 /** a * b with broadcasting. */
-export const mul = (a: Operand, b: Operand) => binary('mul', a, b, (dy, A, B) => [mul(dy, B), mul(dy, A)]);
+export const mul = (a: Operand, b: Operand): Tensor => binary('mul', a, b, (dy, A, B) => [mul(dy, B), mul(dy, A)]);
 /** a / b with broadcasting (true division: int32 operands give float32). */
-export const div = (a: Operand, b: Operand) => binary('div', a, b, (dy, A, B, out) => [div(dy, B), neg(mul(dy, div(out, B)))], true);
+export const div = (a: Operand, b: Operand): Tensor => binary('div', a, b, (dy, A, B, out) => [div(dy, B), neg(mul(dy, div(out, B)))], true);
 /** a ** b with broadcasting. */
-export const pow = (a: Operand, b: Operand) =>
+export const pow = (a: Operand, b: Operand): Tensor =>
   binary('pow', a, b, (dy, A, B, out) => [mul(dy, mul(B, pow(A, sub(B, 1)))), B.requiresGrad ? mul(dy, mul(out, log(A))) : null], true);
 /** Elementwise maximum (gradient goes to a where a >= b). */
-export const maximum = (a: Operand, b: Operand) => binary('maximum', a, b, (dy, A, B) => { const m = ge(A, B); return [mul(dy, m), mul(dy, sub(1, m))]; });
+export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', a, b, (dy, A, B) => { const m = ge(A, B); return [mul(dy, m), mul(dy, sub(1, m))]; });
 /** Elementwise minimum (gradient goes to a where a <= b). */
-export const minimum = (a: Operand, b: Operand) => binary('minimum', a, b, (dy, A, B) => { const m = le(A, B); return [mul(dy, m), mul(dy, sub(1, m))]; });
+export const minimum = (a: Operand, b: Operand): Tensor => binary('minimum', a, b, (dy, A, B) => { const m = le(A, B); return [mul(dy, m), mul(dy, sub(1, m))]; });
 /** 1 where a == b else 0, in the promoted dtype. */
-export const eq = (a: Operand, b: Operand) => binary('eq', a, b, null);
-export const ne = (a: Operand, b: Operand) => binary('ne', a, b, null);
-export const lt = (a: Operand, b: Operand) => binary('lt', a, b, null);
-export const le = (a: Operand, b: Operand) => binary('le', a, b, null);
-export const gt = (a: Operand, b: Operand) => binary('gt', a, b, null);
-export const ge = (a: Operand, b: Operand) => binary('ge', a, b, null);
+export const eq = (a: Operand, b: Operand): Tensor => binary('eq', a, b, null);
+export const ne = (a: Operand, b: Operand): Tensor => binary('ne', a, b, null);
+export const lt = (a: Operand, b: Operand): Tensor => binary('lt', a, b, null);
+export const le = (a: Operand, b: Operand): Tensor => binary('le', a, b, null);
+export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b, null);
+export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b, null);
 
 /** -x. */
-export const neg = (x: Tensor) => unary('neg', x, (dy) => neg(dy), false);
+export const neg = (x: Tensor): Tensor => unary('neg', x, (dy) => neg(dy), false);
 /** e^x. */
-export const exp = (x: Tensor) => unary('exp', x, (dy, _x, out) => mul(dy, out));
+export const exp = (x: Tensor): Tensor => unary('exp', x, (dy, _x, out) => mul(dy, out));
 /** Natural logarithm. */
-export const log = (x: Tensor) => unary('log', x, (dy, X) => div(dy, X));
+export const log = (x: Tensor): Tensor => unary('log', x, (dy, X) => div(dy, X));
 /** Square root. */
-export const sqrt = (x: Tensor) => unary('sqrt', x, (dy, _x, out) => div(mul(dy, 0.5), out));
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, (dy, _x, out) => div(mul(dy, 0.5), out));
 /** |x| (gradient sign(x), 0 at 0). */
-export const abs = (x: Tensor) => unary('abs', x, (dy, X) => mul(dy, sign(X)), false);
+export const abs = (x: Tensor): Tensor => unary('abs', x, (dy, X) => mul(dy, sign(X)), false);
 /** Hyperbolic tangent. */
-export const tanh = (x: Tensor) => unary('tanh', x, (dy, _x, out) => mul(dy, sub(1, square(out))));
+export const tanh = (x: Tensor): Tensor => unary('tanh', x, (dy, _x, out) => mul(dy, sub(1, square(out))));
 /** Logistic sigmoid 1 / (1 + e^-x). */
-export const sigmoid = (x: Tensor) => unary('sigmoid', x, (dy, _x, out) => mul(dy, mul(out, sub(1, out))));
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, (dy, _x, out) => mul(dy, mul(out, sub(1, out))));
 /** max(x, 0). */
-export const relu = (x: Tensor) => unary('relu', x, (dy, X) => mul(dy, gt(X, 0)), false);
+export const relu = (x: Tensor): Tensor => unary('relu', x, (dy, X) => mul(dy, gt(X, 0)), false);
 /** Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)). Gradient Φ(x) + x·φ(x). */
-export const gelu = (x: Tensor) =>
+export const gelu = (x: Tensor): Tensor =>
   unary('gelu', x, (dy, X) => {
     const cdf = mul(add(erf(mul(X, Math.SQRT1_2)), 1), 0.5);
     const pdf = mul(exp(mul(square(X), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return mul(dy, add(cdf, mul(X, pdf)));
   });
 /** SiLU / swish: x·sigmoid(x). */
-export const silu = (x: Tensor) =>
+export const silu = (x: Tensor): Tensor =>
   unary('silu', x, (dy, X) => {
     const s = sigmoid(X);
     return mul(dy, add(s, mul(X, mul(s, sub(1, s)))));
   });
 /** Error function. */
-export const erf = (x: Tensor) => unary('erf', x, (dy, X) => mul(dy, mul(exp(neg(square(X))), 2 / Math.sqrt(Math.PI))));
+export const erf = (x: Tensor): Tensor => unary('erf', x, (dy, X) => mul(dy, mul(exp(neg(square(X))), 2 / Math.sqrt(Math.PI))));
 /** x². */
-export const square = (x: Tensor) => unary('square', x, (dy, X) => mul(dy, mul(X, 2)), false);
+export const square = (x: Tensor): Tensor => unary('square', x, (dy, X) => mul(dy, mul(X, 2)), false);
 /** 1/x. */
-export const reciprocal = (x: Tensor) => unary('reciprocal', x, (dy, _x, out) => neg(mul(dy, square(out))));
+export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x, (dy, _x, out) => neg(mul(dy, square(out))));
 /** -1, 0 or 1 (no gradient). */
-export const sign = (x: Tensor) => unary('sign', x, null, false);
+export const sign = (x: Tensor): Tensor => unary('sign', x, null, false);
 
 /** Clamps into [min, max] (either bound optional); gradient passes where not clamped. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {

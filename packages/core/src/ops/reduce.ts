@@ -74,9 +74,9 @@ function extreme(op: 'max' | 'min', x: Tensor, dim: number | readonly number[] |
 }
 
 /** Maximum over `dim` (all dims when omitted). */
-export const max = (x: Tensor, dim?: number | readonly number[], keepdim = false) => extreme('max', x, dim, keepdim);
+export const max = (x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor => extreme('max', x, dim, keepdim);
 /** Minimum over `dim` (all dims when omitted). */
-export const min = (x: Tensor, dim?: number | readonly number[], keepdim = false) => extreme('min', x, dim, keepdim);
+export const min = (x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor => extreme('min', x, dim, keepdim);
 
 /** Index (int32) of the maximum along `dim`; over the flattened tensor when `dim` is omitted. First index wins ties. */
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
