@@ -267,7 +267,7 @@ export class ModuleBuilder {
   }
 
   /** Serialises the module to its binary form. */
-  toBytes(): Uint8Array {
+  toBytes(): Uint8Array<ArrayBuffer> {
     const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
     const section = (id: number, content: number[]): void => {
       out.push(id);

@@ -1,7 +1,7 @@
 // The shared state of the WebAssembly kernels: one runtime (module + memory), one lazily started
 // worker pool, and the thread count to use. Created on first use; `getWasmContext()` returns null
 // where WebAssembly SIMD is unavailable, and then every kernel falls back to plain TypeScript.
-import { WorkerPool } from './pool.js';
+import { type Round, runRounds, WorkerPool } from './pool.js';
 import { WasmRuntime } from './runtime.js';
 
 /** Multiply-adds below which a matmul stays on the calling thread (waking workers costs ~50 µs). */
@@ -41,10 +41,10 @@ export class WasmContext {
     return Math.min(this.maxThreads, this.pool.readyThreads());
   }
 
-  /** The pool (only after threadsFor returned more than 1). */
-  get workers(): WorkerPool {
-    if (!this.pool) throw new Error('wasm context: no worker pool has been started');
-    return this.pool;
+  /** Runs `rounds` on `threads` threads (a count from threadsFor), or all on this thread. */
+  run(rounds: Round[], threads: number): void {
+    if (threads > 1 && this.pool) this.pool.run(rounds, threads);
+    else runRounds(this.rt, rounds);
   }
 
   /** Starts the pool now and waits (up to `timeoutMs`) until `maxThreads` threads are ready. */

@@ -4,18 +4,13 @@
 // split, so the thread count never changes a result.
 import type { WasmContext } from './context.js';
 import { MR, NR } from './matmul-module.js';
-import type { Call } from './pool.js';
+import type { Round } from './pool.js';
 import { Layout } from './runtime.js';
 
 /** Depth of a packed k block: a 4×KC panel of A plus an 8×KC panel of B stay in L1. */
 const KC = 256;
 /** Rows of A packed at once (MC×KC floats stay in L2). */
 const MC = 128;
-
-function split(total: number, parts: number, t: number): [number, number] {
-  const per = Math.ceil(total / parts);
-  return [Math.min(total, t * per), Math.min(total, (t + 1) * per)];
-}
 
 /**
  * out[M,N] = A[M,K] @ B[K,N] with the strided addressing of matmulJs (out is contiguous from
@@ -52,32 +47,29 @@ export function matmulWasm(
   mem.set(a.subarray(aOffset, aOffset + aSpan), aAddr >> 2);
   mem.set(b.subarray(bOffset, bOffset + bSpan), bAddr >> 2);
 
-  const pack: Array<Call | null> = [];
-  const multiply: Array<Call | null> = [];
+  // Blocks handed out to threads: about four per thread, so a thread slowed by other processes
+  // takes fewer; never fewer than 8 rows or 2 panels per block.
   const rowTiles = Math.ceil(M / MR);
   const byRows = rowTiles >= 2 * threads || rowTiles >= panels;
+  const blocks = 4 * threads;
+  const panelStep = Math.max(2, Math.ceil(panels / blocks));
+  const pack: Round = {
+    fn: 'packBRange',
+    args: [],
+    split: { arg: 7, total: panels, step: panelStep },
+  };
+  const multiply: Round = {
+    fn: 'matmulRange',
+    args: [],
+    split: byRows
+      ? { arg: 6, total: M, step: Math.max(2, Math.ceil(rowTiles / blocks)) * MR }
+      : { arg: 8, total: panels, step: panelStep },
+  };
   for (let t = 0; t < threads; t++) {
-    const [p0, p1] = split(panels, threads, t);
-    pack.push(p1 > p0 ? { fn: 'packBRange', args: [bAddr, brs * 4, bcs * 4, N, K, KC, bpack, p0, p1] } : null);
-    let r0 = 0, r1 = M, q0 = 0, q1 = panels;
-    if (byRows) {
-      const [t0, t1] = split(rowTiles, threads, t);
-      r0 = t0 * MR;
-      r1 = Math.min(M, t1 * MR);
-    } else {
-      [q0, q1] = split(panels, threads, t);
-    }
-    multiply.push(r1 > r0 && q1 > q0
-      ? { fn: 'matmulRange', args: [aAddr, ars * 4, acs * 4, bpack, cAddr, ldc, r0, r1, q0, q1, K, KC, MC, apack[t]!] }
-      : null);
+    pack.args.push([bAddr, brs * 4, bcs * 4, N, K, KC, bpack, 0, panels]);
+    multiply.args.push([aAddr, ars * 4, acs * 4, bpack, cAddr, ldc, 0, M, 0, panels, K, KC, MC, apack[t]!]);
   }
-  if (threads === 1) {
-    const e = rt.exports;
-    e.packBRange(bAddr, brs * 4, bcs * 4, N, K, KC, bpack, 0, panels);
-    e.matmulRange(aAddr, ars * 4, acs * 4, bpack, cAddr, ldc, 0, M, 0, panels, K, KC, MC, apack[0]!);
-  } else {
-    ctx.workers.run([pack, multiply]);
-  }
+  ctx.run([pack, multiply], threads);
 
   const c = rt.f32;
   const cBase = cAddr >> 2;

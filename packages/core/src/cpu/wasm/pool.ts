@@ -13,17 +13,66 @@ const NTHREADS = 3; // participants in the current job, main thread included
 const NROUNDS = 4;
 const ERROR = 5; // set by a worker whose call threw
 const READY = 16; // READY + id: worker id has instantiated the module
+const ROUNDS = 96; // ROUNDS + r*4: [split arg index (-1: none), total, step, next block counter]
 /** Most threads a job can use (main thread included). */
 export const MAX_THREADS = 64;
 const MAX_ROUNDS = 4;
 const JOBS = 1024; // JOBS + (round*MAX_THREADS + thread)*JOB_INTS: [fn+1 (0 = idle), args...]
 const JOB_INTS = 16;
-const SPIN_MS = 2; // how long an idle worker spins before sleeping
+const CONTROL_INTS = JOBS + MAX_ROUNDS * MAX_THREADS * JOB_INTS;
+const IDLE_SPIN_MS = 2; // how long an idle worker spins for the next job before sleeping
+const BARRIER_SPIN_MS = 0.05; // how long a thread spins at a barrier before sleeping
 
-/** One thread's call in one round: an export of the kernel module and its i32 arguments. */
-export interface Call {
+/**
+ * One round of a job: every thread calls export `fn` with its own `args[t]`. With `split`, the
+ * range [0,total) is cut into blocks of `step` that threads take from a shared counter (so a thread
+ * slowed by other processes takes fewer); each block is one call with args[arg], args[arg+1] set to
+ * the block's bounds. Without it each thread makes one call (none where args[t] is null).
+ */
+export interface Round {
   fn: (typeof KERNEL_NAMES)[number];
-  args: number[];
+  args: Array<number[] | null>;
+  split: { arg: number; total: number; step: number } | null;
+}
+
+// Shared by the worker source and the main thread (stringified into the worker).
+function runRound(I: Int32Array, fns: Array<(...a: number[]) => void>, r: number, id: number, jobs: number, maxThreads: number, jobInts: number, rounds: number): void {
+  const at = jobs + (r * maxThreads + id) * jobInts;
+  const fn = I[at]!;
+  if (fn === 0) return;
+  const args: number[] = [];
+  for (let i = 1; i < jobInts; i++) args.push(I[at + i]!);
+  const arg = I[rounds + r * 4]!;
+  if (arg < 0) {
+    fns[fn - 1]!(...args);
+    return;
+  }
+  const total = I[rounds + r * 4 + 1]!;
+  const step = I[rounds + r * 4 + 2]!;
+  for (;;) {
+    const lo = Atomics.add(I, rounds + r * 4 + 3, 1) * step;
+    if (lo >= total) return;
+    args[arg] = lo;
+    args[arg + 1] = Math.min(total, lo + step);
+    fns[fn - 1]!(...args);
+  }
+}
+
+// Arrive at the barrier, then spin briefly and sleep until every thread has arrived.
+function barrier(I: Int32Array, bar: number, target: number, spinMs: number): void {
+  if (((Atomics.add(I, bar, 1) + 1 - target) | 0) === 0) {
+    Atomics.notify(I, bar);
+    return;
+  }
+  const start = performance.now();
+  let spins = 0;
+  for (;;) {
+    const v = Atomics.load(I, bar);
+    if (((v - target) | 0) >= 0) return;
+    if (++spins < 256) continue;
+    spins = 0;
+    if (performance.now() - start > spinMs) Atomics.wait(I, bar, v, 1);
+  }
 }
 
 // The worker body is plain JavaScript evaluated by worker_threads, so it needs no TypeScript loader.
@@ -32,7 +81,9 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, id, names } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => instance.exports[n]);
-const I = new Int32Array(memory.buffer, 0, ${JOBS + MAX_ROUNDS * MAX_THREADS * JOB_INTS});
+const I = new Int32Array(memory.buffer, 0, ${CONTROL_INTS});
+const runRound = ${runRound.toString()};
+const barrier = ${barrier.toString()};
 Atomics.store(I, ${READY} + id, 1);
 let seq = Atomics.load(I, ${SEQ});
 for (;;) {
@@ -42,7 +93,7 @@ for (;;) {
     spins = 0;
     const now = performance.now();
     if (since === 0) since = now;
-    else if (now - since > ${SPIN_MS}) { Atomics.wait(I, ${SEQ}, seq); since = 0; }
+    else if (now - since > ${IDLE_SPIN_MS}) { Atomics.wait(I, ${SEQ}, seq); since = 0; }
   }
   seq = s;
   const threads = Atomics.load(I, ${NTHREADS});
@@ -50,22 +101,29 @@ for (;;) {
   const rounds = I[${NROUNDS}];
   const base = I[${BAR_BASE}];
   for (let r = 0; r < rounds; r++) {
-    const at = ${JOBS} + (r * ${MAX_THREADS} + id) * ${JOB_INTS};
-    const fn = I[at];
-    if (fn > 0) {
-      try {
-        fns[fn - 1](I[at + 1], I[at + 2], I[at + 3], I[at + 4], I[at + 5], I[at + 6], I[at + 7], I[at + 8],
-          I[at + 9], I[at + 10], I[at + 11], I[at + 12], I[at + 13], I[at + 14], I[at + 15]);
-      } catch (e) {
-        Atomics.store(I, ${ERROR}, 1);
-      }
+    try {
+      runRound(I, fns, r, id, ${JOBS}, ${MAX_THREADS}, ${JOB_INTS}, ${ROUNDS});
+    } catch (e) {
+      Atomics.store(I, ${ERROR}, 1);
     }
-    Atomics.add(I, ${BAR}, 1);
-    const target = (base + (r + 1) * threads) | 0;
-    while (((Atomics.load(I, ${BAR}) - target) | 0) < 0) {}
+    barrier(I, ${BAR}, (base + (r + 1) * threads) | 0, ${BARRIER_SPIN_MS});
   }
 }
 `;
+
+/** Runs the rounds on the calling thread alone (each split round as one call over its range). */
+export function runRounds(rt: WasmRuntime, rounds: Round[]): void {
+  const exports = rt.exports as unknown as Record<string, (...a: number[]) => void>;
+  for (const round of rounds) {
+    const args = round.args[0];
+    if (!args) continue;
+    if (round.split) {
+      args[round.split.arg] = 0;
+      args[round.split.arg + 1] = round.split.total;
+    }
+    exports[round.fn]!(...args);
+  }
+}
 
 interface NodeWorker {
   unref(): void;
@@ -88,7 +146,7 @@ export class WorkerPool {
   private broken = false;
 
   private constructor(private readonly rt: WasmRuntime, private readonly Worker: WorkerCtor) {
-    this.control = new Int32Array(rt.memory.buffer, 0, JOBS + MAX_ROUNDS * MAX_THREADS * JOB_INTS);
+    this.control = new Int32Array(rt.memory.buffer, 0, CONTROL_INTS);
   }
 
   /** A pool with no workers yet, or null where shared memory or worker_threads are unavailable. */
@@ -122,30 +180,25 @@ export class WorkerPool {
     return n;
   }
 
-  /**
-   * Runs `rounds[r][t]` on thread t (t = 0 is the calling thread), all threads finishing round r
-   * before any starts round r+1. Every round must list the same number of threads.
-   */
-  run(rounds: Array<Array<Call | null>>): void {
-    const threads = rounds[0]!.length;
-    const I = this.control;
+  /** Runs the rounds on `threads` threads (t = 0 is the calling thread), a barrier after each. */
+  run(rounds: Round[], threads: number): void {
+    if (threads === 1) return runRounds(this.rt, rounds);
     const exports = this.rt.exports as unknown as Record<string, (...a: number[]) => void>;
-    if (threads === 1) {
-      for (const round of rounds) {
-        const call = round[0];
-        if (call) exports[call.fn]!(...call.args);
-      }
-      return;
-    }
     if (rounds.length > MAX_ROUNDS || threads > this.readyThreads()) {
       throw new Error(`wasm pool: a job of ${rounds.length} rounds × ${threads} threads exceeds the pool (${MAX_ROUNDS} rounds, ${this.readyThreads()} ready threads)`);
     }
+    const I = this.control;
     for (let r = 0; r < rounds.length; r++) {
-      for (let t = 1; t < threads; t++) {
+      const round = rounds[r]!;
+      I[ROUNDS + r * 4] = round.split ? round.split.arg : -1;
+      I[ROUNDS + r * 4 + 1] = round.split ? round.split.total : 0;
+      I[ROUNDS + r * 4 + 2] = round.split ? round.split.step : 0;
+      I[ROUNDS + r * 4 + 3] = 0;
+      for (let t = 0; t < threads; t++) {
         const at = JOBS + (r * MAX_THREADS + t) * JOB_INTS;
-        const call = rounds[r]![t];
-        I[at] = call ? KERNEL_NAMES.indexOf(call.fn) + 1 : 0;
-        if (call) for (let i = 0; i < call.args.length; i++) I[at + 1 + i] = call.args[i]!;
+        const args = round.args[t];
+        I[at] = args ? KERNEL_NAMES.indexOf(round.fn) + 1 : 0;
+        if (args) for (let i = 0; i < args.length; i++) I[at + 1 + i] = args[i]!;
       }
     }
     const base = Atomics.load(I, BAR);
@@ -155,38 +208,20 @@ export class WorkerPool {
     Atomics.store(I, ERROR, 0);
     Atomics.add(I, SEQ, 1);
     Atomics.notify(I, SEQ);
+    const fns = KERNEL_NAMES.map((n) => exports[n]!);
     let failure: unknown = null;
     for (let r = 0; r < rounds.length; r++) {
-      const call = rounds[r]![0];
-      if (call && failure === null) {
+      if (failure === null) {
         try {
-          exports[call.fn]!(...call.args);
+          runRound(I, fns, r, 0, JOBS, MAX_THREADS, JOB_INTS, ROUNDS);
         } catch (e) {
           failure = e;
         }
       }
-      Atomics.add(I, BAR, 1);
-      this.waitFor((base + (r + 1) * threads) | 0);
+      barrier(I, BAR, (base + (r + 1) * threads) | 0, BARRIER_SPIN_MS);
     }
     if (failure !== null) throw failure;
     if (Atomics.load(I, ERROR) !== 0) throw new Error('wasm pool: a worker kernel call trapped');
-  }
-
-  private waitFor(target: number): void {
-    const I = this.control;
-    let spins = 0;
-    let since = 0;
-    while (((Atomics.load(I, BAR) - target) | 0) < 0) {
-      if (++spins < 65536) continue;
-      spins = 0;
-      const now = performance.now();
-      if (since === 0) since = now;
-      else if (now - since > 60_000) {
-        // A worker died or hangs: stop using the pool rather than blocking forever.
-        this.broken = true;
-        throw new Error('wasm pool: workers did not reach the barrier within 60 s; continuing on one thread');
-      }
-    }
   }
 
   /** Stops all workers (tests and benchmarks; normal processes just exit). */

@@ -7,6 +7,7 @@ import { type Code, F32, I32, ModuleBuilder, Op, Simd, V128 } from './builder.js
 /** Indices of the row functions inside the module being built. */
 export interface RowFunctions {
   topkRows: number;
+  topkRowsRange: number;
 }
 
 // insert(vals, idxs, filled, k, v, i) -> filled': v (NaN already mapped to +inf) goes after every
@@ -114,5 +115,14 @@ function emitTopkRows(c: Code, insert: number): void {
 export function emitRows(mb: ModuleBuilder): RowFunctions {
   const insert = mb.func(null, [I32, I32, I32, I32, F32, I32], [I32], emitTopkInsert);
   const topkRows = mb.func('topkRows', [I32, I32, I32, I32, I32, I32], [], (c) => emitTopkRows(c, insert));
-  return { topkRows };
+  // topkRowsRange(x, n, k, values, indices, row0, row1): rows [row0,row1) of the same arrays.
+  const topkRowsRange = mb.func('topkRowsRange', [I32, I32, I32, I32, I32, I32, I32], [], (c) => {
+    const [x, n, k, values, indices, row0, row1] = [0, 1, 2, 3, 4, 5, 6];
+    c.get(x).get(row0).get(n).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add);
+    c.get(row1).get(row0).op(Op.i32Sub).get(n).get(k);
+    c.get(values).get(row0).get(k).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add);
+    c.get(indices).get(row0).get(k).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add);
+    c.call(topkRows);
+  });
+  return { topkRows, topkRowsRange };
 }

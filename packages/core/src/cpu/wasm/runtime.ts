@@ -20,13 +20,14 @@ export interface KernelExports {
   matmulRange(a: number, ars: number, acs: number, bpack: number, c: number, ldc: number, row0: number, row1: number, panel0: number, panel1: number, K: number, kcb: number, mcb: number, apack: number): void;
   packBRange(b: number, brs: number, bcs: number, N: number, K: number, kcb: number, bpack: number, panel0: number, panel1: number): void;
   topkRows(x: number, rows: number, n: number, k: number, values: number, indices: number): void;
+  topkRowsRange(x: number, n: number, k: number, values: number, indices: number, row0: number, row1: number): void;
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
-export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows'] as const satisfies ReadonlyArray<keyof KernelExports>;
+export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange'] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
-export function buildKernelModule(shared: boolean): Uint8Array {
+export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder({ initialPages: 1, maximumPages: MAX_PAGES, shared });
   emitMatmul(mb);
   emitRows(mb);

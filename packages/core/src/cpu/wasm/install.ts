@@ -1,0 +1,39 @@
+// Puts the WebAssembly kernels behind the CPU backend's kernel seam. Each replacement falls back to
+// the plain TypeScript kernel when it cannot run (e.g. more than 2 GiB of scratch), so callers see
+// one behaviour. Set MYRIAD_CPU_KERNELS=js to keep the plain kernels (CI runs both paths).
+import { installKernels, jsKernels, type CpuKernels } from '../kernels.js';
+import { getWasmContext } from './context.js';
+import { matmulWasm } from './matmul.js';
+import { topkWasm } from './topk.js';
+
+/** Below this many multiply-adds the plain kernel is faster than copying into WebAssembly memory. */
+const WASM_MIN_MATMUL_WORK = 2048;
+
+/** The WebAssembly kernels, or null where WebAssembly SIMD is unavailable. */
+export function wasmKernels(): Partial<CpuKernels> | null {
+  const ctx = getWasmContext();
+  if (!ctx) return null;
+  return {
+    matmulF32(a, aOffset, ars, acs, b, bOffset, brs, bcs, out, outOffset, M, N, K) {
+      if (M * N * K < WASM_MIN_MATMUL_WORK || !matmulWasm(ctx, a, aOffset, ars, acs, b, bOffset, brs, bcs, out, outOffset, M, N, K)) {
+        jsKernels.matmulF32(a, aOffset, ars, acs, b, bOffset, brs, bcs, out, outOffset, M, N, K);
+      }
+    },
+    topkRowsF32(x, rows, n, k, values, indices) {
+      if (!topkWasm(ctx, x, rows, n, k, values, indices)) jsKernels.topkRowsF32(x, rows, n, k, values, indices);
+    },
+  };
+}
+
+/**
+ * Installs the WebAssembly kernels into the CPU backend unless MYRIAD_CPU_KERNELS=js is set or
+ * WebAssembly SIMD is unavailable; returns whether they were installed.
+ */
+export function installWasmKernels(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  if (env?.MYRIAD_CPU_KERNELS === 'js') return false;
+  const k = wasmKernels();
+  if (!k) return false;
+  installKernels(k);
+  return true;
+}
