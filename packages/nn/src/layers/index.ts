@@ -1,0 +1,6 @@
+export { Linear, type LinearOptions } from './linear.js';
+export { Embedding, type EmbeddingOptions } from './embedding.js';
+export { LayerNorm, type LayerNormOptions } from './layer-norm.js';
+export { RMSNorm, type RMSNormOptions } from './rms-norm.js';
+export { BatchNorm1d, type BatchNorm1dOptions } from './batch-norm.js';
+export { FeedForward, activationFn, type Activation, type FeedForwardOptions } from './feed-forward.js';

@@ -1,0 +1,274 @@
+// The Module system, PyTorch style without attribute magic: a module's state is found by walking its
+// own fields (and arrays and Maps inside them) on every call, so nothing is cached and nothing goes
+// stale. A tensor is a parameter or a buffer because it was wrapped once with `param()` / `buffer()`;
+// the mark travels with the tensor, so a tied weight is one parameter reachable under two names.
+import { Tensor, add, noGrad, type Rng } from '@myriad/core';
+
+const PARAMETERS = new WeakSet<Tensor>();
+const BUFFERS = new WeakSet<Tensor>();
+
+/** Marks `t` as a trainable parameter (sets requiresGrad) and returns it: `this.weight = param(w)`. */
+export function param(t: Tensor): Tensor {
+  if (t.dtype === 'int32') throw new TypeError(`param: parameters must be float tensors, got int32 ${fmtShape(t.shape)}`);
+  if (!t.isLeaf) throw new Error(`param: a parameter must be a leaf tensor; detach() ${fmtShape(t.shape)} first`);
+  if (BUFFERS.has(t)) throw new Error(`param: tensor ${fmtShape(t.shape)} is already a buffer`);
+  t.requiresGrad = true;
+  PARAMETERS.add(t);
+  return t;
+}
+
+/** Marks `t` as a buffer: saved in the state dict, never trained (running statistics). */
+export function buffer(t: Tensor): Tensor {
+  if (PARAMETERS.has(t)) throw new Error(`buffer: tensor ${fmtShape(t.shape)} is already a parameter`);
+  BUFFERS.add(t);
+  return t;
+}
+
+/** Whether `t` was marked with `param()`. */
+export function isParameter(t: Tensor): boolean {
+  return PARAMETERS.has(t);
+}
+
+/** Whether `t` was marked with `buffer()`. */
+export function isBuffer(t: Tensor): boolean {
+  return BUFFERS.has(t);
+}
+
+/** Where a module draws its initial weights: a seed for a private generator, or a shared generator. */
+export interface InitOptions {
+  /** Seed of a private generator for this module's initialisation. */
+  seed?: number;
+  /** Generator to draw from (overrides seed); without either, the global generator (see manualSeed). */
+  rng?: Rng;
+  /** Parameter dtype, float32 by default (float64 for gradient checks). */
+  dtype?: 'float32' | 'float64';
+}
+
+/**
+ * The last routing decision of a layer, laid out [tokens, heads, k] row-major (structurally the
+ * `RoutingDecision` of @myriad/train, which nn does not import): `indices` (−1 for an empty slot) and
+ * `scores` (the gate each expert's output is weighted by).
+ */
+export interface RoutingDecision {
+  indices: Int32Array | Tensor;
+  scores: Float32Array | Float64Array | Tensor;
+  tokens: number;
+  heads: number;
+  k: number;
+}
+
+/** A layer that routes tokens to experts (structurally @myriad/train's `RoutingSource`). */
+export interface RoutingSource {
+  readonly lastRouting: RoutingDecision | null;
+  readonly numExperts: number;
+  readonly droppedFraction?: number | null;
+}
+
+/** Options of `loadStateDict`. */
+export interface LoadStateDictOptions {
+  /** Missing or unexpected keys are errors (default true). Wrong shapes are errors either way. */
+  strict?: boolean;
+}
+
+/** What `loadStateDict` left out when not strict. */
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/** Base class of every layer and model. Subclasses define `forward` with their own signature. */
+export abstract class Module {
+  /** Training mode (dropout active, BatchNorm uses batch statistics); switch with train() / eval(). */
+  training = true;
+
+  /** The layer's computation. */
+  abstract forward(...args: never[]): unknown;
+
+  /** [name, module] for this module ('' ) and every submodule, depth first in field order; each module once. */
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    const seen = new Set<Module>();
+    const walk = function* (m: Module, name: string): Generator<[string, Module]> {
+      if (seen.has(m)) return;
+      seen.add(m);
+      yield [name, m];
+      for (const [key, child] of m.children()) yield* walk(child, name === '' ? key : `${name}.${key}`);
+    };
+    yield* walk(this, prefix);
+  }
+
+  /** [name, module] for the direct submodules, found in fields, arrays and Maps (nested names are dotted). */
+  *children(): Generator<[string, Module]> {
+    for (const [name, value] of ownEntries(this)) {
+      if (value instanceof Module) yield [name, value];
+    }
+  }
+
+  /** [dotted name, tensor] of every parameter, each tensor once (a tied weight under its first name). */
+  *namedParameters(): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    for (const [name, t] of this.namedTensors(PARAMETERS)) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      yield [name, t];
+    }
+  }
+
+  /** Every parameter tensor, each once. */
+  parameters(): Tensor[] {
+    return Array.from(this.namedParameters(), ([, t]) => t);
+  }
+
+  /** [dotted name, tensor] of every buffer (running statistics), each once. */
+  *namedBuffers(): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    for (const [name, t] of this.namedTensors(BUFFERS)) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      yield [name, t];
+    }
+  }
+
+  /** Number of trainable scalars (tied weights counted once). */
+  numParameters(): number {
+    let n = 0;
+    for (const t of this.parameters()) n += t.size;
+    return n;
+  }
+
+  /**
+   * Parameters and buffers under dotted camelCase paths (`blocks.0.attn.qkv.weight`). Values are the
+   * live tensors; a tied weight appears under each of its names, as in PyTorch.
+   */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of this.namedTensors(null)) out[name] = t;
+    return out;
+  }
+
+  /**
+   * Copies `dict`'s tensors into this module's parameters and buffers in place (identities, ties and
+   * optimizer references survive). Missing / unexpected keys (strict) and wrong shapes throw one
+   * error naming every offending key; nothing is copied then.
+   */
+  loadStateDict(dict: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const { strict = true } = options;
+    const own = this.stateDict();
+    const missingKeys = Object.keys(own).filter((k) => !(k in dict));
+    const unexpectedKeys = Object.keys(dict).filter((k) => !(k in own));
+    const wrongShapes: string[] = [];
+    for (const [k, target] of Object.entries(own)) {
+      const src = dict[k];
+      if (src === undefined) continue;
+      if (!(src instanceof Tensor)) {
+        wrongShapes.push(`${k} (not a Tensor)`);
+      } else if (!sameShape(src.shape, target.shape)) {
+        wrongShapes.push(`${k} (got ${fmtShape(src.shape)}, expected ${fmtShape(target.shape)})`);
+      }
+    }
+    const problems: string[] = [];
+    if (strict && missingKeys.length > 0) problems.push(`missing keys: ${missingKeys.join(', ')}`);
+    if (strict && unexpectedKeys.length > 0) problems.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
+    if (wrongShapes.length > 0) problems.push(`wrong shapes: ${wrongShapes.join(', ')}`);
+    if (problems.length > 0) throw new Error(`loadStateDict(${this.constructor.name}): ${problems.join('; ')}`);
+    noGrad(() => {
+      for (const [k, target] of Object.entries(own)) {
+        const src = dict[k];
+        if (src !== undefined) target.assign(src);
+      }
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Sets training mode on this module and every submodule; returns this. */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  /** Evaluation mode (same as train(false)); returns this. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears the gradient of every parameter. */
+  zeroGrad(): void {
+    for (const t of this.parameters()) t.grad = null;
+  }
+
+  /** [name, layer] for every submodule that records routing decisions (has `lastRouting`). */
+  *routingLayers(): Generator<[string, RoutingSource & Module]> {
+    for (const [name, m] of this.namedModules()) {
+      if (isRoutingSource(m)) yield [name, m];
+    }
+  }
+
+  /**
+   * Sum of `auxLoss()` over the submodules (not this one) that define it and have a loss from their
+   * last forward pass (MoE load balancing), or null when none has.
+   */
+  collectAuxLoss(): Tensor | null {
+    let total: Tensor | null = null;
+    for (const [, m] of this.namedModules()) {
+      if (m === this) continue;
+      const fn = (m as { auxLoss?: unknown }).auxLoss;
+      if (typeof fn !== 'function') continue;
+      const l = (fn as () => Tensor | null).call(m);
+      if (l !== null && l !== undefined) total = total === null ? l : add(total, l);
+    }
+    return total;
+  }
+
+  /**
+   * [dotted name, tensor] of every marked tensor (parameters, buffers, or both when kind is null) in
+   * field order, depth first; repeats of a tensor included, each module visited once.
+   */
+  private *namedTensors(kind: WeakSet<Tensor> | null): Generator<[string, Tensor]> {
+    const seen = new Set<Module>();
+    const walk = function* (m: Module, prefix: string): Generator<[string, Tensor]> {
+      seen.add(m);
+      for (const [key, value] of ownEntries(m)) {
+        const name = prefix === '' ? key : `${prefix}.${key}`;
+        if (value instanceof Module) {
+          if (!seen.has(value)) yield* walk(value, name);
+        } else if (value instanceof Tensor) {
+          const marked = kind === null ? PARAMETERS.has(value) || BUFFERS.has(value) : kind.has(value);
+          if (marked) yield [name, value];
+        }
+      }
+    };
+    yield* walk(this, '');
+  }
+}
+
+/** Whether `m` exposes routing decisions (MoE, PKM, PEER). */
+export function isRoutingSource(m: unknown): m is RoutingSource {
+  return typeof m === 'object' && m !== null && 'lastRouting' in m && 'numExperts' in m;
+}
+
+/**
+ * [name, value] for a module's fields, flattening arrays (`blocks.0`) and Maps (`experts.key`) to any
+ * depth; plain objects and other values are leaves (only Tensors and Modules matter to callers).
+ */
+function* ownEntries(m: Module): Generator<[string, unknown]> {
+  const expand = function* (name: string, value: unknown): Generator<[string, unknown]> {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) yield* expand(`${name}.${i}`, value[i]);
+    } else if (value instanceof Map) {
+      for (const [k, v] of value) yield* expand(`${name}.${String(k)}`, v);
+    } else {
+      yield [name, value];
+    }
+  };
+  for (const key of Object.keys(m)) {
+    if (key === 'training') continue;
+    yield* expand(key, (m as unknown as Record<string, unknown>)[key]);
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
