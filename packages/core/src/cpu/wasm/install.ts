@@ -35,5 +35,16 @@ export function installWasmKernels(): boolean {
   const k = wasmKernels();
   if (!k) return false;
   installKernels(k);
+  warmUp(k);
   return true;
+}
+
+// V8 first runs WebAssembly through its baseline compiler and optimises a function only after it
+// has run a while; one small call of each kernel here (~2 ms) gets the optimised code compiled
+// before the first real call.
+function warmUp(k: Partial<CpuKernels>): void {
+  const n = 96;
+  const a = new Float32Array(n * n).fill(1);
+  k.matmulF32?.(a, 0, n, 1, a, 0, n, 1, new Float32Array(n * n), 0, n, n, n);
+  k.topkRowsF32?.(a, n, n, 4, new Float32Array(n * 4), new Int32Array(n * 4));
 }

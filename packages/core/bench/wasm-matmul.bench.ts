@@ -1,0 +1,94 @@
+// WebAssembly SIMD kernels vs tfjs-backend-wasm (XNNPACK) vs the plain TypeScript kernels, in one
+// run. Ours is timed end to end through the CPU backend's kernel seam: inputs are JS Float32Arrays,
+// so every call copies them into WebAssembly memory, packs, multiplies and copies the result out.
+// tfjs keeps its tensors inside its own WebAssembly memory; its time includes reading the result.
+// Run: npm run bench -- wasm-matmul
+import { availableParallelism, cpus } from 'node:os';
+import { Bench } from 'tinybench';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { jsKernels, kernels } from '../src/cpu/kernels.js';
+import { getWasmContext } from '../src/cpu/wasm/context.js';
+import { installWasmKernels } from '../src/cpu/wasm/install.js';
+
+await tf.setBackend('wasm');
+if (!installWasmKernels()) throw new Error('wasm-matmul bench: WebAssembly SIMD kernels unavailable');
+const ctx = getWasmContext()!;
+const allThreads = availableParallelism();
+ctx.maxThreads = allThreads;
+await ctx.warmWorkers();
+
+function random(n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.random() * 2 - 1;
+  return out;
+}
+
+interface Row { task: string; 'median ms': string; 'GFLOP/s': string; 'vs tfjs-wasm': string }
+const rows: Row[] = [];
+
+for (const n of [128, 256, 512, 1024]) {
+  const a = random(n * n);
+  const b = random(n * n);
+  const out = new Float32Array(n * n);
+  const ta = tf.tensor2d(a, [n, n]);
+  const tb = tf.tensor2d(b, [n, n]);
+  const ours = (threads: number) => () => {
+    ctx.maxThreads = threads;
+    out.fill(0);
+    kernels.matmulF32(a, 0, n, 1, b, 0, n, 1, out, 0, n, n, n);
+  };
+  // Plain JS at 1024 takes about a second a call: fewer samples.
+  const slow = n >= 512;
+  const bench = new Bench({ time: slow ? 1500 : 800, iterations: 5, warmupIterations: 3 });
+  bench
+    .add(`tfjs-wasm ${n}`, () => {
+      const c = tf.matMul(ta, tb);
+      c.dataSync();
+      c.dispose();
+    })
+    .add(`myriad wasm 1 thread ${n}`, ours(1))
+    .add(`myriad wasm ${allThreads} threads ${n}`, ours(allThreads))
+    .add(`plain JS ${n}`, () => {
+      out.fill(0);
+      jsKernels.matmulF32(a, 0, n, 1, b, 0, n, 1, out, 0, n, n, n);
+    });
+  await bench.run();
+  ta.dispose();
+  tb.dispose();
+  const base = bench.tasks[0]!.result!.latency.p50!;
+  for (const task of bench.tasks) {
+    const ms = task.result!.latency.p50!;
+    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': ((2 * n ** 3) / ms / 1e6).toFixed(1), 'vs tfjs-wasm': (base / ms).toFixed(2) + '×' });
+  }
+}
+ctx.maxThreads = allThreads;
+
+for (const [r, n, k] of [[256, 4096, 8], [256, 4096, 32], [64, 65536, 8], [64, 65536, 32]] as const) {
+  const x = random(r * n);
+  const tx = tf.tensor2d(x, [r, n]);
+  const values = new Float32Array(r * k);
+  const indices = new Int32Array(r * k);
+  const bench = new Bench({ time: 800, iterations: 10, warmupIterations: 5 });
+  bench
+    .add(`tfjs-wasm topk [${r}×${n}] k=${k}`, () => {
+      const { values: v, indices: i } = tf.topk(tx, k);
+      v.dataSync();
+      i.dataSync();
+      v.dispose();
+      i.dispose();
+    })
+    .add(`myriad wasm topk [${r}×${n}] k=${k}`, () => kernels.topkRowsF32(x, r, n, k, values, indices))
+    .add(`plain JS topk [${r}×${n}] k=${k}`, () => jsKernels.topkRowsF32(x, r, n, k, values, indices));
+  await bench.run();
+  tx.dispose();
+  const base = bench.tasks[0]!.result!.latency.p50!;
+  for (const task of bench.tasks) {
+    const ms = task.result!.latency.p50!;
+    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': '', 'vs tfjs-wasm': (base / ms).toFixed(2) + '×' });
+  }
+}
+
+console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${allThreads} threads available`);
+console.table(rows);
+await ctx.close();
