@@ -4,6 +4,7 @@
 // A row-sparse gradient is applied lazily, like torch.optim.SparseAdam: only its rows of p, m and v
 // change; other rows are not decayed and their moments do not shrink. The step count t (for bias
 // correction) is per parameter and advances on every step the parameter has a gradient.
+import type { CoalescedRows } from './coalesce.js';
 import type { FloatArray } from './live-data.js';
 import { Optimizer, type BaseHyper, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
 
@@ -40,8 +41,7 @@ function adamRange(c: AdamConsts, p: FloatArray, g: FloatArray, m: FloatArray, v
     const vi = b2 * v[i]! + a2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    // Read back the stored (possibly float32-rounded) moments so dense and lazy paths agree exactly.
-    p[i] = pi - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + eps);
+    p[i] = pi - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
   }
 }
 
@@ -86,10 +86,15 @@ export class Adam extends Optimizer<AdamHyper> {
     adamRange(this.consts(group, state.step), p, g, expAvg!, expAvgSq!, 0, 0, p.length);
   }
 
-  protected updateRows(group: ParamGroup<AdamHyper>, state: ParamState, p: FloatArray, g: FloatArray, rows: Int32Array, rowSize: number): void {
+  protected updateRows(group: ParamGroup<AdamHyper>, state: ParamState, p: FloatArray, g: CoalescedRows, rowSize: number): void {
     const { expAvg, expAvgSq } = state.buffers;
     const c = this.consts(group, state.step);
-    for (let r = 0; r < rows.length; r++) adamRange(c, p, g, expAvg!, expAvgSq!, rows[r]! * rowSize, r * rowSize, rowSize);
+    const { rows, offsets, values, summed } = g;
+    for (let r = 0; r < rows.length; r++) {
+      const o = offsets[r]!;
+      if (o >= 0) adamRange(c, p, values, expAvg!, expAvgSq!, rows[r]! * rowSize, o, rowSize);
+      else adamRange(c, p, summed, expAvg!, expAvgSq!, rows[r]! * rowSize, -o - 1, rowSize);
+    }
   }
 }
 

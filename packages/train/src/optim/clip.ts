@@ -1,47 +1,54 @@
 // Gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_), sparse gradients included.
 import { SparseGrad, type Tensor } from '@myriad/core';
-import { liveData } from './live-data.js';
+import { coalesceRows } from './coalesce.js';
+import { gradData, liveData, type FloatArray } from './live-data.js';
 
-// A gradient's live storage, or null when it is a strided view (then it is copied first).
-function ownedData(g: Tensor): Float32Array | Float64Array | null {
-  const data = liveData(g);
-  return data instanceof Int32Array ? null : data;
+function sumSquares(a: FloatArray, start: number, end: number): number {
+  let s = 0;
+  for (let i = start; i < end; i++) s += a[i]! * a[i]!;
+  return s;
+}
+
+// The gradient's own storage to scale in place; a strided gradient is first replaced by a copy.
+function ownedArray(g: Tensor): { data: FloatArray; copy: Tensor | null } {
+  const live = liveData(g);
+  if (live && !(live instanceof Int32Array)) return { data: live, copy: null };
+  const copy = g.contiguous().clone();
+  return { data: liveData(copy) as FloatArray, copy };
 }
 
 /**
  * Scales all gradients of `params` by min(1, maxNorm / (‖g‖₂ + 1e-6)), where ‖g‖₂ is the norm of all
- * gradients together, and returns ‖g‖₂ before clipping. Row-sparse gradients are coalesced first (so
- * repeated rows count once, summed) and stay sparse. A non-finite norm is returned and nothing is scaled.
+ * gradients together, and returns ‖g‖₂ before clipping. For a row-sparse gradient the norm is that of
+ * its dense form (repeated rows summed first); scaling is linear, so its stored rows are scaled in
+ * place and it stays sparse. A non-finite norm is returned and nothing is scaled.
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
   if (!(maxNorm > 0)) throw new RangeError(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
-  const arrays: Array<Float32Array | Float64Array> = [];
+  const grads: Array<{ p: Tensor; g: Tensor | SparseGrad }> = [];
+  let sumSq = 0;
   for (const p of params) {
-    let g = p.grad;
+    const g = p.grad;
     if (g === null) continue;
+    grads.push({ p, g });
     if (g instanceof SparseGrad) {
-      g = g.coalesce();
-      let values = ownedData(g.values);
-      if (!values) {
-        g = new SparseGrad(g.indices, g.values.contiguous().clone(), g.shape);
-        values = ownedData(g.values)!;
-      }
-      p.grad = g;
-      arrays.push(values);
+      const rowSize = g.nnz === 0 ? 0 : g.values.size / g.nnz;
+      const c = coalesceRows(g.indices.toTypedArray() as Int32Array, gradData(g.values), rowSize);
+      for (const o of c.offsets) sumSq += o >= 0 ? sumSquares(c.values, o, o + rowSize) : sumSquares(c.summed, -o - 1, -o - 1 + rowSize);
     } else {
-      let data = ownedData(g);
-      if (!data) {
-        p.grad = g = g.contiguous().clone();
-        data = ownedData(g)!;
-      }
-      arrays.push(data);
+      const d = gradData(g);
+      sumSq += sumSquares(d, 0, d.length);
     }
   }
-  let sumSq = 0;
-  for (const a of arrays) for (let i = 0; i < a.length; i++) sumSq += a[i]! * a[i]!;
   const norm = Math.sqrt(sumSq);
   if (!Number.isFinite(norm)) return norm;
   const scale = maxNorm / (norm + 1e-6);
-  if (scale < 1) for (const a of arrays) for (let i = 0; i < a.length; i++) a[i] = a[i]! * scale;
+  if (scale >= 1) return norm;
+  for (const { p, g } of grads) {
+    const target = g instanceof SparseGrad ? g.values : g;
+    const { data, copy } = ownedArray(target);
+    for (let i = 0; i < data.length; i++) data[i] = data[i]! * scale;
+    if (copy) p.grad = g instanceof SparseGrad ? new SparseGrad(g.indices, copy, g.shape) : copy;
+  }
   return norm;
 }

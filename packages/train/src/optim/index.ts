@@ -5,3 +5,4 @@ export { weightDecayGroups, isNoDecayParameter, type HasParameters, type WeightD
 export { clipGradNorm } from './clip.js';
 export { warmupCosine, constantLr, type LrSchedule, type WarmupCosineOptions } from './schedule.js';
 export type { FloatArray } from './live-data.js';
+export { coalesceRows, type CoalescedRows } from './coalesce.js';

@@ -1,6 +1,7 @@
 // The optimizer base class: parameter groups, per-parameter state keyed by the parameter tensor,
 // zeroGrad, setLr, stateDict / loadStateDict. Subclasses implement one dense and one row-sparse update.
 import { SparseGrad, tensor, type Tensor } from '@myriad/core';
+import { coalesceRows, type CoalescedRows } from './coalesce.js';
 import { gradData, paramData, type FloatArray } from './live-data.js';
 
 /** Hyper-parameters shared by every optimizer; subclasses add their own. */
@@ -105,15 +106,23 @@ export abstract class Optimizer<H extends BaseHyper> {
         state.step++;
         if (grad instanceof SparseGrad) {
           this.checkShape(p, grad.shape);
-          const g = grad.coalesce();
-          const indices = g.indices.toTypedArray() as Int32Array;
-          const rowSize = indices.length === 0 ? 0 : g.values.size / indices.length;
-          this.updateRows(group, state, data, gradData(g.values), indices, rowSize);
+          const rowSize = p.size / p.shape[0]!;
+          const rows = coalesceRows(grad.indices.toTypedArray() as Int32Array, gradData(grad.values), rowSize);
+          this.checkRows(p, rows.rows);
+          this.updateRows(group, state, data, rows, rowSize);
         } else {
           this.checkShape(p, grad.shape);
           this.updateDense(group, state, data, gradData(grad));
         }
       }
+    }
+  }
+
+  // Rows are sorted ascending after coalescing: checking the last one bounds them all.
+  private checkRows(p: Tensor, rows: Int32Array): void {
+    const last = rows.length > 0 ? rows[rows.length - 1]! : -1;
+    if (last >= p.shape[0]!) {
+      throw new RangeError(`${this.constructor.name}.step: sparse gradient row ${last} is out of range for a parameter of shape [${p.shape}]`);
     }
   }
 
@@ -142,15 +151,8 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** Dense update of a whole parameter `p` from gradient `g` (same length). */
   protected abstract updateDense(group: ParamGroup<H>, state: ParamState, p: FloatArray, g: FloatArray): void;
 
-  /** Lazy update of rows `rows` (unique, sorted) of `p`; `g` holds their gradients back to back, `rowSize` each. */
-  protected abstract updateRows(
-    group: ParamGroup<H>,
-    state: ParamState,
-    p: FloatArray,
-    g: FloatArray,
-    rows: Int32Array,
-    rowSize: number,
-  ): void;
+  /** Lazy update of the rows `g.rows` (unique, ascending) of `p`, `rowSize` elements each. */
+  protected abstract updateRows(group: ParamGroup<H>, state: ParamState, p: FloatArray, g: CoalescedRows, rowSize: number): void;
 
   /** A snapshot of hyper-parameters and state (buffers are copied). */
   stateDict(): OptimizerStateDict {

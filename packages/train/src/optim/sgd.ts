@@ -1,6 +1,7 @@
 // Stochastic gradient descent with momentum and Nesterov momentum (PyTorch semantics, dampening 0):
 //   g ← g + λ·p;  b ← μ·b + g;  g ← g + μ·b (Nesterov) or b;  p ← p − lr·g.
 // A row-sparse gradient updates only its rows and their momentum rows (lazy momentum).
+import type { CoalescedRows } from './coalesce.js';
 import type { FloatArray } from './live-data.js';
 import { Optimizer, type BaseHyper, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
 
@@ -51,9 +52,14 @@ export class SGD extends Optimizer<SGDHyper> {
     sgdRange(group, p, g, this.momentumOf(group, state), 0, 0, p.length);
   }
 
-  protected updateRows(group: ParamGroup<SGDHyper>, state: ParamState, p: FloatArray, g: FloatArray, rows: Int32Array, rowSize: number): void {
+  protected updateRows(group: ParamGroup<SGDHyper>, state: ParamState, p: FloatArray, g: CoalescedRows, rowSize: number): void {
     const buf = this.momentumOf(group, state);
-    for (let r = 0; r < rows.length; r++) sgdRange(group, p, g, buf, rows[r]! * rowSize, r * rowSize, rowSize);
+    const { rows, offsets, values, summed } = g;
+    for (let r = 0; r < rows.length; r++) {
+      const o = offsets[r]!;
+      if (o >= 0) sgdRange(group, p, values, buf, rows[r]! * rowSize, o, rowSize);
+      else sgdRange(group, p, summed, buf, rows[r]! * rowSize, -o - 1, rowSize);
+    }
   }
 
   private momentumOf(group: ParamGroup<SGDHyper>, state: ParamState): FloatArray | undefined {
