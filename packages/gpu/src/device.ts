@@ -1,0 +1,67 @@
+/**
+ * Device setup for each mode: making WebGPU available in Node (the `webgpu` package puts Dawn
+ * behind `navigator.gpu`), probing for an adapter, and describing the device in words.
+ */
+import { cpus } from 'node:os';
+import { GPU, WebGPUContext, type GpuMode, type WebGPUContextObject } from './gpujs.js';
+
+/** Installs `navigator.gpu` from the npm package `webgpu` when running in Node without one. */
+export async function ensureNavigatorGpu(): Promise<string | null> {
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (g.navigator?.gpu) return null;
+  let mod: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
+  try {
+    mod = (await import('webgpu')) as typeof mod;
+  } catch (e) {
+    return `the optional package 'webgpu' could not be loaded (${(e as Error).message.split('\n')[0]}); install it with \`npm install webgpu@0.6.2\``;
+  }
+  Object.assign(globalThis, mod.globals);
+  const gpu = mod.create([]);
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  Object.defineProperty(g.navigator!, 'gpu', { value: gpu, configurable: true });
+  return null;
+}
+
+/** Result of preparing a mode: the gpu.js instance, or why it cannot run here. */
+export interface ModeSetup {
+  readonly gpu: InstanceType<typeof GPU> | null;
+  readonly mode: string;
+  readonly device: string;
+  readonly reason: string | null;
+  readonly context: WebGPUContextObject | null;
+}
+
+function cpuModel(): string {
+  const c = cpus();
+  return `${c[0]?.model?.trim() ?? 'unknown CPU'} (${c.length} cores)`;
+}
+
+/** Prepares gpu.js for `mode` (async for WebGPU, which needs an adapter); never throws. */
+export async function setupMode(mode: GpuMode): Promise<ModeSetup> {
+  if (mode === 'webgpu') {
+    const missing = await ensureNavigatorGpu();
+    if (missing) return { gpu: null, mode: 'cpu-backend', device: cpuModel(), reason: missing, context: null };
+    let context: WebGPUContextObject;
+    try {
+      context = await WebGPUContext.acquire();
+    } catch (e) {
+      return { gpu: null, mode: 'cpu-backend', device: cpuModel(), reason: `no WebGPU adapter: ${(e as Error).message}`, context: null };
+    }
+    const info = context.adapter.info ?? {};
+    const device = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' / ') || 'unknown WebGPU adapter';
+    return { gpu: new GPU({ mode: 'webgpu' }), mode: 'webgpu', device, reason: null, context };
+  }
+  return setupSyncMode(mode);
+}
+
+/** Prepares a synchronous mode (everything but WebGPU); never throws. */
+export function setupSyncMode(mode: GpuMode): ModeSetup {
+  try {
+    const gpu = new GPU({ mode });
+    const got = gpu.Kernel.mode;
+    const device = got === 'webasm' ? `WebAssembly SIMD on ${cpuModel()}` : got === 'cpu' ? `JavaScript on ${cpuModel()}` : `${got} context`;
+    return { gpu, mode: got, device, reason: null, context: null };
+  } catch (e) {
+    return { gpu: null, mode: 'cpu-backend', device: cpuModel(), reason: `gpu.js mode '${mode}' is unavailable: ${(e as Error).message}`, context: null };
+  }
+}

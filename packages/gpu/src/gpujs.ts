@@ -1,0 +1,70 @@
+// Typed access to the parts of gpu.js (CommonJS, no ESM build) that the backend uses.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** The gpu.js modes this package can pin. */
+export type GpuMode = 'gpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webgpu' | 'webasm' | 'cpu';
+
+/** The few WebGPU objects we touch directly (structural, so @webgpu/types is not needed to typecheck). */
+export interface DeviceBuffer {
+  readonly size: number;
+  destroy(): void;
+  mapAsync(mode: number): Promise<void>;
+  getMappedRange(): ArrayBuffer;
+  unmap(): void;
+}
+export interface Device {
+  createBuffer(desc: { size: number; usage: number; mappedAtCreation?: boolean }): DeviceBuffer;
+  createCommandEncoder(): { copyBufferToBuffer(src: DeviceBuffer, so: number, dst: DeviceBuffer, d: number, n: number): void; finish(): unknown };
+  readonly queue: { writeBuffer(b: DeviceBuffer, offset: number, data: ArrayBufferView): void; submit(cmds: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
+}
+export interface WebGPUContextObject {
+  readonly device: Device;
+  readonly adapter: { readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string } };
+  readonly isLost: boolean;
+}
+
+/** A device buffer handle returned by a gpu.js WebGPU kernel in pipeline mode. */
+export interface WebGPUBufferResult {
+  readonly buffer: DeviceBuffer;
+  readonly output: number[];
+  readonly context: WebGPUContextObject;
+  delete(): void;
+}
+
+/** The callable gpu.js kernel ("run shortcut"). */
+export interface KernelRun {
+  (...args: unknown[]): unknown;
+  destroy(removeCanvasReferences?: boolean): void;
+  readonly kernel: { constructor: { mode: string }; fallbackReason?: string };
+}
+
+export interface GpuInstance {
+  readonly Kernel: { mode: string };
+  createKernel(source: string, settings: Record<string, unknown>): KernelRun;
+  destroy(): Promise<void>;
+}
+
+interface GpuClass {
+  new (settings: { mode: string }): GpuInstance;
+  readonly isWebGPUSupported: boolean;
+  readonly isHeadlessGLSupported: boolean;
+  readonly isWebGL2Supported: boolean;
+  readonly isWebAssemblySupported: boolean;
+  isWebGPUAvailable(): Promise<boolean>;
+}
+
+const gpujs = require('gpu.js') as { GPU: GpuClass };
+/** gpu.js's GPU class. */
+export const GPU: GpuClass = gpujs.GPU;
+
+/** gpu.js's shared WebGPU device (one per process, like its kernels use). */
+export const WebGPUContext = (require('gpu.js/src/backend/web-gpu/context.js') as {
+  WebGPUContext: { acquire(): Promise<WebGPUContextObject> };
+}).WebGPUContext;
+
+/** gpu.js's pipeline handle class, so buffers we upload ourselves bind like kernel outputs. */
+export const WebGPUBufferResultClass = (require('gpu.js/src/backend/web-gpu/buffer-result.js') as {
+  WebGPUBufferResult: new (settings: { buffer: DeviceBuffer; output: number[]; context: WebGPUContextObject; kernel: null }) => WebGPUBufferResult;
+}).WebGPUBufferResult;

@@ -1,0 +1,55 @@
+/**
+ * Storage of the gpu backend. Contents are immutable versions: an op captures the version of each
+ * input when it is called, so later in-place writes (copyInto) never change what an earlier queued
+ * op reads. In synchronous modes a version is always ready; in WebGPU mode it may still be queued.
+ */
+import type { DType, TypedArray } from '@myriad/core';
+import type { WebGPUBufferResult } from './gpujs.js';
+
+/** One immutable content of a storage: host copy, device buffer, or both. */
+export interface Version {
+  host: TypedArray | null;
+  dev: WebGPUBufferResult | null;
+  /** Ops that read this version and have not been submitted yet (WebGPU): the buffer outlives them. */
+  readers: Promise<unknown>[];
+}
+
+/** A tensor's memory on the gpu backend. */
+export class GpuStorage {
+  /** The current version, once known (always, in synchronous modes). */
+  ready: Version | null;
+  /** Resolves to the current version (WebGPU: after the queued op that writes it has been submitted). */
+  current: Promise<Version>;
+  disposed = false;
+
+  constructor(readonly dtype: DType, readonly size: number, version: Version | Promise<Version>) {
+    if (version instanceof Promise) {
+      this.ready = null;
+      this.current = version.then((v) => {
+        if (this.current === p) this.ready = v;
+        return v;
+      });
+      const p = this.current;
+    } else {
+      this.ready = version;
+      this.current = Promise.resolve(version);
+    }
+  }
+
+  /** Replaces the contents (copyInto); the old version is released once its readers are done. */
+  setVersion(version: Promise<Version>, release: (v: Version) => void): void {
+    const old = this.current;
+    this.ready = null;
+    const p = version.then((v) => {
+      if (this.current === p) this.ready = v;
+      return v;
+    });
+    this.current = p;
+    void old.then(release, () => {});
+  }
+}
+
+/** The typed array class for a dtype. */
+export function typedFor(dtype: DType, size: number): TypedArray {
+  return dtype === 'float32' ? new Float32Array(size) : dtype === 'float64' ? new Float64Array(size) : new Int32Array(size);
+}
