@@ -4,9 +4,9 @@
 // Both widen to float32 exactly; narrowing rounds to nearest, ties to even.
 // Bits are moved through a Uint32Array view of the float32 data so NaN payloads survive.
 
-/** Bits of a float32 array as a Uint32Array view over the same memory. */
-function bitsOf(x: Float32Array): Uint32Array {
-  return new Uint32Array(x.buffer, x.byteOffset, x.length);
+/** Bits of a float32 array as an Int32Array view over the same memory (int32, so V8 keeps them unboxed). */
+function bitsOf(x: Float32Array): Int32Array {
+  return new Int32Array(x.buffer, x.byteOffset, x.length);
 }
 
 /** Widens float16 bit patterns to float32 values (exact, including subnormals, ±Inf and NaN). */
@@ -19,9 +19,9 @@ export function float16ToFloat32(bits: Uint16Array, out = new Float32Array(bits.
     const exp = (h >>> 10) & 0x1f;
     const mant = h & 0x3ff;
     if (exp === 0x1f) {
-      o[i] = (sign | 0x7f800000 | (mant << 13)) >>> 0; // Inf, or NaN with its payload
+      o[i] = sign | 0x7f800000 | (mant << 13); // Inf, or NaN with its payload
     } else if (exp !== 0) {
-      o[i] = (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0; // rebias 15 -> 127
+      o[i] = sign | ((exp + 112) << 23) | (mant << 13); // rebias 15 -> 127
     } else {
       out[i] = (sign ? -mant : mant) * 5.960464477539063e-8; // subnormal or ±0: mant * 2^-24, exact
     }
@@ -62,7 +62,7 @@ export function float32ToFloat16(x: Float32Array, out = new Uint16Array(x.length
 export function bfloat16ToFloat32(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
   if (out.length !== bits.length) throw new RangeError(`bfloat16ToFloat32: output length ${out.length} != input length ${bits.length}`);
   const o = bitsOf(out);
-  for (let i = 0; i < bits.length; i++) o[i] = (bits[i]! << 16) >>> 0;
+  for (let i = 0; i < bits.length; i++) o[i] = bits[i]! << 16;
   return out;
 }
 

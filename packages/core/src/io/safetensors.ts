@@ -1,8 +1,9 @@
 // Tensors to and from safetensors file images (see safetensors-format.ts for the container).
 // Saving writes float32 -> F32, float64 -> F64, int32 -> I32. Loading widens what it can do exactly
 // or checks it: F16/BF16/F32 -> float32, F64 -> float64, integer types -> int32 (range-checked).
-import { Tensor, tensor } from '../tensor.js';
-import type { DType, TypedArray } from '../dtype.js';
+import { getBackend } from '../backend.js';
+import { dtypeOfTyped, type DType, type TypedArray } from '../dtype.js';
+import { Tensor } from '../tensor.js';
 import { bfloat16ToFloat32, float16ToFloat32 } from './half.js';
 import {
   SafetensorsError,
@@ -45,7 +46,12 @@ export function readSafetensorsMetadata(bytes: Uint8Array): Record<string, strin
 
 function tensorsOf(entries: Record<string, SafetensorsEntry>): Record<string, Tensor> {
   const out: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>;
-  for (const [name, e] of Object.entries(entries)) out[name] = tensor(typedArrayOf(name, e), { shape: e.shape });
+  const backend = getBackend();
+  for (const [name, e] of Object.entries(entries)) {
+    // The typed array is always fresh, so the tensor takes it over instead of copying it again.
+    const data = typedArrayOf(name, e);
+    out[name] = Tensor._make(backend, backend.fromTypedArray(data), e.shape, dtypeOfTyped(data));
+  }
   return out;
 }
 
@@ -83,8 +89,8 @@ function typedArrayOf(name: string, { dtype, bytes }: SafetensorsEntry): TypedAr
     case 'I16':
     case 'U16': {
       const b = aligned(bytes, 2);
-      const Src = dtype === 'I16' ? Int16Array : Uint16Array;
-      return Int32Array.from(new Src(b.buffer, b.byteOffset, b.length / 2));
+      const n = b.length / 2;
+      return Int32Array.from(dtype === 'I16' ? new Int16Array(b.buffer, b.byteOffset, n) : new Uint16Array(b.buffer, b.byteOffset, n));
     }
     case 'U32':
     case 'I64':
