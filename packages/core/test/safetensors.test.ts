@@ -63,6 +63,15 @@ describe('saveSafetensors / loadSafetensors', () => {
     expect({ ...readSafetensorsMetadata(saveSafetensors({})) }).toEqual({});
   });
 
+  it('keeps awkward names as plain keys of ordinary objects', () => {
+    const names = ['__proto__', 'constructor', '', 'é/ü.0', '\u{1F600}'];
+    const tensors = Object.fromEntries(names.map((n, i) => [n, tensor([i], { dtype: 'int32' })]));
+    const loaded = loadSafetensors(saveSafetensors(tensors));
+    expect(Object.getPrototypeOf(loaded)).toBe(Object.prototype);
+    expect(Object.keys(loaded).sort()).toEqual([...names].sort());
+    names.forEach((n, i) => expect(loaded[n]!.toArray()).toEqual([i]));
+  });
+
   it('refuses what is not a tensor', () => {
     expect(() => saveSafetensors({ w: [1, 2] as unknown as Tensor })).toThrow('saveSafetensors: "w" is not a Tensor (got object)');
   });

@@ -194,14 +194,12 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; data
 }
 
 function parseMetadata(value: unknown): Record<string, string> {
-  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
-  if (value === undefined || value === null) return metadata;
+  if (value === undefined || value === null) return {};
   if (!isPlainObject(value)) fail(`"__metadata__" must be an object of strings, got ${JSON.stringify(value)}`);
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') fail(`"__metadata__" value for "${k}" must be a string, got ${JSON.stringify(v)}`);
-    metadata[k] = v;
   }
-  return metadata;
+  return Object.fromEntries(Object.entries(value)) as Record<string, string>; // fromEntries: "__proto__" stays a plain key
 }
 
 /** Parses and fully validates a safetensors file image; entry bytes are views into `bytes`. */
@@ -239,7 +237,7 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
 
   // In data order, each tensor must start exactly where the previous one ended.
   found.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  const entries: Record<string, SafetensorsEntry> = Object.create(null) as Record<string, SafetensorsEntry>;
+  const entries: [string, SafetensorsEntry][] = [];
   let covered = 0;
   let previous = '';
   for (const t of found) {
@@ -247,8 +245,8 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
     if (t.begin > covered) fail(`data bytes [${covered},${t.begin}) before tensor "${t.name}" belong to no tensor`);
     covered = t.end;
     previous = t.name;
-    entries[t.name] = { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(dataStart + t.begin, dataStart + t.end) };
+    entries.push([t.name, { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(dataStart + t.begin, dataStart + t.end) }]);
   }
   if (covered !== dataLength) fail(`data bytes [${covered},${dataLength}) after the last tensor belong to no tensor`);
-  return { entries, metadata };
+  return { entries: Object.fromEntries(entries), metadata };
 }

@@ -20,12 +20,11 @@ const SAVED_AS: Readonly<Record<DType, SafetensorsDType>> = { float32: 'F32', fl
 
 /** Serialises named tensors (and optional string metadata) into a safetensors file image. */
 export function saveSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
-  const entries: Record<string, SafetensorsEntryInput> = Object.create(null) as Record<string, SafetensorsEntryInput>;
-  for (const [name, t] of Object.entries(tensors)) {
+  const entries = Object.entries(tensors).map(([name, t]): [string, SafetensorsEntryInput] => {
     if (!(t instanceof Tensor)) throw new TypeError(`saveSafetensors: "${name}" is not a Tensor (got ${t === null ? 'null' : typeof t})`);
-    entries[name] = { dtype: SAVED_AS[t.dtype], shape: t.shape, data: t.toTypedArray() };
-  }
-  return encodeSafetensors(entries, metadata);
+    return [name, { dtype: SAVED_AS[t.dtype], shape: t.shape, data: t.toTypedArray() }];
+  });
+  return encodeSafetensors(Object.fromEntries(entries), metadata);
 }
 
 /** Loads every tensor of a safetensors file image; the tensors own their data (no view into `bytes`). */
@@ -45,14 +44,14 @@ export function readSafetensorsMetadata(bytes: Uint8Array): Record<string, strin
 }
 
 function tensorsOf(entries: Record<string, SafetensorsEntry>): Record<string, Tensor> {
-  const out: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>;
   const backend = getBackend();
-  for (const [name, e] of Object.entries(entries)) {
-    // The typed array is always fresh, so the tensor takes it over instead of copying it again.
-    const data = typedArrayOf(name, e);
-    out[name] = Tensor._make(backend, backend.fromTypedArray(data), e.shape, dtypeOfTyped(data));
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(entries).map(([name, e]) => {
+      // The typed array is always fresh, so the tensor takes it over instead of copying it again.
+      const data = typedArrayOf(name, e);
+      return [name, Tensor._make(backend, backend.fromTypedArray(data), e.shape, dtypeOfTyped(data))];
+    }),
+  );
 }
 
 /** `bytes` where its offset suits elements of `itemSize` bytes, else an aligned copy. */
