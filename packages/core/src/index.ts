@@ -18,3 +18,5 @@ export { reshape, permute, transpose, expand, slice, unsqueeze, squeeze, flatten
 export { matmul } from './ops/linalg.js';
 export { gather, scatterAdd, indexSelect, topk, where, maskedFill } from './ops/indexing.js';
 export { softmax, logSoftmax, logsumexp, crossEntropy, layerNorm, dropout, type CrossEntropyOptions, type DropoutOptions } from './ops/nn.js';
+export * from './io/safetensors.js';
+export * from './io/safetensors-file.js';
