@@ -4,3 +4,12 @@ export { LayerNorm, type LayerNormOptions } from './layer-norm.js';
 export { RMSNorm, type RMSNormOptions } from './rms-norm.js';
 export { BatchNorm1d, type BatchNorm1dOptions } from './batch-norm.js';
 export { FeedForward, activationFn, type Activation, type FeedForwardOptions } from './feed-forward.js';
+export { CausalSelfAttention, type CausalSelfAttentionOptions } from './attention.js';
+export {
+  TransformerLM,
+  TransformerBlock,
+  type TransformerLMOptions,
+  type FeedForwardLayer,
+  type FeedForwardContext,
+  type GenerateOptions,
+} from './transformer.js';

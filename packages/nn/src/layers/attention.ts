@@ -1,0 +1,87 @@
+// Multi-head causal self-attention (Vaswani et al. 2017, GPT-2 layout):
+//   [q k v] = x·W_qkvᵀ + b,  per head: softmax(q·kᵀ/√d_h + M)·v,  y = concat(heads)·W_outᵀ + b
+// with M[i][j] = −∞ for j > i (a token sees only itself and the past). One batched matmul over
+// [B, heads, T, T] per product; the additive mask is cached per (T, dtype).
+import { ShapeError, add, dropout, full, matmul, softmax, type Rng, type Tensor } from '@myriad/core';
+import { Module, type InitOptions } from '../module.js';
+import { initRng, requirePositiveInt } from '../init.js';
+import { Linear } from './linear.js';
+
+export interface CausalSelfAttentionOptions extends InitOptions {
+  dim: number;
+  heads: number;
+  /** Dropout on the attention weights and on the output, in training (default 0). */
+  dropout?: number;
+  /** Biases on qkv and out (default true). */
+  bias?: boolean;
+  /** Generator for dropout masks (default: the global one). */
+  dropoutRng?: Rng;
+}
+
+/** Causal multi-head self-attention: qkv (Linear dim→3·dim, q|k|v blocks of dim rows), out (Linear dim→dim). */
+export class CausalSelfAttention extends Module {
+  qkv: Linear;
+  out: Linear;
+  readonly dim: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly dropout: number;
+  private readonly dropoutRng: Rng | undefined;
+  private readonly masks = new Map<string, Tensor>();
+
+  /** Attention over `heads` heads of size dim/heads. */
+  constructor(options: CausalSelfAttentionOptions) {
+    super();
+    const { dim, heads, bias = true } = options;
+    requirePositiveInt('CausalSelfAttention', 'dim', dim);
+    requirePositiveInt('CausalSelfAttention', 'heads', heads);
+    if (dim % heads !== 0) throw new RangeError(`CausalSelfAttention: dim ${dim} is not divisible by heads ${heads}`);
+    const p = options.dropout ?? 0;
+    if (!(p >= 0 && p < 1)) throw new RangeError(`CausalSelfAttention: dropout must be in [0, 1), got ${p}`);
+    this.dim = dim;
+    this.heads = heads;
+    this.headDim = dim / heads;
+    this.dropout = p;
+    this.dropoutRng = options.dropoutRng;
+    const rng = initRng(options);
+    this.qkv = new Linear(dim, 3 * dim, { bias, rng, dtype: options.dtype });
+    this.out = new Linear(dim, dim, { bias, rng, dtype: options.dtype });
+  }
+
+  /** x [B, T, dim] → [B, T, dim]; output position t depends only on inputs 0..t. */
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 3 || x.shape[2] !== this.dim) {
+      throw new ShapeError(`CausalSelfAttention.forward: input [${x.shape.join(', ')}] must be [batch, time, dim = ${this.dim}]`);
+    }
+    const [B, T] = x.shape as [number, number, number];
+    const H = this.heads;
+    const hd = this.headDim;
+    // [B, T, 3, H, hd] → [3, B, H, T, hd]: q, k, v are strided views, no copies.
+    const qkv = this.qkv.forward(x).reshape([B, T, 3, H, hd]).permute([2, 0, 3, 1, 4]);
+    const q = qkv.slice(0, 0, 1).reshape([B, H, T, hd]);
+    const k = qkv.slice(0, 1, 2).reshape([B, H, T, hd]);
+    const v = qkv.slice(0, 2, 3).reshape([B, H, T, hd]);
+    const scores = add(matmul(q, k.transpose(-2, -1)).mul(1 / Math.sqrt(hd)), this.causalMask(T, x.dtype));
+    let weights = softmax(scores, -1);
+    const dropOpts = { training: this.training, ...(this.dropoutRng ? { rng: this.dropoutRng } : {}) };
+    if (this.dropout > 0) weights = dropout(weights, this.dropout, dropOpts);
+    const heads = matmul(weights, v); // [B, H, T, hd]
+    const merged = heads.permute([0, 2, 1, 3]).reshape([B, T, this.dim]);
+    let y = this.out.forward(merged);
+    if (this.dropout > 0) y = dropout(y, this.dropout, dropOpts);
+    return y;
+  }
+
+  /** The additive [T, T] mask: 0 on and below the diagonal, −∞ above. */
+  private causalMask(T: number, dtype: Tensor['dtype']): Tensor {
+    const key = `${T}:${dtype}`;
+    let m = this.masks.get(key);
+    if (m === undefined) {
+      m = full([T, T], 0, { dtype });
+      const d = m.data;
+      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -Infinity;
+      this.masks.set(key, m);
+    }
+    return m;
+  }
+}
