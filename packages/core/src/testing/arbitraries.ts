@@ -80,17 +80,21 @@ export function arbValues(size: number, options: ValueOptions = {}): fc.Arbitrar
     if (options.distinct) return fc.uniqueArray(fc.integer({ min, max }), { minLength: size, maxLength: size });
     return fc.array(fc.integer({ min, max }), { minLength: size, maxLength: size });
   }
+  const avoid = options.avoid ?? [];
+  const margin = options.margin ?? 1e-2 * (max - min);
   let values: fc.Arbitrary<number[]>;
   if (options.distinct) {
+    // A fine grid, filtered (not pushed) away from `avoid`, so values stay distinct.
     const steps = Math.max(64 * size, 1);
-    values = fc.uniqueArray(fc.integer({ min: 0, max: steps }), { minLength: size, maxLength: size }).map((ks) => ks.map((k) => min + ((max - min) * k) / steps));
+    const grid = fc
+      .integer({ min: 0, max: steps })
+      .map((k) => min + ((max - min) * k) / steps)
+      .filter((v) => avoid.every((p) => Math.abs(v - p) >= margin));
+    values = fc.uniqueArray(grid, { minLength: size, maxLength: size });
   } else {
-    values = fc.array(fc.double({ min, max, noNaN: true, noDefaultInfinity: true }), { minLength: size, maxLength: size }).map((vs) => vs.map((v) => (Object.is(v, -0) ? 0 : v)));
-  }
-  const avoid = options.avoid;
-  if (avoid && avoid.length > 0) {
-    const margin = options.margin ?? 1e-2 * (max - min);
-    values = values.map((vs) => vs.map((v) => pushAway(v, avoid, margin, min, max)));
+    values = fc
+      .array(fc.double({ min, max, noNaN: true, noDefaultInfinity: true }), { minLength: size, maxLength: size })
+      .map((vs) => vs.map((v) => pushAway(Object.is(v, -0) ? 0 : v, avoid, margin, min, max)));
   }
   if (dtype === 'float32') values = values.map((vs) => vs.map(Math.fround));
   return values;
