@@ -1,0 +1,10 @@
+export {
+  saveCheckpoint,
+  readCheckpoint,
+  loadCheckpoint,
+  modelTensors,
+  type Checkpoint,
+  type CheckpointModel,
+  type LoadCheckpointTargets,
+  type SaveCheckpointOptions,
+} from './checkpoint.js';
