@@ -14,3 +14,4 @@ export {
 } from './module.js';
 export { initRng, initDType, uniformInit, normalInit, constantInit, linearBound, requirePositiveInt } from './init.js';
 export * from './layers/index.js';
+export * from './routing/index.js';
