@@ -1,4 +1,4 @@
-// WebAssembly SIMD kernels vs tfjs-backend-wasm (XNNPACK) vs the plain TypeScript kernels, in one
+// WebAssembly SIMD kernels (matmul, top-k, softmax) vs tfjs-backend-wasm (XNNPACK) vs the plain TypeScript kernels, in one
 // run. Ours is timed end to end through the CPU backend's kernel seam: inputs are JS Float32Arrays,
 // so every call copies them into WebAssembly memory, packs, multiplies and copies the result out.
 // tfjs keeps its tensors inside its own WebAssembly memory; its time includes reading the result.
@@ -80,6 +80,28 @@ for (const [r, n, k] of [[256, 4096, 8], [256, 4096, 32], [64, 65536, 8], [64, 6
     })
     .add(`myriad wasm topk [${r}×${n}] k=${k}`, () => kernels.topkRowsF32(x, r, n, k, values, indices))
     .add(`plain JS topk [${r}×${n}] k=${k}`, () => jsKernels.topkRowsF32(x, r, n, k, values, indices));
+  await bench.run();
+  tx.dispose();
+  const base = bench.tasks[0]!.result!.latency.p50!;
+  for (const task of bench.tasks) {
+    const ms = task.result!.latency.p50!;
+    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': '', 'vs tfjs-wasm': (base / ms).toFixed(2) + '×' });
+  }
+}
+
+for (const [r, n] of [[256, 4096], [4096, 256]] as const) {
+  const x = random(r * n);
+  const tx = tf.tensor2d(x, [r, n]);
+  const out = new Float32Array(r * n);
+  const bench = new Bench({ time: 800, iterations: 10, warmupIterations: 5 });
+  bench
+    .add(`tfjs-wasm softmax [${r}×${n}]`, () => {
+      const y = tf.softmax(tx);
+      y.dataSync();
+      y.dispose();
+    })
+    .add(`myriad wasm softmax [${r}×${n}]`, () => kernels.softmaxRowsF32(x, r, n, out))
+    .add(`plain JS softmax [${r}×${n}]`, () => jsKernels.softmaxRowsF32(x, r, n, out));
   await bench.run();
   tx.dispose();
   const base = bench.tasks[0]!.result!.latency.p50!;

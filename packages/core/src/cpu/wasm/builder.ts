@@ -5,43 +5,45 @@
 /** Value types in the binary encoding. */
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-/** A WebAssembly value type byte (I32, F32 or V128). */
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+/** A WebAssembly value type byte. */
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 /** Single-byte opcodes of the core instruction set used by the kernels. */
 export const Op = {
   unreachable: 0x00, nop: 0x01, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b,
   br: 0x0c, brIf: 0x0d, return: 0x0f, call: 0x10, drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, f32Load: 0x2a, i32Store: 0x36, f32Store: 0x38,
-  i32Const: 0x41, f32Const: 0x43,
+  i32Load: 0x28, f32Load: 0x2a, f64Load: 0x2b, i32Store: 0x36, f32Store: 0x38, f64Store: 0x39,
+  i32Const: 0x41, f32Const: 0x43, f64Const: 0x44,
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32GtU: 0x4b,
   i32LeS: 0x4c, i32LeU: 0x4d, i32GeS: 0x4e, i32GeU: 0x4f,
   f32Eq: 0x5b, f32Ne: 0x5c, f32Lt: 0x5d, f32Gt: 0x5e, f32Le: 0x5f, f32Ge: 0x60,
   i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32DivS: 0x6d, i32DivU: 0x6e, i32RemS: 0x6f, i32RemU: 0x70,
   i32And: 0x71, i32Or: 0x72, i32Xor: 0x73, i32Shl: 0x74, i32ShrS: 0x75, i32ShrU: 0x76,
   f32Abs: 0x8b, f32Neg: 0x8c, f32Sqrt: 0x91, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95,
-  f32Min: 0x96, f32Max: 0x97,
-  i32TruncF32S: 0xa8, f32ConvertI32S: 0xb2, i32ReinterpretF32: 0xbc, f32ReinterpretI32: 0xbe,
+  f32Min: 0x96, f32Max: 0x97, f64Add: 0xa0, f64Mul: 0xa2, f64Div: 0xa3,
+  i32TruncF32S: 0xa8, f32ConvertI32S: 0xb2, f32DemoteF64: 0xb6, f64PromoteF32: 0xbb,
+  i32ReinterpretF32: 0xbc, f32ReinterpretI32: 0xbe,
 } as const;
 
 /** SIMD128 opcodes (encoded after the 0xfd prefix as LEB128). */
 export const Simd = {
-  v128Load: 0x00, load32Splat: 0x09, v128Store: 0x0b, v128Const: 0x0c,
+  v128Load: 0x00, load32Splat: 0x09, v128Store: 0x0b, v128Const: 0x0c, i8x16Shuffle: 0x0d,
   i32x4Splat: 0x11, f32x4Splat: 0x13,
-  i32x4ExtractLane: 0x1b, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20,
+  i32x4ExtractLane: 0x1b, f32x4ExtractLane: 0x1f, f32x4ReplaceLane: 0x20, f64x2ExtractLane: 0x21,
   i32x4Eq: 0x37, i32x4GtS: 0x3b,
   f32x4Eq: 0x41, f32x4Ne: 0x42, f32x4Lt: 0x43, f32x4Gt: 0x44, f32x4Le: 0x45, f32x4Ge: 0x46,
   v128Not: 0x4d, v128And: 0x4e, v128AndNot: 0x4f, v128Or: 0x50, v128Xor: 0x51, v128Bitselect: 0x52,
   v128AnyTrue: 0x53,
-  f32x4Floor: 0x68, f32x4Nearest: 0x6a,
+  f64x2PromoteLowF32x4: 0x5f, f32x4Floor: 0x68, f32x4Nearest: 0x6a,
   i32x4AllTrue: 0xa3, i32x4Bitmask: 0xa4,
   i32x4Shl: 0xab, i32x4ShrS: 0xac, i32x4ShrU: 0xad, i32x4Add: 0xae, i32x4Sub: 0xb1, i32x4Mul: 0xb5,
   i32x4MaxS: 0xb8,
   f32x4Abs: 0xe0, f32x4Neg: 0xe1, f32x4Sqrt: 0xe3, f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6,
   f32x4Div: 0xe7, f32x4Min: 0xe8, f32x4Max: 0xe9, f32x4Pmin: 0xea, f32x4Pmax: 0xeb,
-  i32x4TruncSatF32x4S: 0xf8, f32x4ConvertI32x4S: 0xfa,
+  f64x2Add: 0xf0, i32x4TruncSatF32x4S: 0xf8, f32x4ConvertI32x4S: 0xfa,
 } as const;
 
 /** Appends the unsigned LEB128 encoding of `value` to `out`. */
@@ -149,6 +151,29 @@ export class Code {
   f32(value: number): this {
     this.bytes.push(Op.f32Const);
     const b = new Uint8Array(new Float32Array([value]).buffer);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+
+  f64(value: number): this {
+    this.bytes.push(Op.f64Const);
+    const b = new Uint8Array(new Float64Array([value]).buffer);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+
+  /** v128.const with `value` in all four f32 lanes. */
+  f32x4(value: number): this {
+    this.simd(Simd.v128Const);
+    const b = new Uint8Array(new Float32Array([value, value, value, value]).buffer);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+
+  /** v128.const with `value` in all four i32 lanes. */
+  i32x4(value: number): this {
+    this.simd(Simd.v128Const);
+    const b = new Uint8Array(new Int32Array([value, value, value, value]).buffer);
     for (const x of b) this.bytes.push(x);
     return this;
   }

@@ -4,6 +4,7 @@
 import { installKernels, jsKernels, type CpuKernels } from '../kernels.js';
 import { getWasmContext } from './context.js';
 import { matmulWasm } from './matmul.js';
+import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
 
 /** Below this many multiply-adds the plain kernel is faster than copying into WebAssembly memory. */
@@ -21,6 +22,15 @@ export function wasmKernels(): Partial<CpuKernels> | null {
     },
     topkRowsF32(x, rows, n, k, values, indices) {
       if (!topkWasm(ctx, x, rows, n, k, values, indices)) jsKernels.topkRowsF32(x, rows, n, k, values, indices);
+    },
+    softmaxRowsF32(x, rows, n, out) {
+      if (!softmaxWasm(ctx, x, rows, n, out)) jsKernels.softmaxRowsF32(x, rows, n, out);
+    },
+    logSoftmaxRowsF32(x, rows, n, out) {
+      if (!logSoftmaxWasm(ctx, x, rows, n, out)) jsKernels.logSoftmaxRowsF32(x, rows, n, out);
+    },
+    logsumexpRowsF32(x, rows, n, out) {
+      if (!logsumexpWasm(ctx, x, rows, n, out)) jsKernels.logsumexpRowsF32(x, rows, n, out);
     },
   };
 }
@@ -47,4 +57,5 @@ function warmUp(k: Partial<CpuKernels>): void {
   const a = new Float32Array(n * n).fill(1);
   k.matmulF32?.(a, 0, n, 1, a, 0, n, 1, new Float32Array(n * n), 0, n, n, n);
   k.topkRowsF32?.(a, n, n, 4, new Float32Array(n * 4), new Int32Array(n * 4));
+  k.softmaxRowsF32?.(a, n, n, new Float32Array(n * n));
 }

@@ -4,6 +4,7 @@
 import { ModuleBuilder } from './builder.js';
 import { emitMatmul } from './matmul-module.js';
 import { emitRows } from './rows-module.js';
+import { emitSoftmax } from './softmax-module.js';
 
 const PAGE = 65536;
 /** Bytes at address 0 reserved for the worker pool's control block. */
@@ -21,16 +22,19 @@ export interface KernelExports {
   packBRange(b: number, brs: number, bcs: number, N: number, K: number, kcb: number, bpack: number, panel0: number, panel1: number): void;
   topkRows(x: number, rows: number, n: number, k: number, values: number, indices: number): void;
   topkRowsRange(x: number, n: number, k: number, values: number, indices: number, row0: number, row1: number): void;
+  expSumRows(x: number, rows: number, n: number, out: number, stats: number, store: number): void;
+  expSumRowsRange(x: number, n: number, out: number, stats: number, store: number, row0: number, row1: number): void;
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
-export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange'] as const satisfies ReadonlyArray<keyof KernelExports>;
+export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange'] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
 export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder({ initialPages: 1, maximumPages: MAX_PAGES, shared });
   emitMatmul(mb);
   emitRows(mb);
+  emitSoftmax(mb);
   return mb.toBytes();
 }
 
