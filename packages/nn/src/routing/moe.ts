@@ -1,0 +1,270 @@
+// Mixture of experts: a router sends each token to a few FeedForward experts and mixes their outputs.
+//   'topk'          Shazeer et al. 2017 / Mixtral: p = softmax(x·Wᵀ), experts = top-k of p,
+//                   gates = p on them (renormalised over the k when normalizeTopK).
+//                   Switch (Fedus et al. 2021) = topK 1, normalizeTopK false, finite capacityFactor.
+//   'expert-choice' Zhou et al. 2022: each expert takes its top-c tokens by p, c = ⌈tokens·cf/E⌉.
+//   'hash'          Roller et al. 2021: experts = fixed seeded hash of the token id, gates 1/k.
+// y = Σ gate·expertₑ(x) + Σ sharedᵢ(x)  (shared experts as DeepSeekMoE).
+import {
+  ShapeError,
+  add,
+  div,
+  full,
+  gather,
+  logsumexp,
+  matmul,
+  mean,
+  mul,
+  noGrad,
+  reshape,
+  softmax,
+  square,
+  sum,
+  tensor,
+  topk,
+  transpose,
+  type Tensor,
+} from '@myriad/core';
+import { Module, buffer, type InitOptions, type RoutingDecision, type RoutingSource } from '../module.js';
+import { constantInit, initDType, initRng, requirePositiveInt } from '../init.js';
+import { FeedForward, type Activation } from '../layers/feed-forward.js';
+import { Linear } from '../layers/linear.js';
+import { combineExperts, type Assignments } from './dispatch.js';
+import { applyCapacity, expertCapacity, hashExperts, updateBalanceBias } from './routers.js';
+
+export type MoERouter = 'topk' | 'expert-choice' | 'hash';
+export type MoEBalance = 'loss' | 'bias' | 'none';
+
+export interface MoEOptions extends InitOptions {
+  dim: number;
+  /** Hidden size of each expert (and each shared expert). */
+  hidden: number;
+  numExperts: number;
+  /** Experts per token for 'topk' and 'hash' (default 2). */
+  topK?: number;
+  /** Default 'topk'. */
+  router?: MoERouter;
+  /** Experts every token goes through (default 0). */
+  numShared?: number;
+  /** Capacity per expert = ⌈capacityFactor·tokens·topK/numExperts⌉ (default Infinity: no dropping). */
+  capacityFactor?: number;
+  /** Renormalise the k gates to sum to 1 (default true, as Mixtral; Switch uses false). */
+  normalizeTopK?: boolean;
+  /** 'loss' (auxLoss(), default), 'bias' (auxiliary-loss-free, DeepSeek-V3) or 'none'. */
+  balance?: MoEBalance;
+  /** Weight of the load-balancing loss (default 0.01). */
+  balanceLossCoef?: number;
+  /** Weight of the router z-loss (default 0.001). */
+  zLossCoef?: number;
+  /** Step of the balancing bias per training forward pass (default 0.001). */
+  biasUpdateRate?: number;
+  /** Expert activation (default 'gelu'). */
+  activation?: Activation;
+  /** Seed of the 'hash' router's hash (default 0). */
+  hashSeed?: number;
+}
+
+/** Extra inputs of `MoE.forward`. */
+export interface MoEForwardOptions {
+  /** int32 token ids shaped like x without its last dim; required by the 'hash' router. */
+  tokenIds?: Tensor;
+}
+
+const ROUTERS: readonly MoERouter[] = ['topk', 'expert-choice', 'hash'];
+const BALANCES: readonly MoEBalance[] = ['loss', 'bias', 'none'];
+
+/** Mixture-of-experts feed-forward layer: x [..., dim] → [..., dim]. */
+export class MoE extends Module implements RoutingSource {
+  /** Router logits x·Wᵀ: `router.weight` [numExperts, dim]; null for the 'hash' router. */
+  router: Linear | null;
+  /** `experts.{i}`: FeedForward dim → hidden → dim. */
+  experts: FeedForward[];
+  /** `shared.{i}`: FeedForward experts applied to every token. */
+  shared: FeedForward[];
+  /** balance 'bias': buffer [numExperts] added to the router probabilities for selection only. */
+  expertBias: Tensor | null;
+  /** The last routing decision, [tokens, 1, k] ([tokens, 1, numExperts] for expert-choice); −1 = empty slot. */
+  lastRouting: RoutingDecision | null = null;
+  /** Fraction of assignments dropped by capacity in the last forward (expert-choice: tokens no expert took). */
+  droppedFraction: number | null = null;
+  /** Assignments per expert in the last forward, before capacity (what the balancing acts on). */
+  lastLoad: Float64Array | null = null;
+
+  readonly dim: number;
+  readonly hidden: number;
+  readonly numExperts: number;
+  readonly topK: number;
+  readonly routerKind: MoERouter;
+  readonly capacityFactor: number;
+  readonly normalizeTopK: boolean;
+  readonly balance: MoEBalance;
+  readonly balanceLossCoef: number;
+  readonly zLossCoef: number;
+  readonly biasUpdateRate: number;
+  readonly hashSeed: number;
+  private lastAuxLoss: Tensor | null = null;
+
+  /** Builds the router, `numExperts` experts and `numShared` shared experts from one seeded generator. */
+  constructor(options: MoEOptions) {
+    super();
+    const { dim, hidden, numExperts, topK = 2, router = 'topk', numShared = 0, capacityFactor = Infinity } = options;
+    requirePositiveInt('MoE', 'dim', dim);
+    requirePositiveInt('MoE', 'hidden', hidden);
+    requirePositiveInt('MoE', 'numExperts', numExperts);
+    if (!ROUTERS.includes(router)) throw new RangeError(`MoE: unknown router '${String(router)}'; expected one of ${ROUTERS.join(', ')}`);
+    const balance = options.balance ?? (router === 'topk' ? 'loss' : 'none');
+    if (!BALANCES.includes(balance)) throw new RangeError(`MoE: unknown balance '${String(balance)}'; expected one of ${BALANCES.join(', ')}`);
+    if (!Number.isInteger(topK) || topK < 1 || topK > numExperts) {
+      throw new RangeError(`MoE: topK must be an integer in [1, numExperts=${numExperts}], got ${topK}`);
+    }
+    if (!Number.isInteger(numShared) || numShared < 0) throw new RangeError(`MoE: numShared must be a non-negative integer, got ${numShared}`);
+    if (!(capacityFactor > 0)) throw new RangeError(`MoE: capacityFactor must be > 0 (Infinity for no capacity limit), got ${capacityFactor}`);
+    if (balance !== 'none' && router !== 'topk') {
+      throw new RangeError(`MoE: balance '${balance}' needs router 'topk' (router '${router}' is ${router === 'hash' ? 'fixed by the hash' : 'balanced by construction'}); use balance 'none'`);
+    }
+    this.balanceLossCoef = options.balanceLossCoef ?? 0.01;
+    this.zLossCoef = options.zLossCoef ?? 0.001;
+    this.biasUpdateRate = options.biasUpdateRate ?? 0.001;
+    for (const [name, v] of [['balanceLossCoef', this.balanceLossCoef], ['zLossCoef', this.zLossCoef], ['biasUpdateRate', this.biasUpdateRate]] as const) {
+      if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`MoE: ${name} must be a finite number >= 0, got ${v}`);
+    }
+    this.dim = dim;
+    this.hidden = hidden;
+    this.numExperts = numExperts;
+    this.topK = topK;
+    this.routerKind = router;
+    this.capacityFactor = capacityFactor;
+    this.normalizeTopK = options.normalizeTopK ?? true;
+    this.balance = balance;
+    this.hashSeed = options.hashSeed ?? 0;
+    const rng = initRng(options);
+    const dtype = initDType(options);
+    const activation = options.activation ?? 'gelu';
+    this.router = router === 'hash' ? null : new Linear(dim, numExperts, { bias: false, rng, dtype });
+    this.experts = Array.from({ length: numExperts }, () => new FeedForward({ dim, hidden, activation, rng, dtype }));
+    this.shared = Array.from({ length: numShared }, () => new FeedForward({ dim, hidden, activation, rng, dtype }));
+    this.expertBias = balance === 'bias' ? buffer(constantInit([numExperts], 0, dtype)) : null;
+  }
+
+  /**
+   * x [..., dim] → [..., dim]. The 'hash' router needs `{ tokenIds }`. In training mode with balance
+   * 'bias', each call also moves the expert bias toward even load (so call it once per training step).
+   */
+  forward(x: Tensor, options: MoEForwardOptions = {}): Tensor {
+    const { dim } = this;
+    if (x.ndim < 1 || x.shape[x.ndim - 1] !== dim) throw new ShapeError(`MoE.forward: input [${x.shape.join(', ')}] must end in dim = ${dim}`);
+    const lead = x.shape.slice(0, -1);
+    const tokens = lead.reduce((a, b) => a * b, 1);
+    const xf = reshape(x, [tokens, dim]);
+    const a = this.routerKind === 'hash' ? this.routeHash(lead, tokens, options.tokenIds) : this.routerKind === 'topk' ? this.routeTopK(xf) : this.routeExpertChoice(xf);
+    let y = combineExperts(xf, this.experts, a, dim);
+    for (const s of this.shared) y = add(y, s.forward(xf));
+    return reshape(y, x.shape);
+  }
+
+  /**
+   * The balancing loss of the last forward (balance 'loss'; null otherwise or before any forward):
+   * balanceLossCoef·E·Σᵢ fᵢ·Pᵢ + zLossCoef·mean(logsumexp(logits)²), fᵢ the share of the tokens·topK
+   * assignments that chose expert i (before capacity), Pᵢ its mean router probability.
+   */
+  auxLoss(): Tensor | null {
+    return this.lastAuxLoss;
+  }
+
+  private logits(xf: Tensor): { logits: Tensor; probs: Tensor } {
+    const logits = this.router!.forward(xf); // [tokens, E]
+    return { logits, probs: softmax(logits, -1) };
+  }
+
+  private routeTopK(xf: Tensor): Assignments {
+    const { numExperts: E, topK: k } = this;
+    const tokens = xf.shape[0]!;
+    const { logits, probs } = this.logits(xf);
+    // Selection by p (+ bias under 'bias' balancing); the bias never enters the gates.
+    const chosen = noGrad(() => topk(this.expertBias === null ? probs : add(probs, this.expertBias), k).indices);
+    let gates = gather(probs, 1, chosen); // [tokens, k]
+    if (this.normalizeTopK) gates = div(gates, sum(gates, -1, true));
+    const expert = Int32Array.from(chosen.toTypedArray());
+    const load = countLoad(expert, E);
+    if (this.training && this.expertBias !== null) updateBalanceBias(this.expertBias.data as Float32Array | Float64Array, load, this.biasUpdateRate);
+    const dropped = applyCapacity(expert, tokens, k, E, expertCapacity(this.capacityFactor, tokens, k, E));
+    this.lastAuxLoss = this.balance === 'loss' ? this.balanceLoss(logits, probs, load, tokens * k) : null;
+    return this.record(expert, tokens, k, gates, dropped / (tokens * k), load);
+  }
+
+  private routeExpertChoice(xf: Tensor): Assignments {
+    const E = this.numExperts;
+    const tokens = xf.shape[0]!;
+    const { probs } = this.logits(xf);
+    const c = Math.min(tokens, expertCapacity(this.capacityFactor, tokens, 1, E));
+    const best = topk(transpose(probs), c); // each expert's top-c tokens: [E, c]
+    const tokenOf = best.indices.toTypedArray() as Int32Array;
+    const expert = new Int32Array(E * c);
+    for (let e = 0; e < E; e++) expert.fill(e, e * c, (e + 1) * c);
+    const gates = reshape(best.values, [E * c]);
+    // Per-token view for lastRouting: slot e holds expert e's gate, or −1 when e did not take the token.
+    const indices = new Int32Array(tokens * E).fill(-1);
+    const g = gates.toTypedArray();
+    const scores = g instanceof Float64Array ? new Float64Array(tokens * E) : new Float32Array(tokens * E);
+    for (let i = 0; i < E * c; i++) {
+      const p = tokenOf[i]! * E + expert[i]!;
+      indices[p] = expert[i]!;
+      scores[p] = g[i]!;
+    }
+    let unserved = 0;
+    for (let t = 0; t < tokens; t++) {
+      let any = false;
+      for (let e = 0; e < E; e++) if (indices[t * E + e]! >= 0) any = true;
+      if (!any) unserved++;
+    }
+    this.lastRouting = { indices, scores, tokens, heads: 1, k: E };
+    this.droppedFraction = unserved / tokens;
+    this.lastLoad = countLoad(expert, E);
+    this.lastAuxLoss = null;
+    return { token: tokenOf, expert, gates };
+  }
+
+  private routeHash(lead: readonly number[], tokens: number, ids: Tensor | undefined): Assignments {
+    const { numExperts: E, topK: k } = this;
+    if (ids === undefined) {
+      throw new Error(`MoE.forward: router 'hash' needs token ids: call forward(x, { tokenIds }) with int32 ids of shape [${lead.join(', ')}]`);
+    }
+    if (ids.dtype !== 'int32' || ids.shape.length !== lead.length || ids.shape.some((d, i) => d !== lead[i])) {
+      throw new ShapeError(`MoE.forward: tokenIds must be int32 [${lead.join(', ')}] (x without its last dim), got ${ids.dtype} [${ids.shape.join(', ')}]`);
+    }
+    const expert = hashExperts(ids.toTypedArray(), E, k, this.hashSeed);
+    const load = countLoad(expert, E);
+    const dropped = applyCapacity(expert, tokens, k, E, expertCapacity(this.capacityFactor, tokens, k, E));
+    const gates = full([tokens, k], 1 / k, { dtype: this.experts[0]!.up.weight.dtype });
+    this.lastAuxLoss = null;
+    return this.record(expert, tokens, k, gates, dropped / (tokens * k), load);
+  }
+
+  /** Saves lastRouting (dropped slots: index −1, gate 0) and returns the flat assignments. */
+  private record(expert: Int32Array, tokens: number, k: number, gates: Tensor, droppedFraction: number, load: Float64Array): Assignments {
+    const token = new Int32Array(tokens * k);
+    for (let t = 0; t < tokens; t++) token.fill(t, t * k, (t + 1) * k);
+    const g = gates.toTypedArray();
+    const scores = g instanceof Float64Array ? Float64Array.from(g) : Float32Array.from(g);
+    for (let i = 0; i < expert.length; i++) if (expert[i]! < 0) scores[i] = 0;
+    this.lastRouting = { indices: Int32Array.from(expert), scores, tokens, heads: 1, k };
+    this.droppedFraction = droppedFraction;
+    this.lastLoad = load;
+    return { token, expert, gates: reshape(gates, [tokens * k]) };
+  }
+
+  private balanceLoss(logits: Tensor, probs: Tensor, load: Float64Array, assignments: number): Tensor {
+    const E = this.numExperts;
+    const f = tensor(load.map((n) => n / assignments), { dtype: probs.dtype }); // fᵢ: constant
+    const P = mean(probs, 0); // Pᵢ: differentiable
+    const balanceTerm = mul(matmul(f, P), this.balanceLossCoef * E);
+    const zTerm = mul(mean(square(logsumexp(logits, -1))), this.zLossCoef);
+    return add(balanceTerm, zTerm);
+  }
+}
+
+function countLoad(expert: Int32Array, numExperts: number): Float64Array {
+  const load = new Float64Array(numExperts);
+  for (let i = 0; i < expert.length; i++) if (expert[i]! >= 0) load[expert[i]!]++;
+  return load;
+}
