@@ -32,7 +32,14 @@ function matmul2d(a: Tensor, b: Tensor): Tensor {
   const M = a.shape[a.ndim - 2]!;
   const K = a.shape[a.ndim - 1]!;
   const N = b.shape[b.ndim - 1]!;
-  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  let batch: number[];
+  try {
+    batch = broadcastShapes('matmul', batchA, batchB);
+  } catch {
+    throw new ShapeError(`matmul: batch dims ${fmt(batchA)} and ${fmt(batchB)} cannot be broadcast: ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  }
   const av = broadcastView(a, [...batch, M, K]);
   const bv = broadcastView(b, [...batch, K, N]);
   const out = wrap(a.backend, a.backend.matmul(av, bv), [...batch, M, N], a.dtype);
