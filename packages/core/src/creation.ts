@@ -83,18 +83,20 @@ export function tensor(data: number | NestedArray | TypedArray | readonly number
   return fromTyped(out, shape, requiresGrad);
 }
 
-/** A tensor filled with `value`. */
-export function full(shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'> = {}): Tensor {
-  assertShape('full', shape);
+function filled(op: string, shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'>): Tensor {
+  assertShape(op, shape);
+  if (options.dtype !== undefined) assertDType(op, options.dtype);
   const out = allocTyped(options.dtype ?? 'float32', shapeSize(shape));
   if (value !== 0) out.fill(value);
   return fromTyped(out, shape, options.requiresGrad);
 }
 
+/** A tensor filled with `value`. */
+export const full = (shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'> = {}) => filled('full', shape, value, options);
 /** A tensor of zeros. */
-export const zeros = (shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}) => full(shape, 0, options);
+export const zeros = (shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}) => filled('zeros', shape, 0, options);
 /** A tensor of ones. */
-export const ones = (shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}) => full(shape, 1, options);
+export const ones = (shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}) => filled('ones', shape, 1, options);
 /** Zeros with t's shape and dtype. */
 export const zerosLike = (t: Tensor, options: Omit<TensorOptions, 'shape'> = {}) => full(t.shape, 0, { dtype: t.dtype, ...options });
 /** Ones with t's shape and dtype. */
