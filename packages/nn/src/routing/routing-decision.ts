@@ -11,6 +11,7 @@ export function checkProductKeyOptions(layer: string, o: { dim: number; dimOut: 
   requirePositiveInt(layer, 'heads', o.heads);
   requirePositiveInt(layer, 'dimKey', o.dimKey);
   if (o.dimKey % 2 !== 0) throw new RangeError(`${layer}: dimKey must be even (the query splits into two halves of dimKey/2), got ${o.dimKey}`);
+  requirePositiveInt(layer, 'numKeys', o.numKeys);
   requirePositiveInt(layer, 'topK', o.topK);
   if (o.topK > o.numKeys) {
     throw new RangeError(`${layer}: topK (${o.topK}) must be <= numKeys (${o.numKeys}, the sub-keys per half): product-key search takes the top-k of each half`);
