@@ -27,21 +27,21 @@ interface AdamConsts {
 }
 
 // One kernel for dense and sparse updates, so touched rows come out bit-identical either way.
+// Branch-free: with l2 = 0 and keep = 1 the extra terms are exact no-ops (g + 0·p = g, p·1 = p).
 function adamRange(c: AdamConsts, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, pStart: number, gStart: number, n: number): void {
-  const { b1, b2, eps, stepSize, bc2Sqrt, l2, keep } = c;
+  const { b1, b2, eps, stepSize, l2, keep } = c;
   const a1 = 1 - b1;
   const a2 = 1 - b2;
-  for (let j = 0; j < n; j++) {
-    const i = pStart + j;
-    let pi = p[i]!;
-    let gi = g[gStart + j]!;
-    if (l2 !== 0) gi += l2 * pi;
-    if (keep !== 1) pi *= keep;
+  const invBc2Sqrt = 1 / c.bc2Sqrt;
+  const end = pStart + n;
+  const shift = gStart - pStart;
+  for (let i = pStart; i < end; i++) {
+    const gi = g[i + shift]! + l2 * p[i]!;
     const mi = b1 * m[i]! + a1 * gi;
     const vi = b2 * v[i]! + a2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] = pi - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+    p[i] = p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
   }
 }
 
