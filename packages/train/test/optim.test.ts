@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { SparseGrad, indexSelect, tensor, randn, type Tensor } from '@myriad/core';
 import { Adam, AdamW, SGD, clipGradNorm, weightDecayGroups, warmupCosine, type Optimizer, type BaseHyper } from '../src/optim/index.js';
 
@@ -153,6 +154,33 @@ describe('lazy row-sparse updates', () => {
       }
     });
   }
+
+  it('lazy equals dense on touched rows for random lookups (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 39 }), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom(0, 1, 2),
+        fc.nat(1000),
+        (rows, which, seed) => {
+          const lazy = makeTable(seed);
+          const dense = makeTable(seed);
+          const before = lazy.toTypedArray();
+          const lazyOpt = cases[which]![1]([lazy]);
+          const denseOpt = cases[which]![1]([dense]);
+          sparseGradFor(lazy, rows, seed + 1);
+          dense.grad = (lazy.grad as SparseGrad).toDense();
+          lazyOpt.step();
+          denseOpt.step();
+          const after = lazy.toTypedArray();
+          for (let r = 0; r < 40; r++) {
+            const expected = rows.includes(r) ? rowOf(dense, r) : Array.from(before.subarray(r * 6, r * 6 + 6));
+            expect(Array.from(after.subarray(r * 6, r * 6 + 6))).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
 
   it('Adam: a row touched late keeps the moments of earlier steps (lazy, as SparseAdam)', () => {
     const table = makeTable(2);
