@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SparseGrad, tensor, randn, type Tensor } from '@myriad/core';
 import { BatchNorm1d, CausalSelfAttention, Embedding, FeedForward, LayerNorm, Linear, RMSNorm } from '@myriad/nn';
 import { gradCheck, probe } from './helpers/grad-check.js';
+import { referenceAttention } from './helpers/reference.js';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) => {
   expect(a.length).toBe(b.length);
@@ -203,52 +204,6 @@ describe('FeedForward', () => {
     expect(() => new FeedForward({ dim: 2, hidden: 2 }).forward(randn([1, 3]))).toThrow(/must end in dim = 2/);
   });
 });
-
-/** Plain-loop causal multi-head attention in float64, from the layer's own weights. */
-function referenceAttention(attn: CausalSelfAttention, x: Tensor): number[] {
-  const [B, T, D] = x.shape as [number, number, number];
-  const H = attn.heads;
-  const hd = D / H;
-  const X = x.toTypedArray();
-  const Wqkv = attn.qkv.weight.toTypedArray();
-  const bqkv = attn.qkv.bias!.toTypedArray();
-  const Wo = attn.out.weight.toTypedArray();
-  const bo = attn.out.bias!.toTypedArray();
-  const out: number[] = [];
-  for (let b = 0; b < B; b++) {
-    const qkv: number[][] = [];
-    for (let t = 0; t < T; t++) {
-      const row: number[] = [];
-      for (let o = 0; o < 3 * D; o++) {
-        let s = bqkv[o]!;
-        for (let i = 0; i < D; i++) s += Wqkv[o * D + i]! * X[(b * T + t) * D + i]!;
-        row.push(s);
-      }
-      qkv.push(row);
-    }
-    for (let t = 0; t < T; t++) {
-      const merged = new Array<number>(D).fill(0);
-      for (let h = 0; h < H; h++) {
-        const scores: number[] = [];
-        for (let u = 0; u <= t; u++) {
-          let s = 0;
-          for (let j = 0; j < hd; j++) s += qkv[t]![h * hd + j]! * qkv[u]![D + h * hd + j]!;
-          scores.push(s / Math.sqrt(hd));
-        }
-        const m = Math.max(...scores);
-        const e = scores.map((s) => Math.exp(s - m));
-        const z = e.reduce((a, c) => a + c, 0);
-        for (let u = 0; u <= t; u++) for (let j = 0; j < hd; j++) merged[h * hd + j]! += (e[u]! / z) * qkv[u]![2 * D + h * hd + j]!;
-      }
-      for (let o = 0; o < D; o++) {
-        let s = bo[o]!;
-        for (let i = 0; i < D; i++) s += Wo[o * D + i]! * merged[i]!;
-        out.push(s);
-      }
-    }
-  }
-  return out;
-}
 
 describe('CausalSelfAttention', () => {
   it('matches a plain-loop multi-head causal attention', () => {
