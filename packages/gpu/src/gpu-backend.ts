@@ -230,7 +230,9 @@ class GpuBackendImpl implements GpuBackend {
 
   // ---------------------------------------------------------------- running kernels and fallbacks
 
-  private kernel(src: KernelSource): KernelRun {
+  /** The compiled kernel for `src` whose arguments hold `sizes` elements (gpu.js fixes argument sizes at build). */
+  private kernel(built: KernelSource, sizes: readonly number[]): KernelRun {
+    const src = { ...built, key: `${built.key}#${sizes.join(',')}` };
     const hit = this.kernels.get(src.key);
     if (hit) {
       this.kernels.delete(src.key);
@@ -285,7 +287,7 @@ class GpuBackendImpl implements GpuBackend {
       let f32: Float32Array;
       try {
         const args = inputs.map((x) => toF32(this.hostSync(x, op)));
-        f32 = flatResult(this.kernel(build())(...args), outSize);
+        f32 = flatResult(this.kernel(build(), args.map((a) => a.length))(...args), outSize);
       } catch (e) {
         return this.onCpu(op, `a kernel error (${(e as Error).message.split('\n')[0]})`, inputs, [{ dtype: outDtype, size: outSize }], (h) => [cpu(h)])[0]!;
       }
@@ -299,7 +301,7 @@ class GpuBackendImpl implements GpuBackend {
       }
       try {
         const handles = versions.map((v) => this.upload(v));
-        const dev = (await this.kernel(build())(...handles)) as WebGPUBufferResult;
+        const dev = (await this.kernel(build(), inputs.map((x) => st(x).size))(...handles)) as WebGPUBufferResult;
         return { host: null, dev, readers: [] };
       } catch (e) {
         this.warnOnce(`${op}:kernel`, `@myriad/gpu: ${op} kernel failed (${(e as Error).message.split('\n')[0]}); it runs on the CPU backend`);

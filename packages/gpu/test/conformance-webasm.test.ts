@@ -2,6 +2,6 @@
 // against the CPU backend's reference kernels) on gpu.js's WebAssembly mode, which needs no GPU.
 import { runBackendConformance } from '@myriad/core/testing';
 import { createGpuBackend } from '@myriad/gpu';
-import { TOLERANCES } from './tolerances.js';
+import { TOLERANCES, failOnUnexpectedFallback } from './tolerances.js';
 
-runBackendConformance('gpu (webasm)', () => createGpuBackend({ mode: 'webasm', warn: () => {} }), { numRuns: 6, tolerances: TOLERANCES });
+runBackendConformance('gpu (webasm)', () => createGpuBackend({ mode: 'webasm', warn: failOnUnexpectedFallback }), { numRuns: 6, tolerances: TOLERANCES });

@@ -5,7 +5,7 @@ import { runBackendConformance } from '@myriad/core/testing';
 import { createGpuBackend } from '@myriad/gpu';
 import { describe, it } from 'vitest';
 import { webgpuUnavailable } from './webgpu-probe.js';
-import { TOLERANCES } from './tolerances.js';
+import { TOLERANCES, failOnUnexpectedFallback } from './tolerances.js';
 
 const reason = await webgpuUnavailable();
 if (reason) {
@@ -16,5 +16,5 @@ if (reason) {
 } else {
   // Two runs per property and float32 only: each new shape compiles a WGSL shader (~0.1 s on the
   // software adapter); int32 ops run on the CPU backend in every mode and are covered by the webasm suite.
-  runBackendConformance('gpu (webgpu)', () => createGpuBackend({ mode: 'webgpu', warn: () => {} }), { numRuns: 2, dtypes: ['float32'], tolerances: TOLERANCES });
+  runBackendConformance('gpu (webgpu)', () => createGpuBackend({ mode: 'webgpu', warn: failOnUnexpectedFallback }), { numRuns: 2, dtypes: ['float32'], tolerances: TOLERANCES });
 }

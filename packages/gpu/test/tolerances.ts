@@ -18,3 +18,8 @@ export const TOLERANCES: Record<string, Tolerance> = {
   rowOp: { rtol: 2e-4, atol: 1e-5 },
   ops: { rtol: 1e-3, atol: 1e-4 },
 };
+
+/** Warning hook for the suites: the documented int32 fallback is expected; any other fallback (a kernel that failed) fails the test. */
+export function failOnUnexpectedFallback(message: string): void {
+  if (!/ on int32 tensors /.test(message)) throw new Error(`unexpected CPU fallback: ${message}`);
+}
