@@ -37,14 +37,13 @@ function trainer(s: ReturnType<typeof setup>, steps: number, path?: string) {
   return new Trainer({
     ...s,
     loss: (m, b) => m.loss(b),
-    steps: 10,
+    steps,
     schedule: warmupCosine({ lr: 0.05, minLr: 0.005, warmupSteps: 3, totalSteps: 10 }),
     gradClip: 1,
     evalEvery: 3,
     evalBatches: 2,
     progress: 'none',
     checkpoint: path ? { path, config, tokenizer } : null,
-    ...{ steps },
   });
 }
 
