@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tensor, randn, type Tensor } from '@myriad/core';
-// saveSafetensors/loadSafetensors are not yet re-exported from the @myriad/core entry point.
-import { loadSafetensors, saveSafetensors } from '../../core/src/io/safetensors.js';
+import { loadSafetensors, saveSafetensors, tensor, randn, type Tensor } from '@myriad/core';
 import { BatchNorm1d, FeedForward, Module, TransformerLM } from '@myriad/nn';
 
 class Tagger extends Module {
