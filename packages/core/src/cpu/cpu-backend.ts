@@ -164,9 +164,14 @@ export const cpuBackend: Backend = {
   rowOp(op: RowOp, x) {
     const nd = x.shape.length;
     const n = x.shape[nd - 1]!;
-    const rows = n === 0 ? 0 : shapeSize(x.shape) / n;
-    const src = contiguousData(x);
+    const rows = shapeSize(x.shape.slice(0, nd - 1));
     const out = allocTyped(x.dtype, op === 'logsumexp' ? rows : rows * n);
+    if (n === 0) {
+      // Empty rows: softmax outputs are empty, logsumexp of nothing is log(0).
+      if (op === 'logsumexp') out.fill(-Infinity);
+      return out;
+    }
+    const src = contiguousData(x);
     const f32 = x.dtype === 'float32';
     if (op === 'softmax') (f32 ? kernels.softmaxRowsF32 : genericKernels.softmaxRows)(src as Float32Array, rows, n, out as Float32Array);
     else if (op === 'logSoftmax') (f32 ? kernels.logSoftmaxRowsF32 : genericKernels.logSoftmaxRows)(src as Float32Array, rows, n, out as Float32Array);
