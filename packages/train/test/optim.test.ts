@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SparseGrad, indexSelect, tensor, randn, type Tensor } from '@myriad/core';
+import { SparseGrad, indexSelect, tensor, randn, slice, type Tensor } from '@myriad/core';
 import { Adam, AdamW, SGD, clipGradNorm, weightDecayGroups, warmupCosine, type Optimizer, type BaseHyper } from '../src/optim/index.js';
 
 const f64 = (values: number[], shape = [values.length]) => tensor(values, { shape, dtype: 'float64', requiresGrad: true });
@@ -235,6 +235,30 @@ describe('optimizer state', () => {
     expect(() => new SGD([f64([1, 2])], { lr: 1 }).loadStateDict(dict)).toThrow(/state is from "Adam", not SGD/);
     expect(() => new Adam([f64([1, 2, 3])]).loadStateDict(dict)).toThrow(/shape \[2\] in the state, \[3\] here/);
     expect(() => new Adam([f64([1, 2]), f64([1])]).loadStateDict(dict)).toThrow(/1 parameters in the state, 2 here/);
+    const { ['0.expAvgSq']: _dropped, ...partial } = dict.tensors;
+    const target = new Adam([f64([1, 2])]);
+    expect(() => target.loadStateDict({ ...dict, tensors: partial })).toThrow(/missing buffer "0\.expAvgSq"/);
+    expect(target.stateDict().steps).toEqual({}); // refused before anything changed
+  });
+});
+
+describe('parameters without host storage', () => {
+  it('a strided-view parameter is updated through a host copy and assign(), like a contiguous one', () => {
+    const base = tensor([9, 1, 2, 3, 9], { dtype: 'float64' });
+    const view = slice(base, 0, 1, 4).detach(); // offset 1: no live typed array of its own
+    view.requiresGrad = true;
+    expect(() => view.data).toThrow(/strided view/);
+    const plain = f64([1, 2, 3]);
+    const a = new Adam([view], { lr: 0.1 });
+    const b = new Adam([plain], { lr: 0.1 });
+    for (let i = 0; i < 2; i++) {
+      setGrad(view, [0.5, -1, 2]);
+      setGrad(plain, [0.5, -1, 2]);
+      a.step();
+      b.step();
+    }
+    expect(arr(view)).toEqual(arr(plain));
+    expect([arr(base)[0], arr(base)[4]]).toEqual([9, 9]); // neighbours untouched
   });
 });
 

@@ -5,7 +5,6 @@ import { readFile } from 'node:fs/promises';
 import { getRngState, loadSafetensorsWithMetadata, saveSafetensors, setRngState, writeFileAtomic, type Tensor } from '@myriad/core';
 import type { BatchLoader, BatchLoaderState } from '../data/batch-loader.js';
 import type { BaseHyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.js';
-import { paramData } from '../optim/live-data.js';
 import type { HasParameters } from '../optim/param-groups.js';
 import type { Tokenizer, TokenizerJSON } from '../tokenizers/tokenizer.js';
 import { tensorsChecksum } from './checksum.js';
@@ -210,7 +209,7 @@ export async function loadCheckpoint(source: string | Checkpoint, targets: LoadC
   if (targets.model.loadStateDict) {
     targets.model.loadStateDict(ckpt.model, { strict: true });
   } else {
-    for (const [k, t] of Object.entries(expected)) paramData(t, 'loadCheckpoint').set(ckpt.model[k]!.toTypedArray());
+    for (const [k, t] of Object.entries(expected)) t.assign(ckpt.model[k]!); // in place, on any backend
   }
   if (targets.restoreRng !== false) setRngState(ckpt.rng!);
   return ckpt;

@@ -5,15 +5,6 @@ import type { Tensor, TypedArray } from '@myriad/core';
 /** A float typed array (parameters and their state). */
 export type FloatArray = Float32Array | Float64Array;
 
-/** The live storage of a parameter; throws if the parameter cannot be updated in place. */
-export function paramData(p: Tensor, op: string): FloatArray {
-  if (p.dtype === 'int32') throw new TypeError(`${op}: parameter of shape [${p.shape}] has dtype int32; expected a float dtype`);
-  if (!p.isContiguous() || p.offset !== 0) {
-    throw new Error(`${op}: parameter of shape [${p.shape}] is a strided view; optimizers update contiguous leaf tensors in place`);
-  }
-  return p.data as FloatArray;
-}
-
 /** The live storage of `t` when it is a contiguous host tensor owning its storage, else null. */
 export function liveData(t: Tensor): TypedArray | null {
   if (!t.isContiguous() || t.offset !== 0) return null;

@@ -2,7 +2,7 @@
 // zeroGrad, setLr, stateDict / loadStateDict. Subclasses implement one dense and one row-sparse update.
 import { SparseGrad, tensor, type Tensor } from '@myriad/core';
 import { coalesceRows, type CoalescedRows } from './coalesce.js';
-import { gradData, paramData, type FloatArray } from './live-data.js';
+import { gradData, liveData, type FloatArray } from './live-data.js';
 
 /** Hyper-parameters shared by every optimizer; subclasses add their own. */
 export interface BaseHyper {
@@ -101,19 +101,22 @@ export abstract class Optimizer<H extends BaseHyper> {
       for (const p of group.params) {
         const grad = p.grad;
         if (grad === null || grad === undefined) continue;
-        const data = paramData(p, this.constructor.name);
-        const state = this.stateOf(p, data, group);
+        this.checkShape(p, grad.shape);
+        // On the CPU the parameter's own storage is updated in place. A parameter without host storage
+        // (a device backend, a strided view) is updated on a host copy that is then assigned back.
+        const live = liveData(p) as FloatArray | null;
+        const data = live ?? (p.toTypedArray() as FloatArray);
+        const state = this.stateOf(p, group);
         state.step++;
         if (grad instanceof SparseGrad) {
-          this.checkShape(p, grad.shape);
           const rowSize = p.size / p.shape[0]!;
           const rows = coalesceRows(grad.indices.toTypedArray() as Int32Array, gradData(grad.values), rowSize);
           this.checkRows(p, rows.rows);
           this.updateRows(group, state, data, rows, rowSize);
         } else {
-          this.checkShape(p, grad.shape);
           this.updateDense(group, state, data, gradData(grad));
         }
+        if (!live) p.assign(tensor(data, { shape: [...p.shape], dtype: p.dtype }));
       }
     }
   }
@@ -133,14 +136,14 @@ export abstract class Optimizer<H extends BaseHyper> {
   }
 
   // The state of `p`, with zeroed buffers for any the group needs and lacks (e.g. momentum turned on later).
-  private stateOf(p: Tensor, data: FloatArray, group: ParamGroup<H>): ParamState {
+  private stateOf(p: Tensor, group: ParamGroup<H>): ParamState {
     let s = this.state.get(p);
     if (!s) {
       s = { step: 0, buffers: {} };
       this.state.set(p, s);
     }
     for (const name of this.bufferNames(group)) {
-      s.buffers[name] ??= new (data.constructor as new (n: number) => FloatArray)(data.length);
+      s.buffers[name] ??= p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
     }
     return s;
   }
@@ -199,6 +202,14 @@ export abstract class Optimizer<H extends BaseHyper> {
           throw new Error(`${name}: parameter ${index + pi} (group ${gi}) has shape [${shape}] in the state, [${p.shape}] here`);
         }
       });
+      g.params.forEach((p, pi) => {
+        if (dict.steps?.[index + pi] === undefined) return;
+        for (const buf of this.bufferNames({ ...g, ...saved } as ParamGroup<H>)) {
+          const t = dict.tensors?.[`${index + pi}.${buf}`];
+          if (!t) throw new Error(`${name}: missing buffer "${index + pi}.${buf}" for parameter ${index + pi} of shape [${p.shape}]`);
+          if (t.size !== p.size) throw new Error(`${name}: buffer "${index + pi}.${buf}" has ${t.size} elements, expected ${p.size}`);
+        }
+      });
       index += g.params.length;
     });
     // Everything checked: now overwrite.
@@ -211,15 +222,9 @@ export abstract class Optimizer<H extends BaseHyper> {
     params.forEach((p, i) => {
       const step = dict.steps[i];
       if (step === undefined) return;
-      const data = paramData(p, name);
-      const s = this.stateOf(p, data, groupOf[i]!);
+      const s = this.stateOf(p, groupOf[i]!);
       s.step = step;
-      for (const [bufName, buf] of Object.entries(s.buffers)) {
-        const t = dict.tensors[`${i}.${bufName}`];
-        if (!t) throw new Error(`${name}: missing buffer "${i}.${bufName}" for parameter ${i} of shape [${p.shape}]`);
-        if (t.size !== buf.length) throw new Error(`${name}: buffer "${i}.${bufName}" has ${t.size} elements, expected ${buf.length}`);
-        buf.set(t.toTypedArray());
-      }
+      for (const [bufName, buf] of Object.entries(s.buffers)) buf.set(dict.tensors[`${i}.${bufName}`]!.toTypedArray());
     });
   }
 }
