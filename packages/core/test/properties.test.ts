@@ -216,3 +216,30 @@ describe('softmax, topk, argmax', () => {
     );
   });
 });
+
+describe('empty tensors and ties (hand-checkable cases)', () => {
+  it('reductions, row ops, matmul and topk accept zero-size dims', () => {
+    expect(core.zeros([0, 3]).sum(0).toArray()).toEqual([0, 0, 0]);
+    expect(core.logsumexp(core.zeros([2, 0])).toArray()).toEqual([-Infinity, -Infinity]);
+    expect(core.softmax(core.zeros([2, 0])).shape).toEqual([2, 0]);
+    expect(core.matmul(core.zeros([2, 0]), core.zeros([0, 3])).toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(core.topk(core.zeros([2, 3]), 0).values.shape).toEqual([2, 0]);
+    expect(core.concat([core.zeros([0, 2]), core.ones([1, 2])]).toArray()).toEqual([[1, 1]]);
+  });
+
+  it('max shares its gradient among tied maxima; maximum sends it to the first operand on ties', () => {
+    const x = tensor([1, 3, 3], { requiresGrad: true });
+    x.max().backward();
+    expect((x.grad as Tensor).toArray()).toEqual([0, 0.5, 0.5]);
+    const a = tensor([1, 3], { requiresGrad: true });
+    const b = tensor([1, 2], { requiresGrad: true });
+    a.maximum(b).sum().backward();
+    expect([(a.grad as Tensor).toArray(), (b.grad as Tensor).toArray()]).toEqual([[1, 1], [0, 0]]);
+  });
+
+  it('NaN: argmax and topk rank it first, max propagates it', () => {
+    expect(tensor([1, NaN, 3]).argmax().item()).toBe(1);
+    expect(core.topk(tensor([1, NaN, 3]), 2).indices.toArray()).toEqual([1, 2]);
+    expect(tensor([1, NaN, 3]).max().item()).toBeNaN();
+  });
+});
