@@ -10,7 +10,7 @@ export interface StepRecord {
   lr: number;
   /** Gradient norm before clipping, when clipping is on. */
   gradNorm: number | null;
-  /** Tokens processed so far in this run (batch · context per step). */
+  /** Training tokens seen since step 0 (step · batch · context), resumed runs included. */
   tokens: number;
   /** Training throughput over recent steps. */
   tokensPerSecond: number;

@@ -226,7 +226,7 @@ export class Trainer<M extends TrainerModel> {
         loss,
         lr,
         gradNorm,
-        tokens: losses.length * tokensPerStep,
+        tokens: this.step * tokensPerStep,
         tokensPerSecond,
         elapsedSeconds: elapsed(),
       };
