@@ -111,6 +111,26 @@ for (const [r, n] of [[256, 4096], [4096, 256]] as const) {
   }
 }
 
+// Row gather stays in plain TypeScript (one TypedArray.set per row, i.e. memcpy): a WebAssembly
+// version would first have to copy the whole table into its memory. Compared here with one
+// contiguous copy of the same bytes, the memcpy bound the issue sets (within 1.5×).
+{
+  const width = 256, tableRows = 1 << 16, picks = 32768;
+  const table = random(tableRows * width);
+  const idx = Int32Array.from({ length: picks }, () => Math.floor(Math.random() * tableRows));
+  const out = new Float32Array(picks * width);
+  const bench = new Bench({ time: 800, iterations: 10, warmupIterations: 5 });
+  bench
+    .add(`memcpy ${picks}×${width} contiguous`, () => out.set(table.subarray(0, picks * width)))
+    .add(`gather rows ${picks} of [${tableRows}×${width}] (seam)`, () => kernels.gatherRowsF32(table, width, idx, out));
+  await bench.run();
+  const base = bench.tasks[0]!.result!.latency.p50!;
+  for (const task of bench.tasks) {
+    const ms = task.result!.latency.p50!;
+    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': '', 'vs tfjs-wasm': `${(ms / base).toFixed(2)}× memcpy time` });
+  }
+}
+
 console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${allThreads} threads available`);
 console.table(rows);
 await ctx.close();
