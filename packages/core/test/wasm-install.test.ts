@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsKernels, kernels, resetKernels } from '../src/cpu/kernels.js';
-import { installWasmKernels } from '../src/cpu/wasm/install.js';
+import { installWasmKernels, installWasmKernelsAsync } from '../src/cpu/wasm/install.js';
 
 describe('installWasmKernels', () => {
   const saved = process.env.MYRIAD_CPU_KERNELS;
@@ -31,5 +31,13 @@ describe('installWasmKernels', () => {
       jsKernels.matmulF32(a, 0, n, 1, b, 0, 1, n, j, 0, n, n, n);
       expect(w).toEqual(j); // small integers: both sums are exact
     }
+  });
+
+  it('installs asynchronously too (the browser main-thread path)', async () => {
+    delete process.env.MYRIAD_CPU_KERNELS;
+    expect(await installWasmKernelsAsync()).toBe(true);
+    const v = new Float32Array(2), i = new Int32Array(2);
+    kernels.topkRowsF32(new Float32Array([1, 5, 3]), 1, 3, 2, v, i);
+    expect(Array.from(i)).toEqual([1, 2]);
   });
 });

@@ -76,3 +76,13 @@ export function getWasmContext(): WasmContext | null {
   }
   return context;
 }
+
+/** As getWasmContext, but compiles asynchronously (needed on a browser's main thread). */
+export async function getWasmContextAsync(): Promise<WasmContext | null> {
+  if (context === undefined) {
+    const rt = await WasmRuntime.createAsync();
+    // A synchronous caller may have created the context meanwhile; keep that one.
+    if (context === undefined) context = rt ? new WasmContext(rt) : null;
+  }
+  return context;
+}

@@ -2,7 +2,7 @@
 // the plain TypeScript kernel when it cannot run (e.g. more than 2 GiB of scratch), so callers see
 // one behaviour. Set MYRIAD_CPU_KERNELS=js to keep the plain kernels (CI runs both paths).
 import { installKernels, jsKernels, type CpuKernels } from '../kernels.js';
-import { getWasmContext } from './context.js';
+import { getWasmContext, getWasmContextAsync, type WasmContext } from './context.js';
 import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
@@ -13,7 +13,10 @@ const WASM_MIN_MATMUL_WORK = 2048;
 /** The WebAssembly kernels, or null where WebAssembly SIMD is unavailable. */
 export function wasmKernels(): Partial<CpuKernels> | null {
   const ctx = getWasmContext();
-  if (!ctx) return null;
+  return ctx ? kernelsFor(ctx) : null;
+}
+
+function kernelsFor(ctx: WasmContext): Partial<CpuKernels> {
   return {
     matmulF32(a, aOffset, ars, acs, b, bOffset, brs, bcs, out, outOffset, M, N, K) {
       if (M * N * K < WASM_MIN_MATMUL_WORK || !matmulWasm(ctx, a, aOffset, ars, acs, b, bOffset, brs, bcs, out, outOffset, M, N, K)) {
@@ -44,6 +47,18 @@ export function installWasmKernels(): boolean {
   if (env?.MYRIAD_CPU_KERNELS === 'js') return false;
   const k = wasmKernels();
   if (!k) return false;
+  installKernels(k);
+  warmUp(k);
+  return true;
+}
+
+/** As installWasmKernels, compiling asynchronously: use this on a browser's main thread. */
+export async function installWasmKernelsAsync(): Promise<boolean> {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  if (env?.MYRIAD_CPU_KERNELS === 'js') return false;
+  const ctx = await getWasmContextAsync();
+  if (!ctx) return false;
+  const k = kernelsFor(ctx);
   installKernels(k);
   warmUp(k);
   return true;

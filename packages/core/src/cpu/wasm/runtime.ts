@@ -56,18 +56,29 @@ export class WasmRuntime {
    * SharedArrayBuffer exists (needed by the worker pool), plain memory otherwise.
    */
   static create(): WasmRuntime | null {
-    if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') return null;
-    let shared = typeof SharedArrayBuffer === 'function';
-    let bytes = buildKernelModule(shared);
-    if (shared && !WebAssembly.validate(bytes)) shared = false;
-    if (!shared) bytes = buildKernelModule(false);
-    if (!WebAssembly.validate(bytes)) return null;
+    const choice = chooseModule();
+    if (!choice) return null;
     try {
-      const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared });
-      return new WasmRuntime(new WebAssembly.Module(bytes), memory, shared);
+      return WasmRuntime.instantiate(new WebAssembly.Module(choice.bytes), choice.shared);
     } catch {
       return null;
     }
+  }
+
+  /** As `create`, compiling off the main thread (browsers refuse large synchronous compiles). */
+  static async createAsync(): Promise<WasmRuntime | null> {
+    const choice = chooseModule();
+    if (!choice) return null;
+    try {
+      return WasmRuntime.instantiate(await WebAssembly.compile(choice.bytes), choice.shared);
+    } catch {
+      return null;
+    }
+  }
+
+  private static instantiate(module: WebAssembly.Module, shared: boolean): WasmRuntime {
+    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared });
+    return new WasmRuntime(module, memory, shared);
   }
 
   /** Grows the memory to at least `bytes`; false when that exceeds the 2 GiB limit. */
@@ -94,6 +105,17 @@ export class WasmRuntime {
   get i32(): Int32Array {
     return this.i32View;
   }
+}
+
+// Feature detection by validating our own module: SIMD (and threads, for shared memory) or nothing.
+function chooseModule(): { bytes: Uint8Array<ArrayBuffer>; shared: boolean } | null {
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') return null;
+  if (typeof SharedArrayBuffer === 'function') {
+    const bytes = buildKernelModule(true);
+    if (WebAssembly.validate(bytes)) return { bytes, shared: true };
+  }
+  const bytes = buildKernelModule(false);
+  return WebAssembly.validate(bytes) ? { bytes, shared: false } : null;
 }
 
 /** Lays out scratch buffers after the control block, 64-byte aligned; `end` is the bytes needed. */
