@@ -1,5 +1,10 @@
 // @myriad/core: tensors, ops, reverse-mode autograd, the CPU backend, seeded randomness, safetensors.
 import './cpu/cpu-backend.js';
+import { installWasmKernels } from './cpu/wasm/install.js';
+
+// WebAssembly SIMD kernels replace the plain-TypeScript hot loops where the runtime supports them
+// (set MYRIAD_CPU_KERNELS=js to keep the plain ones); results are property-tested to match.
+installWasmKernels();
 
 export { Tensor, type NestedArray } from './tensor.js';
 export { SparseGrad } from './sparse-grad.js';
@@ -11,6 +16,7 @@ export { Rng, manualSeed, getGlobalRng, getRngState, setRngState } from './rando
 export { type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, type RowOp, setBackend, getBackend } from './backend.js';
 export { cpuBackend } from './cpu/cpu-backend.js';
 export { kernels as cpuKernels, installKernels, resetKernels, jsKernels, type CpuKernels } from './cpu/kernels.js';
+export { installWasmKernels, wasmKernels } from './cpu/wasm/install.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, randint, type TensorOptions, type RandomOptions } from './creation.js';
 export * from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, sumToShape } from './ops/reduce.js';

@@ -2,7 +2,7 @@ import type { Backend, BinaryOp, ReduceOp, RowOp, Storage, UnaryOp, View } from 
 import { registerDefaultBackend } from '../backend.js';
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
 import { contiguousStrides, shapeSize } from '../shape.js';
-import { binaryLoops, copyLoop, unaryLoops } from './elementwise.js';
+import { binaryLoops, copyLoop, unaryLoops, unaryLoopsF32 } from './elementwise.js';
 import { genericKernels, kernels } from './kernels.js';
 import { dropAxis, forEachRow } from './strided.js';
 
@@ -63,7 +63,7 @@ export const cpuBackend: Backend = {
   unary(op: UnaryOp, x) {
     const out = allocTyped(x.dtype, shapeSize(x.shape));
     const src = arr(x.storage);
-    const loop = unaryLoops[op];
+    const loop = (x.dtype === 'float64' ? unaryLoops : unaryLoopsF32)[op];
     forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) => loop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n));
     return out;
   },

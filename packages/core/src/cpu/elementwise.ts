@@ -1,6 +1,6 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { erf } from './math.js';
+import { erf, erf32 } from './math.js';
 
 /** A strided loop over one row: out[oo + i*os] = f(x[xo + i*xs]). */
 export type UnaryLoop = (x: TypedArray, xo: number, xs: number, out: TypedArray, oo: number, os: number, n: number) => void;
@@ -23,6 +23,8 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   sign: 'a > 0 ? 1 : a < 0 ? -1 : 0',
   square: 'a * a',
   reciprocal: '1 / a',
+  // d/dx gelu(x) = Φ(x) + x·φ(x), fused so GELU's backward is one pass instead of ten.
+  geluGrad: '0.5 * (1 + erf(a * Math.SQRT1_2)) + a * 0.3989422804014327 * Math.exp(-0.5 * a * a)',
 };
 
 const BINARY_EXPR: Record<BinaryOp, string> = {
@@ -41,11 +43,11 @@ const BINARY_EXPR: Record<BinaryOp, string> = {
   ge: 'a >= b ? 1 : 0',
 };
 
-function compileUnary(expr: string): UnaryLoop {
+function compileUnary(expr: string, erfImpl: (x: number) => number = erf): UnaryLoop {
   const body = `return function unaryLoop(x, xo, xs, out, oo, os, n) {
     for (let i = 0; i < n; i++) { const a = x[xo]; out[oo] = ${expr}; xo += xs; oo += os; }
   };`;
-  return new Function('erf', body)(erf) as UnaryLoop;
+  return new Function('erf', body)(erfImpl) as UnaryLoop;
 }
 
 function compileBinary(expr: string): BinaryLoop {
@@ -57,6 +59,11 @@ function compileBinary(expr: string): BinaryLoop {
 
 export const unaryLoops = Object.fromEntries(
   Object.entries(UNARY_EXPR).map(([op, expr]) => [op, compileUnary(expr)]),
+) as Record<UnaryOp, UnaryLoop>;
+
+/** The same loops with float32-accurate erf (gelu, erf), for float32 and int32 tensors. */
+export const unaryLoopsF32 = Object.fromEntries(
+  Object.entries(UNARY_EXPR).map(([op, expr]) => [op, expr.includes('erf') ? compileUnary(expr, erf32) : unaryLoops[op as UnaryOp]]),
 ) as Record<UnaryOp, UnaryLoop>;
 
 export const binaryLoops = Object.fromEntries(

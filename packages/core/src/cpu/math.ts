@@ -26,3 +26,20 @@ export function erf(x: number): number {
   const erfc = Math.exp(-ax * ax) / (f * 1.7724538509055159);
   return x > 0 ? 1 - erfc : erfc - 1;
 }
+
+/**
+ * Error function to float32 accuracy (Numerical Recipes' erfcc: fractional error of erfc below
+ * 1.2e-7): one exp and a polynomial instead of a series, for float32 tensors where the extra digits
+ * of `erf` would be rounded away anyway.
+ */
+export function erf32(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const erfc =
+    t *
+    Math.exp(
+      -z * z - 1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? 1 - erfc : erfc - 1;
+}

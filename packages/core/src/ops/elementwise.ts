@@ -104,13 +104,10 @@ export const tanh = (x: Tensor): Tensor => unary('tanh', x, (dy, _x, out) => mul
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, (dy, _x, out) => mul(dy, mul(out, sub(1, out))));
 /** max(x, 0). */
 export const relu = (x: Tensor): Tensor => unary('relu', x, (dy, X) => mul(dy, gt(X, 0)), false);
-/** Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)). Gradient Φ(x) + x·φ(x). */
-export const gelu = (x: Tensor): Tensor =>
-  unary('gelu', x, (dy, X) => {
-    const cdf = mul(add(erf(mul(X, Math.SQRT1_2)), 1), 0.5);
-    const pdf = mul(exp(mul(square(X), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-    return mul(dy, add(cdf, mul(X, pdf)));
-  });
+/** Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)). Gradient Φ(x) + x·φ(x) (see geluGrad). */
+export const gelu = (x: Tensor): Tensor => unary('gelu', x, (dy, X) => mul(dy, geluGrad(X)));
+/** The derivative of GELU, Φ(x) + x·φ(x), as one elementwise op (not differentiable itself). */
+export const geluGrad = (x: Tensor): Tensor => unary('geluGrad', x, null);
 /** SiLU / swish: x·sigmoid(x). */
 export const silu = (x: Tensor): Tensor =>
   unary('silu', x, (dy, X) => {
