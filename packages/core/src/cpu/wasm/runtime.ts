@@ -5,6 +5,7 @@ import { ModuleBuilder } from './builder.js';
 import { emitMatmul } from './matmul-module.js';
 import { emitRows } from './rows-module.js';
 import { emitSoftmax } from './softmax-module.js';
+import { emitUnary } from './unary-module.js';
 
 const PAGE = 65536;
 /** Bytes at address 0 reserved for the worker pool's control block. */
@@ -24,10 +25,17 @@ export interface KernelExports {
   topkRowsRange(x: number, n: number, k: number, values: number, indices: number, row0: number, row1: number): void;
   expSumRows(x: number, rows: number, n: number, out: number, stats: number, store: number): void;
   expSumRowsRange(x: number, n: number, out: number, stats: number, store: number, row0: number, row1: number): void;
+  unaryExp(x: number, out: number, i0: number, i1: number): void;
+  unaryErf(x: number, out: number, i0: number, i1: number): void;
+  unaryGelu(x: number, out: number, i0: number, i1: number): void;
+  unaryTanh(x: number, out: number, i0: number, i1: number): void;
+  unarySigmoid(x: number, out: number, i0: number, i1: number): void;
+  unarySilu(x: number, out: number, i0: number, i1: number): void;
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
-export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange'] as const satisfies ReadonlyArray<keyof KernelExports>;
+export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange',
+  'unaryExp', 'unaryErf', 'unaryGelu', 'unaryTanh', 'unarySigmoid', 'unarySilu'] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
 export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
@@ -35,6 +43,7 @@ export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   emitMatmul(mb);
   emitRows(mb);
   emitSoftmax(mb);
+  emitUnary(mb);
   return mb.toBytes();
 }
 
