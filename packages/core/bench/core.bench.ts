@@ -147,7 +147,7 @@ for (const [rows, n] of [[256, 4096]] as const) {
   cases.push({
     group: 'softmax (ms)',
     label: `[${rows}×${n}]`,
-    iterations: 10,
+    iterations: 5,
     time: 400,
     impls: { 'tfjs-cpu': tfImpl('cpu', build, run), 'tfjs-wasm': tfImpl('wasm', build, run), ...myriadImpls(() => softmax(mx)) },
   });
@@ -172,7 +172,7 @@ for (const [rows, n] of [[256, 4096]] as const) {
   cases.push({
     group: 'gather (ms)',
     label: `${picks} rows × ${width} of [${tableRows}×${width}]`,
-    iterations: 10,
+    iterations: 5,
     time: 400,
     impls: { 'tfjs-cpu': tfImpl('cpu', build, run), 'tfjs-wasm': tfImpl('wasm', build, run), ...myriadImpls(() => indexSelect(table, 0, mIdx)) },
     extras: {
@@ -180,6 +180,11 @@ for (const [rows, n] of [[256, 4096]] as const) {
       'floor: one contiguous 32 MiB copy': () => out.set(data.subarray(0, picks * width)),
       'floor: TypedArray.set per random row': () => {
         for (let i = 0; i < picks; i++) out.set(data.subarray(idx[i]! * width, idx[i]! * width + width), i * width);
+      },
+      // What an op returning a new tensor pays on top: a fresh zeroed 32 MiB array and its page faults.
+      'floor: the same into a fresh array': () => {
+        const fresh = new Float32Array(picks * width);
+        for (let i = 0; i < picks; i++) fresh.set(data.subarray(idx[i]! * width, idx[i]! * width + width), i * width);
       },
     },
   });
