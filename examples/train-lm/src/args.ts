@@ -44,12 +44,12 @@ Model
   --heads N                  attention heads (default 4)
   --context N                context length in characters (default 64)
 Training
-  --steps N                  optimizer steps (default 300)
+  --steps N                  optimizer steps (default 200)
   --batch N                  sequences per step (default 16)
   --lr X                     peak learning rate, warmup then cosine decay (default 3e-3)
   --seed N                   seed for initialisation, data order and sampling (default 1)
   --eval-every N             validate every N steps (default 50)
-  --eval-batches N           batches per validation (default 8)
+  --eval-batches N           batches per validation (default 4)
 Data and files
   --corpus PATH              a text file or a directory of text files (default: Moby-Dick, bundled)
   --out DIR                  where the checkpoint, JSONL log and SVG plots go (default runs/<ffw>)
@@ -58,7 +58,7 @@ Other
   --backend cpu|gpu          compute backend (gpu needs @myriad/gpu; default cpu)
   --gpu-mode MODE            gpu.js mode for --backend gpu (default webasm: works without a GPU)
   --compare                  train dense, MoE, PKM and PEER with matched active parameters; write a table and plot
-  --sample N                 characters to generate at the end (default 300)
+  --sample N                 characters to generate at the end (default 200)
   --quiet                    no progress bar
   --help                     this text
 `;
@@ -127,12 +127,12 @@ export function parseCli(argv: readonly string[]): CliOptions | null {
     heads,
     depth: int('depth', v.depth, 3),
     contextLength: int('context', v.context, 64, 2),
-    steps: int('steps', v.steps, 300),
+    steps: int('steps', v.steps, 200),
     batchSize: int('batch', v.batch, 16),
     lr: positive('lr', v.lr, 3e-3),
     seed: int('seed', v.seed, 1, 0),
     evalEvery: int('eval-every', v['eval-every'], 50),
-    evalBatches: int('eval-batches', v['eval-batches'], 8),
+    evalBatches: int('eval-batches', v['eval-batches'], 4),
     corpus: v.corpus ?? null,
     resume: v.resume ?? null,
     out: v.out ?? `runs/${v.compare ? 'compare' : ffw}`,

@@ -27,29 +27,30 @@ function denseParams(m: Module): number {
 
 /**
  * The middle block's feed-forward layer, sized like the PEER paper's matched-compute comparison
- * scaled down: each sparse variant reads about as many parameters per token as the dense
- * FeedForward (2 · dim · 4·dim weights). MoE: 8 experts of hidden 2·dim, top-2. PEER: 16 heads ×
- * top-16 singleton experts (a down and an up vector each) of 32². PKM: 8 heads × top-64 value rows
- * of 128² (a memory read has no hidden layer, so it reads 2·4·dim rows of size dim).
+ * scaled down: every variant reads the same number of parameters per token, 2·dim² (a dense
+ * FeedForward of hidden size dim). MoE: 8 experts of hidden dim/2, top-2. PEER: 8 heads × top-8
+ * singleton experts (a down and an up vector each) out of 64² = 4096. PKM: 4 heads × top-32 value rows
+ * out of 64² (a memory read has no hidden layer, so it reads 2·dim rows of size dim).
  */
 export function sparseLayer(kind: FfwKind, dim: number, seed: number): SparseLayer {
   switch (kind) {
     case 'dense': {
-      const layer = new FeedForward({ dim, hidden: 4 * dim, seed });
+      const layer = new FeedForward({ dim, hidden: dim, seed });
       return { layer, activePerToken: denseParams(layer) };
     }
     case 'moe': {
-      const layer = new MoE({ dim, hidden: 2 * dim, numExperts: 8, topK: 2, seed });
+      const [numExperts, topK] = [8, 2];
+      const layer = new MoE({ dim, hidden: dim / 2, numExperts, topK, seed });
       const perExpert = denseParams(layer.experts[0]!);
-      return { layer, activePerToken: denseParams(layer) - 8 * perExpert + 2 * perExpert };
+      return { layer, activePerToken: denseParams(layer) - (numExperts - topK) * perExpert };
     }
     case 'pkm': {
-      const [heads, numKeys, topK] = [8, 128, 64];
+      const [heads, numKeys, topK] = [4, 64, 32];
       const layer = new PKM({ dim, heads, numKeys, topK, dimKey: 32, seed });
       return { layer, activePerToken: denseParams(layer) - layer.values.weight.size + heads * topK * dim };
     }
     case 'peer': {
-      const [heads, numKeys, topK] = [16, 32, 16];
+      const [heads, numKeys, topK] = [8, 64, 8];
       const layer = new PEER({ dim, heads, numExperts: numKeys * numKeys, topK, dimKey: 32, seed });
       const tables = layer.down.weight.size + layer.up.weight.size;
       return { layer, activePerToken: denseParams(layer) - tables + heads * topK * 2 * dim };
