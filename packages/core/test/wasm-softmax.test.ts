@@ -6,15 +6,15 @@ import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from '../src/cpu/wasm/soft
 
 const ctx = getWasmContext() as WasmContext;
 
-// Equal within `rel` relative (plus a tiny absolute for underflow), NaN matching NaN, ±inf exactly.
-function close(a: ArrayLike<number>, b: ArrayLike<number>, rel: number): boolean {
+// Equal within `rel` relative plus `abs` absolute, NaN matching NaN, ±inf exactly.
+function close(a: ArrayLike<number>, b: ArrayLike<number>, rel: number, abs = 1e-37): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!, y = b[i]!;
     if (Number.isNaN(x) || Number.isNaN(y)) {
       if (!(Number.isNaN(x) && Number.isNaN(y))) return false;
     } else if (!Number.isFinite(x) || !Number.isFinite(y)) {
       if (x !== y) return false;
-    } else if (Math.abs(x - y) > rel * Math.max(Math.abs(x), Math.abs(y)) + 1e-37) return false;
+    } else if (Math.abs(x - y) > rel * Math.max(Math.abs(x), Math.abs(y)) + abs) return false;
   }
   return true;
 }
@@ -47,7 +47,9 @@ describe('WebAssembly softmax / log-softmax / logsumexp', () => {
         const wl = new Float32Array(rows), jl = new Float32Array(rows);
         expect(logsumexpWasm(ctx, x, rows, n, wl)).toBe(true);
         jsKernels.logsumexpRowsF32(x, rows, n, jl);
-        expect(close(wl, jl, 1e-6)).toBe(true);
+        // log(Σe) near 0 (one dominant term) is exact only to the f32 rounding of the small terms,
+        // about 6e-8 absolute, and to the f64 summation order (1e-16 absolute).
+        expect(close(wl, jl, 1e-6, 2e-7)).toBe(true);
         expect(logSoftmaxWasm(ctx, x, rows, n, w)).toBe(true);
         jsKernels.logSoftmaxRowsF32(x, rows, n, j);
         // x - lse loses relative precision when x ≈ lse; compare against the row's scale instead.

@@ -274,11 +274,34 @@ interface FuncDef {
   code: Code;
 }
 
-/** Builds a module that imports `env.memory` (shared) and defines functions, some exported. */
+/**
+ * Builds a module that imports `env.memory` (shared or not), defines functions (some exported) and
+ * places constant data at `dataBase`, written by every instantiation (identical bytes, so harmless
+ * when workers instantiate over the same shared memory).
+ */
 export class ModuleBuilder {
   private readonly funcs: FuncDef[] = [];
+  private readonly data: number[] = [];
+  private readonly dataIndex = new Map<string, number>();
 
-  constructor(private readonly memory: { initialPages: number; maximumPages: number; shared: boolean }) {}
+  constructor(
+    private readonly memory: { initialPages: number; maximumPages: number; shared: boolean },
+    readonly dataBase = 32768,
+    readonly dataLimit = 32768,
+  ) {}
+
+  /** Places 16 bytes (one v128 constant) in the data segment, once per distinct value; returns its address. */
+  v128Data(bytes: Uint8Array): number {
+    const key = Array.from(bytes).join(',');
+    let at = this.dataIndex.get(key);
+    if (at === undefined) {
+      if (this.data.length + 16 > this.dataLimit) throw new Error(`ModuleBuilder: more than ${this.dataLimit} bytes of constants`);
+      at = this.dataBase + this.data.length;
+      for (const b of bytes) this.data.push(b);
+      this.dataIndex.set(key, at);
+    }
+    return at;
+  }
 
   /**
    * Declares a function and returns its index, so later functions can call it. `build` fills the
@@ -339,6 +362,15 @@ export class ModuleBuilder {
     uleb(code, this.funcs.length);
     for (const f of this.funcs) code.push(...f.code.encode());
     section(10, code);
+    // Data section: one active segment at dataBase.
+    if (this.data.length > 0) {
+      const data: number[] = [1, 0x00, Op.i32Const];
+      sleb(data, this.dataBase);
+      data.push(Op.end);
+      uleb(data, this.data.length);
+      for (const b of this.data) data.push(b);
+      section(11, data);
+    }
     return new Uint8Array(out);
   }
 }

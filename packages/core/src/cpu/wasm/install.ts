@@ -6,6 +6,7 @@ import { getWasmContext, getWasmContextAsync, type WasmContext } from './context
 import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
+import { unaryWasm } from './unary.js';
 
 /** Below this many multiply-adds the plain kernel is faster than copying into WebAssembly memory. */
 const WASM_MIN_MATMUL_WORK = 2048;
@@ -36,6 +37,21 @@ function kernelsFor(ctx: WasmContext): Partial<CpuKernels> {
       if (!logsumexpWasm(ctx, x, rows, n, out)) jsKernels.logsumexpRowsF32(x, rows, n, out);
     },
   };
+}
+
+/** Below this many elements a plain elementwise loop beats the copy in and out. */
+const WASM_MIN_UNARY = 64;
+
+/**
+ * out[outOffset + i] = op(x[xOffset + i]) for i < n with a SIMD exp/erf/gelu/tanh/sigmoid/silu;
+ * returns false (having done nothing) for other ops, short runs, or without WebAssembly SIMD, so
+ * the caller runs its plain loop. Not yet in the kernel seam: the backend's contiguous unary path
+ * can call it directly.
+ */
+export function wasmUnaryF32(op: string, x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, n: number): boolean {
+  if (n < WASM_MIN_UNARY) return false;
+  const ctx = getWasmContext();
+  return ctx !== null && unaryWasm(ctx, op, x, xOffset, out, outOffset, n);
 }
 
 /**

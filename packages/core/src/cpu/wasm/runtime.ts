@@ -8,7 +8,7 @@ import { emitSoftmax } from './softmax-module.js';
 import { emitUnary } from './unary-module.js';
 
 const PAGE = 65536;
-/** Bytes at address 0 reserved for the worker pool's control block. */
+/** Bytes at address 0 reserved: the worker pool's control block (first 32 KiB), then constants. */
 export const CONTROL_BYTES = PAGE;
 /** Largest memory we ask for: 2 GiB keeps every byte address a non-negative i32. */
 const MAX_PAGES = 32768;

@@ -10,31 +10,66 @@ const LN2_HI = 0.693359375;
 const LN2_LO = -2.12194440e-4;
 // exp(x) underflows f32 below this; lanes under it give exactly 0.
 const EXP_MIN = -87.33654;
+// Adding 1.5·2^23 rounds to an integer, which then sits in the low mantissa bits.
+const ROUND_MAGIC = 12582912;
 const POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+
+/** Pushes a splatted constant (loaded from the module's data: V8 rebuilds v128.const at each use). */
+type Konst = (c: Code, value: number, int?: boolean) => void;
+
+function konst(mb: ModuleBuilder): Konst {
+  return (c, value, int = false) => {
+    const lanes = int ? new Int32Array([value, value, value, value]) : new Float32Array([value, value, value, value]);
+    c.i32(0).simdMem(Simd.v128Load, 4, mb.v128Data(new Uint8Array(lanes.buffer)));
+  };
+}
 
 /**
  * Pushes exp(x + err) for the four lanes of locals `x` and `err` (x <= 0 or NaN: the row max was
  * subtracted, and err is that subtraction's rounding error, so large |x| keeps full precision).
  * exp = 2^n · exp(r) with n = round(x·log2 e), r = x - n·ln 2 + err, exp(r) a degree-7 polynomial.
  */
-function emitExp4(c: Code, x: number, err: number, t: { clamp: number; n: number; r: number }): void {
-  c.get(x).f32x4(EXP_MIN).simd(Simd.f32x4Max).set(t.clamp); // f32x4.max keeps NaN
-  c.get(t.clamp).f32x4(LOG2E).simd(Simd.f32x4Mul).simd(Simd.f32x4Nearest).set(t.n);
-  c.get(t.clamp).get(t.n).f32x4(LN2_HI).simd(Simd.f32x4Mul).simd(Simd.f32x4Sub);
-  c.get(t.n).f32x4(LN2_LO).simd(Simd.f32x4Mul).simd(Simd.f32x4Sub);
+function emitExp4(c: Code, x: number, err: number, t: { clamp: number; n: number; r: number }, k: Konst): void {
+  c.get(x);
+  k(c, EXP_MIN);
+  c.simd(Simd.f32x4Pmax).set(t.clamp); // x first: NaN lanes stay NaN
+  // kf = x·log2 e + 1.5·2^23 rounds to an integer n held in kf's low mantissa bits.
+  c.get(t.clamp);
+  k(c, LOG2E);
+  c.simd(Simd.f32x4Mul);
+  k(c, ROUND_MAGIC);
+  c.simd(Simd.f32x4Add).set(t.n);
+  c.get(t.clamp).get(t.n);
+  k(c, ROUND_MAGIC);
+  c.simd(Simd.f32x4Sub).set(t.r); // n as a float (t.r is free until r is formed)
+  c.get(t.r);
+  k(c, LN2_HI);
+  c.simd(Simd.f32x4Mul).simd(Simd.f32x4Sub).get(t.r);
+  k(c, LN2_LO);
+  c.simd(Simd.f32x4Mul).simd(Simd.f32x4Sub);
   c.get(err).simd(Simd.f32x4Add).set(t.r);
   // p = ((((c0·r + c1)·r + c2)·r + c3)·r + c4)·r + c5, then exp(r) = p·r² + r + 1
-  c.f32x4(POLY[0]!);
-  for (let i = 1; i < POLY.length; i++) c.get(t.r).simd(Simd.f32x4Mul).f32x4(POLY[i]!).simd(Simd.f32x4Add);
-  c.get(t.r).get(t.r).simd(Simd.f32x4Mul).simd(Simd.f32x4Mul).get(t.r).simd(Simd.f32x4Add).f32x4(1).simd(Simd.f32x4Add);
-  // · 2^n built from the exponent bits: (n + 127) << 23
-  c.get(t.n).simd(Simd.i32x4TruncSatF32x4S).i32x4(127).simd(Simd.i32x4Add).i32(23).simd(Simd.i32x4Shl);
+  k(c, POLY[0]!);
+  for (let i = 1; i < POLY.length; i++) {
+    c.get(t.r).simd(Simd.f32x4Mul);
+    k(c, POLY[i]!);
+    c.simd(Simd.f32x4Add);
+  }
+  c.get(t.r).get(t.r).simd(Simd.f32x4Mul).simd(Simd.f32x4Mul).get(t.r).simd(Simd.f32x4Add);
+  k(c, 1);
+  c.simd(Simd.f32x4Add);
+  // · 2^n built from the exponent bits: (n + 127) << 23, n = bits(kf) - bits(magic)
+  c.get(t.n);
+  k(c, 0x4b400000 - 127, true);
+  c.simd(Simd.i32x4Sub).i32(23).simd(Simd.i32x4Shl);
   c.simd(Simd.f32x4Mul);
   // Lanes below EXP_MIN (including -inf, whose err is NaN) are 0.
-  c.get(x).f32x4(EXP_MIN).simd(Simd.f32x4Lt).simd(Simd.v128AndNot);
+  c.get(x);
+  k(c, EXP_MIN);
+  c.simd(Simd.f32x4Lt).simd(Simd.v128AndNot);
 }
 
-function emitExpSumRows(c: Code): void {
+function emitExpSumRows(c: Code, k: Konst): void {
   const [x, rows, n, out, stats, store] = [0, 1, 2, 3, 4, 5];
   const r = c.local(I32);
   const row = c.local(I32);
@@ -115,7 +150,7 @@ function emitExpSumRows(c: Code): void {
       c.get(d).get(xv).simd(Simd.f32x4Sub).set(bv);
       c.get(xv).get(d).get(bv).simd(Simd.f32x4Sub).simd(Simd.f32x4Sub);
       c.get(mv).simd(Simd.f32x4Neg).get(bv).simd(Simd.f32x4Sub).simd(Simd.f32x4Add).set(err);
-      emitExp4(c, d, err, tmp);
+      emitExp4(c, d, err, tmp, k);
       c.set(e);
       c.get(i).get(n4).op(Op.i32LtS).get(store).op(Op.i32And).if(() => {
         at(o, i);
@@ -155,7 +190,7 @@ function emitExpSumRows(c: Code): void {
 
 /** Adds expSumRows(x, rows, n, out, stats, store) and its row-range form to `mb`. */
 export function emitSoftmax(mb: ModuleBuilder): void {
-  const expSumRows = mb.func('expSumRows', [I32, I32, I32, I32, I32, I32], [], emitExpSumRows);
+  const expSumRows = mb.func('expSumRows', [I32, I32, I32, I32, I32, I32], [], (c) => emitExpSumRows(c, konst(mb)));
   // expSumRowsRange(x, n, out, stats, store, row0, row1): rows [row0,row1) of the same arrays.
   mb.func('expSumRowsRange', [I32, I32, I32, I32, I32, I32, I32], [], (c) => {
     const [x, n, out, stats, store, row0, row1] = [0, 1, 2, 3, 4, 5, 6];
