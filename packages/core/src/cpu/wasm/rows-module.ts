@@ -48,6 +48,7 @@ function emitTopkRows(c: Code, insert: number): void {
   const n16 = c.local(I32);
   const v = c.local(F32);
   const thr = c.local(V128);
+  const thrS = c.local(F32);
   const end = c.local(I32);
   const t = c.local(V128);
 
@@ -58,7 +59,18 @@ function emitTopkRows(c: Code, insert: number): void {
     c.get(vals).get(idxs).get(filled).get(k).get(v).get(elem).call(insert).set(filled);
   };
   const refreshThreshold = (): void => {
-    c.get(vals).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).i32(4).op(Op.i32Sub).simdMem(Simd.load32Splat, 2).set(thr);
+    c.get(vals).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).i32(4).op(Op.i32Sub).mem(Op.f32Load, 2).set(thrS);
+    c.get(thrS).simd(Simd.f32x4Splat).set(thr);
+  };
+  // Once the buffer is full: insert element `elem` only if it beats the k-th value (or is NaN).
+  const fullStep = (elem: number): void => {
+    c.get(row).get(elem).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2).set(v);
+    c.get(v).get(thrS).op(Op.f32Gt).get(v).get(v).op(Op.f32Ne).op(Op.i32Or);
+    c.if(() => {
+      c.get(v).get(v).op(Op.f32Ne).if(() => { c.f32(Infinity).set(v); });
+      c.get(vals).get(idxs).get(filled).get(k).get(v).get(elem).call(insert).set(filled);
+      c.get(vals).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).i32(4).op(Op.i32Sub).mem(Op.f32Load, 2).set(thrS);
+    });
   };
   // mask of lanes of the vector at row[i] + offset that beat the threshold or are NaN
   const laneMask = (offset: number): void => {
@@ -79,9 +91,9 @@ function emitTopkRows(c: Code, insert: number): void {
     c.get(k).set(i);
     c.op(Op.block, 0x40).op(Op.loop, 0x40);
     c.get(i).i32(15).op(Op.i32And).op(Op.i32Eqz).get(i).get(n).op(Op.i32GeS).op(Op.i32Or).op(Op.brIf, 1);
-    scalarStep(i);
-    refreshThreshold();
+    fullStep(i);
     c.inc(i, 1).op(Op.br, 0).op(Op.end).op(Op.end);
+    c.get(thrS).simd(Simd.f32x4Splat).set(thr);
     c.op(Op.block, 0x40).op(Op.loop, 0x40);
     c.get(i).get(n16).op(Op.i32GeS).op(Op.brIf, 1);
     laneMask(0);
@@ -93,15 +105,20 @@ function emitTopkRows(c: Code, insert: number): void {
     c.simd(Simd.v128Or);
     c.simd(Simd.v128AnyTrue);
     c.if(() => {
-      c.get(i).i32(16).op(Op.i32Add).set(end);
-      c.for(j, { local: i }, { local: end }, 1, () => scalarStep(j));
-      refreshThreshold();
+      // Re-test each group of 4 against the (rising) threshold; only groups with a hit go scalar.
+      for (let g = 0; g < 4; g++) {
+        laneMask(16 * g);
+        c.simd(Simd.v128AnyTrue);
+        c.if(() => {
+          c.get(i).i32(4 * g).op(Op.i32Add).set(j);
+          c.get(j).i32(4).op(Op.i32Add).set(end);
+          c.for(j, { local: j }, { local: end }, 1, () => fullStep(j));
+          c.get(thrS).simd(Simd.f32x4Splat).set(thr);
+        });
+      }
     });
     c.inc(i, 16).op(Op.br, 0).op(Op.end).op(Op.end);
-    c.for(i, { local: i }, { local: n }, 1, () => {
-      scalarStep(i);
-      refreshThreshold();
-    });
+    c.for(i, { local: i }, { local: n }, 1, () => fullStep(i));
     // Write back the original values (NaN stays NaN).
     c.for(j, 0, { local: k }, 1, () => {
       c.get(vals).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add);
