@@ -66,9 +66,10 @@ export async function trainOne(options: CliOptions, corpus: Corpus, outDir: stri
   if (options.resume) await trainer.resume(options.resume, { config });
   const result = await trainer.run();
   if (result.final === null) throw new Error('training ended without an evaluation');
-  const prompt = corpus.tokenizer.encode('\n');
-  const ids = model.generate(tensor(prompt, { shape: [prompt.length], dtype: 'int32' }), { maxNewTokens: options.sampleLength, temperature: 0.8, topK: 20, seed: options.seed });
-  const sample = corpus.tokenizer.decode(ids.toTypedArray() as Int32Array).slice(prompt.length);
+  // The sample continues the first characters of the validation text (unseen in training).
+  const prompt = corpus.validation.slice(0, Math.min(16, options.contextLength));
+  const ids = model.generate(tensor(prompt, { shape: [prompt.length] }), { maxNewTokens: options.sampleLength, temperature: 0.8, topK: Math.min(20, corpus.tokenizer.vocabSize), seed: options.seed });
+  const sample = corpus.tokenizer.decode(ids.toTypedArray() as Int32Array);
   const evals = result.evals;
   writeFileSync(
     join(outDir, 'loss.svg'),
