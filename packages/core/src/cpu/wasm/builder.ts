@@ -178,6 +178,14 @@ export class Code {
     return this;
   }
 
+  /** memory.copy (bulk memory): pops dst, src, byte count. */
+  memoryCopy(): this {
+    this.bytes.push(0xfc);
+    uleb(this.bytes, 10);
+    this.bytes.push(0x00, 0x00);
+    return this;
+  }
+
   /** `local[i] += step` for an i32 local. */
   inc(i: number, step: number | { local: number }): this {
     this.get(i);

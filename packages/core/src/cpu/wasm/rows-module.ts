@@ -141,5 +141,16 @@ export function emitRows(mb: ModuleBuilder): RowFunctions {
     c.get(indices).get(row0).get(k).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add);
     c.call(topkRows);
   });
+  // gatherRowsCopy(table, rowBytes, idx, count, out): out[i] = table[idx[i]] by one memory.copy per
+  // row. The memcpy-bound reference for row gathers (a table must already live in this memory).
+  mb.func('gatherRowsCopy', [I32, I32, I32, I32, I32], [], (c) => {
+    const [table, rowBytes, idx, count, out] = [0, 1, 2, 3, 4];
+    const i = c.local(I32);
+    c.for(i, 0, { local: count }, 1, () => {
+      c.get(out).get(i).get(rowBytes).op(Op.i32Mul).op(Op.i32Add);
+      c.get(table).get(idx).get(i).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2).get(rowBytes).op(Op.i32Mul).op(Op.i32Add);
+      c.get(rowBytes).memoryCopy();
+    });
+  });
   return { topkRows, topkRowsRange };
 }

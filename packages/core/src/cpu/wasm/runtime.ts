@@ -25,6 +25,7 @@ export interface KernelExports {
   topkRowsRange(x: number, n: number, k: number, values: number, indices: number, row0: number, row1: number): void;
   expSumRows(x: number, rows: number, n: number, out: number, stats: number, store: number): void;
   expSumRowsRange(x: number, n: number, out: number, stats: number, store: number, row0: number, row1: number): void;
+  gatherRowsCopy(table: number, rowBytes: number, idx: number, count: number, out: number): void;
   unaryExp(x: number, out: number, i0: number, i1: number): void;
   unaryErf(x: number, out: number, i0: number, i1: number): void;
   unaryGelu(x: number, out: number, i0: number, i1: number): void;
@@ -34,7 +35,7 @@ export interface KernelExports {
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
-export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange',
+export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange', 'gatherRowsCopy',
   'unaryExp', 'unaryErf', 'unaryGelu', 'unaryTanh', 'unarySigmoid', 'unarySilu'] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
