@@ -20,7 +20,7 @@ const MAX_ROUNDS = 4;
 const JOBS = 1024; // JOBS + (round*MAX_THREADS + thread)*JOB_INTS: [fn+1 (0 = idle), args...]
 const JOB_INTS = 16;
 const CONTROL_INTS = JOBS + MAX_ROUNDS * MAX_THREADS * JOB_INTS;
-const IDLE_SPIN_MS = 2; // how long an idle worker spins for the next job before sleeping
+const IDLE_SPIN_MS = 0.2; // how long an idle worker spins for the next job before sleeping (short: it competes with the main thread's JS)
 const BARRIER_SPIN_MS = 0.05; // how long a thread spins at a barrier before sleeping
 
 /**
