@@ -93,7 +93,7 @@ describe('PKM', () => {
   it('keeps unit output scale at init for unit-variance inputs', () => {
     const p = new PKM({ dim: 64, heads: 4, numKeys: 32, topK: 16, dimKey: 32, seed: 7 });
     const y = p.forward(randn([256, 64], { seed: 8 })).toTypedArray();
-    const rms = Math.sqrt(y.reduce((s, v) => s + v * v, 0) / y.length);
+    const rms = Math.sqrt(Array.from(y).reduce((s, v) => s + v * v, 0) / y.length);
     expect(rms).toBeGreaterThan(0.6);
     expect(rms).toBeLessThan(1.6);
   });

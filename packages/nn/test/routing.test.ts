@@ -1,4 +1,4 @@
-import { tensor } from '@myriad/core';
+import { tensor, type Tensor } from '@myriad/core';
 import { describe, expect, it } from 'vitest';
 import { MoE, PEER, PKM, gateMass, isRoutingSource, Module, type RoutingSource } from '../src/index.js';
 import { applyCapacity, expertCapacity, hash32, hashExperts, updateBalanceBias } from '../src/routing/routers.js';
@@ -66,7 +66,7 @@ describe('routing helpers', () => {
       const src: RoutingSource = layer;
       expect(isRoutingSource(src)).toBe(true);
       expect(src.lastRouting).toBeNull();
-      (layer as unknown as { forward(x: typeof x): unknown }).forward(x);
+      (layer as unknown as { forward(input: Tensor): unknown }).forward(x);
       const r = src.lastRouting!;
       expect((r.indices as Int32Array).length).toBe(r.tokens * r.heads * r.k);
       expect(r.tokens).toBe(3);
