@@ -26,8 +26,17 @@ function contiguousData(x: View): TypedArray {
 }
 
 function copyView(x: View, dtype: DType): TypedArray {
-  const out = allocTyped(dtype, shapeSize(x.shape));
+  const size = shapeSize(x.shape);
   const src = arr(x.storage);
+  // Contiguous views copy as one block (a memcpy when the dtype is unchanged).
+  if (isContiguous(x)) {
+    const block = src.subarray(x.offset, x.offset + size);
+    if (dtype === x.dtype) return block.slice();
+    const converted = allocTyped(dtype, size);
+    converted.set(block);
+    return converted;
+  }
+  const out = allocTyped(dtype, size);
   forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) => copyLoop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n));
   return out;
 }
