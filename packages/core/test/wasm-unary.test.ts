@@ -14,6 +14,7 @@ function tolerance(op: WasmUnaryOp, x: number, y: number): number {
   const ulps = 4 * 2 ** -23 * Math.abs(y) + 1e-40;
   if (op === 'erf') return ulps + 4e-7;
   if (op === 'gelu') return ulps + 4e-7 * Math.abs(x);
+  if (op === 'geluGrad') return ulps + 6e-7; // erf's error halved, plus x·φ(x)'s ulps (|x·φ(x)| < 0.25)
   if (op === 'tanh') return ulps + 2 ** -24; // 1 - 2/(e+1) rounds near |tanh| = 1
   return ulps;
 }

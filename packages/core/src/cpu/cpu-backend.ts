@@ -18,6 +18,24 @@ function isContiguous(x: View): boolean {
 }
 
 /** The view's elements as a contiguous typed array (the storage itself when already contiguous from 0). */
+/**
+ * The length L for which the view's element i (row-major over its shape) is storage[offset + i % L]:
+ * a contiguous run of trailing dims under broadcast (stride-0) leading dims. 1 for a broadcast
+ * scalar, the size for a contiguous view; 0 when the view is not of that form.
+ */
+function repeatLength(x: View): number {
+  const { shape, strides } = x;
+  let length = 1;
+  let d = shape.length - 1;
+  for (; d >= 0; d--) {
+    if (shape[d] === 1) continue;
+    if (strides[d] !== length) break;
+    length *= shape[d]!;
+  }
+  for (; d >= 0; d--) if (shape[d] !== 1 && strides[d] !== 0) return 0;
+  return length;
+}
+
 function contiguousData(x: View): TypedArray {
   const data = arr(x.storage);
   const size = shapeSize(x.shape);
@@ -66,21 +84,41 @@ export const cpuBackend: Backend = {
   copyInto(dst, src) {
     const d = arr(dst.storage);
     const s = arr(src.storage);
+    if (isContiguous(dst) && isContiguous(src)) {
+      const n = shapeSize(dst.shape);
+      d.set(s.subarray(src.offset, src.offset + n), dst.offset);
+      return;
+    }
     forEachRow(dst.shape, [src.strides, dst.strides], [src.offset, dst.offset], (o, n, st) => copyLoop(s, o[0]!, st[0]!, d, o[1]!, st[1]!, n));
   },
 
   unary(op: UnaryOp, x) {
-    const out = allocTyped(x.dtype, shapeSize(x.shape));
+    const n = shapeSize(x.shape);
+    const out = allocTyped(x.dtype, n);
     const src = arr(x.storage);
+    if (x.dtype === 'float32' && isContiguous(x)) {
+      kernels.unaryF32(op, src as Float32Array, x.offset, out as Float32Array, 0, n);
+      return out;
+    }
     const loop = (x.dtype === 'float64' ? unaryLoops : unaryLoopsF32)[op];
     forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) => loop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n));
     return out;
   },
 
   binary(op: BinaryOp, a, b) {
-    const out = allocTyped(a.dtype, shapeSize(a.shape));
+    const n = shapeSize(a.shape);
+    const out = allocTyped(a.dtype, n);
     const da = arr(a.storage);
     const db = arr(b.storage);
+    if (a.dtype === 'float32' && b.dtype === 'float32' && n > 0) {
+      // Contiguous, scalar or repeated-row operands (same-shape ops, bias adds, scaling) in one run.
+      const la = repeatLength(a);
+      const lb = la > 0 ? repeatLength(b) : 0;
+      if (lb > 0) {
+        kernels.binaryF32(op, da as Float32Array, a.offset, la, db as Float32Array, b.offset, lb, out as Float32Array, 0, n);
+        return out;
+      }
+    }
     const loop = binaryLoops[op];
     forEachRow(a.shape, [a.strides, b.strides, contiguousStrides(a.shape)], [a.offset, b.offset, 0], (o, n, s) =>
       loop(da, o[0]!, s[0]!, db, o[1]!, s[1]!, out, o[2]!, s[2]!, n),
@@ -107,6 +145,13 @@ export const cpuBackend: Backend = {
     const src = arr(x.storage);
     const len = x.shape[axis]!;
     const step = x.strides[axis]!;
+    if (op === 'sum' && x.dtype !== 'int32' && isContiguous(x)) {
+      // [outer, len, inner] with rows read contiguously; the same float64 sums as the loop below.
+      const outer = shapeSize(x.shape.slice(0, axis));
+      const inner = shapeSize(x.shape.slice(axis + 1));
+      (x.dtype === 'float32' ? kernels.sumAxisF32 : genericKernels.sumAxis)(src as Float32Array, x.offset, outer, len, inner, out as Float32Array);
+      return out;
+    }
     const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
     forEachRow(outShape, [dropAxis(x.strides, axis), contiguousStrides(outShape)], [x.offset, 0], (o, n, s) => {
       let xo = o[0]!;

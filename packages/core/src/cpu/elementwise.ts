@@ -72,3 +72,32 @@ export const binaryLoops = Object.fromEntries(
 
 /** Plain strided copy (also converts between typed array kinds). */
 export const copyLoop: UnaryLoop = compileUnary('a');
+
+/** float32 unary op over a contiguous run: out[outOffset + i] = op(x[xOffset + i]) for i < n. */
+export function unaryRunF32Js(op: UnaryOp, x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, n: number): void {
+  unaryLoopsF32[op](x, xOffset, 1, out, outOffset, 1, n);
+}
+
+/**
+ * out[outOffset + i] = A(i) op B(i) for i < n, where A(i) = a[aOffset + i % aLength] and B likewise:
+ * each operand is a scalar (length 1), a full run (length n) or a row repeated along the output.
+ */
+export function binaryRunJs(
+  op: BinaryOp,
+  a: TypedArray, aOffset: number, aLength: number,
+  b: TypedArray, bOffset: number, bLength: number,
+  out: TypedArray, outOffset: number, n: number,
+): void {
+  const loop = binaryLoops[op];
+  const as = aLength === 1 ? 0 : 1;
+  const bs = bLength === 1 ? 0 : 1;
+  // Runs end where the output ends or a repeated operand wraps to its start.
+  for (let s = 0; s < n; ) {
+    const ia = as * (s % aLength), ib = bs * (s % bLength);
+    let run = n - s;
+    if (as && aLength - ia < run) run = aLength - ia;
+    if (bs && bLength - ib < run) run = bLength - ib;
+    loop(a, aOffset + ia, as, b, bOffset + ib, bs, out, outOffset + s, 1, run);
+    s += run;
+  }
+}

@@ -1,5 +1,8 @@
+import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
+import { binaryRunJs, unaryRunF32Js } from './elementwise.js';
 import { matmulJs } from './matmul.js';
+import { sumAxisJs } from './reduce.js';
 import { topkRowsJs } from './topk.js';
 import { gatherRowsJs, logSoftmaxRowsJs, logsumexpRowsJs, scatterAddRowsJs, softmaxRowsJs } from './rows.js';
 
@@ -19,6 +22,12 @@ export interface CpuKernels {
   logsumexpRowsF32(x: Float32Array, rows: number, n: number, out: Float32Array): void;
   gatherRowsF32(table: Float32Array, width: number, indices: Int32Array, out: Float32Array): void;
   scatterAddRowsF32(dst: Float32Array, width: number, indices: Int32Array, src: Float32Array): void;
+  /** See unaryRunF32Js: out[outOffset + i] = op(x[xOffset + i]) for i < n. */
+  unaryF32(op: UnaryOp, x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, n: number): void;
+  /** See binaryRunJs: out[outOffset + i] = a[aOffset + i % aLength] op b[bOffset + i % bLength] for i < n. */
+  binaryF32(op: BinaryOp, a: Float32Array, aOffset: number, aLength: number, b: Float32Array, bOffset: number, bLength: number, out: Float32Array, outOffset: number, n: number): void;
+  /** See sumAxisJs: sums the middle axis of a contiguous [outer, len, inner] block (float64 sums). */
+  sumAxisF32(x: Float32Array, offset: number, outer: number, len: number, inner: number, out: Float32Array): void;
 }
 
 /** The plain TypeScript kernels: the reference every faster kernel is tested against. */
@@ -30,6 +39,9 @@ export const jsKernels: Readonly<CpuKernels> = Object.freeze({
   logsumexpRowsF32: logsumexpRowsJs,
   gatherRowsF32: gatherRowsJs,
   scatterAddRowsF32: scatterAddRowsJs,
+  unaryF32: unaryRunF32Js,
+  binaryF32: binaryRunJs,
+  sumAxisF32: sumAxisJs,
 });
 
 /** The kernels the CPU backend calls now. */
@@ -54,6 +66,7 @@ export const genericKernels = {
   logsumexpRows: logsumexpRowsJs,
   gatherRows: gatherRowsJs,
   scatterAddRows: scatterAddRowsJs,
+  sumAxis: sumAxisJs,
 } satisfies Record<string, (...args: never[]) => void>;
 
 export type { TypedArray };

@@ -6,6 +6,7 @@ import { getWasmContext, getWasmContextAsync, type WasmContext } from './context
 import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
+import { binaryWasm } from './binary.js';
 import { unaryWasm } from './unary.js';
 
 /** Below this many multiply-adds the plain kernel is faster than copying into WebAssembly memory. */
@@ -36,17 +37,27 @@ function kernelsFor(ctx: WasmContext): Partial<CpuKernels> {
     logsumexpRowsF32(x, rows, n, out) {
       if (!logsumexpWasm(ctx, x, rows, n, out)) jsKernels.logsumexpRowsF32(x, rows, n, out);
     },
+    unaryF32(op, x, xOffset, out, outOffset, n) {
+      if (n < WASM_MIN_UNARY || !unaryWasm(ctx, op, x, xOffset, out, outOffset, n)) jsKernels.unaryF32(op, x, xOffset, out, outOffset, n);
+    },
+    binaryF32(op, a, aOffset, aLength, b, bOffset, bLength, out, outOffset, n) {
+      if (n < WASM_MIN_BINARY || !binaryWasm(ctx, op, a, aOffset, aLength, b, bOffset, bLength, out, outOffset, n)) {
+        jsKernels.binaryF32(op, a, aOffset, aLength, b, bOffset, bLength, out, outOffset, n);
+      }
+    },
   };
 }
+
+/** Below this many elements a plain add/sub/mul/div loop beats the copies in and out. */
+const WASM_MIN_BINARY = 256;
 
 /** Below this many elements a plain elementwise loop beats the copy in and out. */
 const WASM_MIN_UNARY = 64;
 
 /**
- * out[outOffset + i] = op(x[xOffset + i]) for i < n with a SIMD exp/erf/gelu/tanh/sigmoid/silu;
- * returns false (having done nothing) for other ops, short runs, or without WebAssembly SIMD, so
- * the caller runs its plain loop. Not yet in the kernel seam: the backend's contiguous unary path
- * can call it directly.
+ * out[outOffset + i] = op(x[xOffset + i]) for i < n with a SIMD exp/erf/gelu/geluGrad/tanh/sigmoid/
+ * silu; returns false (having done nothing) for other ops, short runs, or without WebAssembly SIMD,
+ * so the caller runs its plain loop. The kernel seam's unaryF32 uses the same kernels.
  */
 export function wasmUnaryF32(op: string, x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, n: number): boolean {
   if (n < WASM_MIN_UNARY) return false;
@@ -89,4 +100,6 @@ function warmUp(k: Partial<CpuKernels>): void {
   k.matmulF32?.(a, 0, n, 1, a, 0, n, 1, new Float32Array(n * n), 0, n, n, n);
   k.topkRowsF32?.(a, n, n, 4, new Float32Array(n * 4), new Int32Array(n * 4));
   k.softmaxRowsF32?.(a, n, n, new Float32Array(n * n));
+  k.unaryF32?.('gelu', a, 0, new Float32Array(n * n), 0, n * n);
+  k.binaryF32?.('add', a, 0, n * n, a, 0, n, new Float32Array(n * n), 0, n * n);
 }

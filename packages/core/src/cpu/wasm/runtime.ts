@@ -2,6 +2,7 @@
 // (shared, when the runtime allows) memory, and hands out scratch space in that memory. Tensors live
 // in JS typed arrays, so each kernel call copies its inputs in and its results out of this memory.
 import { ModuleBuilder } from './builder.js';
+import { emitBinary } from './binary-module.js';
 import { emitMatmul } from './matmul-module.js';
 import { emitRows } from './rows-module.js';
 import { emitSoftmax } from './softmax-module.js';
@@ -32,11 +33,17 @@ export interface KernelExports {
   unaryTanh(x: number, out: number, i0: number, i1: number): void;
   unarySigmoid(x: number, out: number, i0: number, i1: number): void;
   unarySilu(x: number, out: number, i0: number, i1: number): void;
+  unaryGeluGrad(x: number, out: number, i0: number, i1: number): void;
+  binaryAdd(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
+  binarySub(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
+  binaryMul(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
+  binaryDiv(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
 export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange', 'gatherRowsCopy',
-  'unaryExp', 'unaryErf', 'unaryGelu', 'unaryTanh', 'unarySigmoid', 'unarySilu'] as const satisfies ReadonlyArray<keyof KernelExports>;
+  'unaryExp', 'unaryErf', 'unaryGelu', 'unaryTanh', 'unarySigmoid', 'unarySilu', 'unaryGeluGrad',
+  'binaryAdd', 'binarySub', 'binaryMul', 'binaryDiv'] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
 export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
@@ -45,6 +52,7 @@ export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   emitRows(mb);
   emitSoftmax(mb);
   emitUnary(mb);
+  emitBinary(mb);
   return mb.toBytes();
 }
 

@@ -1,8 +1,8 @@
 // Emits SIMD f32 versions of the transcendental elementwise ops (exp, erf, gelu, tanh, sigmoid,
-// silu), where the plain kernels spend tens of nanoseconds per element in f64 Math calls. Each export
+// silu, and GELU's derivative geluGrad), where the plain kernels spend tens of nanoseconds per element in f64 Math calls. Each export
 // is op(x, out, i0, i1): out[i] = f(x[i]) for i in [i0, i1), both multiples of 4 (the driver pads).
 // Accuracy: exp, tanh, sigmoid, silu within a few f32 ulps; erf within 4e-7 absolute (so gelu within
-// about 2e-7·|x| absolute).
+// about 2e-7·|x| absolute, geluGrad within about 2e-7 plus a few ulps of x·φ(x)).
 import { type Code, I32, type ModuleBuilder, Op, Simd, V128 } from './builder.js';
 
 /** The ops with a WebAssembly version, and their export names. */
@@ -13,6 +13,7 @@ export const UNARY_EXPORTS = {
   tanh: 'unaryTanh',
   sigmoid: 'unarySigmoid',
   silu: 'unarySilu',
+  geluGrad: 'unaryGeluGrad',
 } as const;
 /** An elementwise op that has a WebAssembly version. */
 export type WasmUnaryOp = keyof typeof UNARY_EXPORTS;
@@ -130,6 +131,30 @@ const BODIES: Record<WasmUnaryOp, Body> = {
     emitErf(c, t.d, t);
     t.k(1);
     c.simd(Simd.f32x4Add).simd(Simd.f32x4Mul);
+  },
+  // Φ(x) + x·φ(x) = 0.5·(1 + erf(x/√2)) + (x·(1/√(2π)))·exp(-0.5·x·x), the plain kernel's formula.
+  geluGrad: (c, v, t) => {
+    c.get(v);
+    t.k(Math.SQRT1_2);
+    c.simd(Simd.f32x4Mul).set(t.d);
+    emitErf(c, t.d, t);
+    t.k(1);
+    c.simd(Simd.f32x4Add);
+    t.k(0.5);
+    c.simd(Simd.f32x4Mul);
+    c.get(v);
+    t.k(-0.5);
+    c.simd(Simd.f32x4Mul).get(v).simd(Simd.f32x4Mul).set(t.d);
+    c.get(v);
+    t.k(0.3989422804014327);
+    c.simd(Simd.f32x4Mul);
+    emitExp(c, t.d, t);
+    // exp clamps its argument at -104; below that (x = ±inf included) use exp = 0 as Math.exp does,
+    // so ±inf gives NaN (inf·0) like the plain kernel.
+    c.get(t.d);
+    t.k(-104);
+    c.simd(Simd.f32x4Ge).simd(Simd.v128And);
+    c.simd(Simd.f32x4Mul).simd(Simd.f32x4Add);
   },
   // 1 / (1 + exp(-x))
   sigmoid: (c, v, t) => {
