@@ -149,6 +149,19 @@ describe('kernel seam: elementwise and sum entries (WebAssembly and plain)', () 
     );
   });
 
+  it('sumAxisF32 (column sums in f64x2 lanes) equals the plain kernel bit for bit', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2, 3), fc.constantFrom(1, 2, 7, 64, 257), fc.constantFrom(1, 2, 7, 8, 9, 16, 17, 31, 67, 1031), fc.array(value, { minLength: 1, maxLength: 40 }), (outer, len, inner, xs) => {
+        const x = fill(5 + outer * len * inner, xs);
+        const w = new Float32Array(outer * inner + 2).fill(7), j = new Float32Array(outer * inner + 2).fill(7);
+        wasm.sumAxisF32!(x, 5, outer, len, inner, w.subarray(1, 1 + outer * inner));
+        jsKernels.sumAxisF32(x, 5, outer, len, inner, j.subarray(1, 1 + outer * inner));
+        expect(Array.from(w)).toEqual(Array.from(j));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('gives values a reader can check through the installed seam', () => {
     installKernels(wasm);
     const n = 300;

@@ -7,6 +7,7 @@ import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
 import { binaryWasm } from './binary.js';
+import { sumAxisWasm } from './sum.js';
 import { unaryWasm } from './unary.js';
 
 /** Below this many multiply-adds the plain kernel is faster than copying into WebAssembly memory. */
@@ -44,6 +45,9 @@ function kernelsFor(ctx: WasmContext): Partial<CpuKernels> {
       if (n < WASM_MIN_BINARY || !binaryWasm(ctx, op, a, aOffset, aLength, b, bOffset, bLength, out, outOffset, n)) {
         jsKernels.binaryF32(op, a, aOffset, aLength, b, bOffset, bLength, out, outOffset, n);
       }
+    },
+    sumAxisF32(x, offset, outer, len, inner, out) {
+      if (len * inner < WASM_MIN_BINARY || !sumAxisWasm(ctx, x, offset, outer, len, inner, out)) jsKernels.sumAxisF32(x, offset, outer, len, inner, out);
     },
   };
 }

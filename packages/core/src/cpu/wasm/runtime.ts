@@ -6,6 +6,7 @@ import { emitBinary } from './binary-module.js';
 import { emitMatmul } from './matmul-module.js';
 import { emitRows } from './rows-module.js';
 import { emitSoftmax } from './softmax-module.js';
+import { emitSum } from './sum-module.js';
 import { emitUnary } from './unary-module.js';
 
 const PAGE = 65536;
@@ -38,12 +39,13 @@ export interface KernelExports {
   binarySub(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
   binaryMul(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
   binaryDiv(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
+  sumAxisCols(x: number, len: number, inner: number, out: number, j0: number, j1: number): void;
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
 export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange', 'gatherRowsCopy',
   'unaryExp', 'unaryErf', 'unaryGelu', 'unaryTanh', 'unarySigmoid', 'unarySilu', 'unaryGeluGrad',
-  'binaryAdd', 'binarySub', 'binaryMul', 'binaryDiv'] as const satisfies ReadonlyArray<keyof KernelExports>;
+  'binaryAdd', 'binarySub', 'binaryMul', 'binaryDiv', 'sumAxisCols'] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
 export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
@@ -53,6 +55,7 @@ export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   emitSoftmax(mb);
   emitUnary(mb);
   emitBinary(mb);
+  emitSum(mb);
   return mb.toBytes();
 }
 
