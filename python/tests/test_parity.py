@@ -105,3 +105,9 @@ def test_same_outputs(reference, case):
         diff = (state[k].double() - v.double()).abs().max().item()
         assert diff <= TOL, f"{case}: state {k} after the forward differs by {diff:.3g}"
     assert [n for n, _ in mt.myriad_named_parameters(m)] == spec["order"], f"{case}: parameter order differs from Myriad's namedParameters()"
+
+
+def test_batch_loader_windows_match_myriad(reference):
+    loader = mt.BatchLoader(torch.arange(1000, dtype=torch.int32), 16, 4, seed=3)
+    got = torch.cat([loader.next()[0] for _ in range(20)], 0)
+    assert torch.equal(got.to(torch.int32), reference[0]["loader.windows"])

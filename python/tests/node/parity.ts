@@ -2,7 +2,8 @@
 // layer (and train-lm's TransformerLM with each middle layer), its state dict, its inputs and its
 // outputs (training-mode forward, then buffers), plus a JSON description of each case in the metadata.
 // Usage: node --conditions=source --import tsx python/tests/node/parity.ts OUT.safetensors
-import { randint, randn, writeSafetensorsFile, type Tensor } from '@myriad/core';
+import { concat, randint, randn, writeSafetensorsFile, type Tensor } from '@myriad/core';
+import { BatchLoader } from '@myriad/train';
 import { BatchNorm1d, CausalSelfAttention, Embedding, FeedForward, LayerNorm, Linear, MoE, PEER, PKM, RMSNorm, type Module } from '@myriad/nn';
 import { buildModel, type ModelConfig } from '../../../examples/train-lm/src/models.js';
 
@@ -88,6 +89,11 @@ for (const ffw of ['dense', 'moe', 'pkm', 'peer'] as const) {
   const ids = randint(0, 20, [2, 8], { seed: seed++ });
   const targets = randint(0, 20, [2, 8], { seed: seed++ });
   record(`lm_${ffw}`, { kind: 'TransformerLM', config }, model, { ids, targets }, () => ({ logits: model.forward(ids), loss: model.loss(ids, targets) }));
+}
+// The shuffled loader's windows over 20 batches (crossing an epoch), for the Python port of BatchLoader.
+{
+  const loader = new BatchLoader(Int32Array.from({ length: 1000 }, (_, i) => i), { contextLength: 16, batchSize: 4, seed: 3 });
+  tensors['loader.windows'] = concat(Array.from({ length: 20 }, () => loader.next().input), 0);
 }
 await writeSafetensorsFile(out, tensors, { cases: JSON.stringify(cases) });
 console.log(`wrote ${Object.keys(cases).length} cases to ${out}`);
