@@ -45,12 +45,18 @@ export class SparseGrad {
   coalesce(): SparseGrad {
     const idx = this.indices.toTypedArray() as Int32Array;
     const width = shapeSize(this.shape.slice(1));
-    const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]! || a - b);
+    const n = idx.length;
+    // One native numeric sort of packed keys row·n + position (exact below 2^53): rows ascending,
+    // duplicates in their original order, so sums match a dense scatter-add.
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = idx[i]! * n + i;
+    keys.sort();
     const unique: number[] = [];
-    const slot = new Int32Array(idx.length);
-    for (const i of order) {
-      if (unique.length === 0 || unique[unique.length - 1] !== idx[i]) unique.push(idx[i]!);
-      slot[i] = unique.length - 1;
+    const slot = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = Math.floor(keys[i]! / n);
+      if (unique.length === 0 || unique[unique.length - 1] !== row) unique.push(row);
+      slot[keys[i]! - row * n] = unique.length - 1;
     }
     const values = this.values.reshape([this.nnz, width]);
     const backend = values.backend;
