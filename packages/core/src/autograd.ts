@@ -95,10 +95,13 @@ export function runBackward(
   grad: Tensor,
   accumulate: (a: InputGrad, b: InputGrad) => InputGrad,
   densify: (g: Tensor | SparseGrad) => Tensor,
-  own: (g: Tensor | SparseGrad) => Tensor | SparseGrad,
+  own: (g: Tensor | SparseGrad, claimed: Set<object>) => Tensor | SparseGrad,
 ): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, InputGrad>([[root, grad]]);
+  // Storage already visible to the caller (the seed gradient, gradients stored in leaves so far): a
+  // leaf's first gradient is copied only when it would share one of these, or is a view.
+  const claimed = new Set<object>([grad.storage]);
   noGrad(() => {
     for (let n = order.length - 1; n >= 0; n--) {
       const t = order[n]!;
@@ -108,7 +111,7 @@ export function runBackward(
       const node = t.gradNode;
       if (node === null) {
         // The first gradient is copied: backward closures may hand the same tensor to several inputs.
-        t.grad = t.grad === null ? own(g) : accumulate(t.grad, g);
+        t.grad = t.grad === null ? own(g, claimed) : accumulate(t.grad, g);
         continue;
       }
       const inputGrads = node.backward(densify(g));

@@ -241,8 +241,23 @@ function densifyGrad(g: Tensor | SparseGrad): Tensor {
   return g instanceof SparseGrad ? g.toDense() : g;
 }
 
-function ownGrad(g: Tensor | SparseGrad): Tensor | SparseGrad {
-  return g.clone();
+/**
+ * The gradient a leaf keeps. Backward closures may hand one tensor (or views of it) to several
+ * inputs, and optimizers update `.grad` in place, so a gradient that is a view or shares storage with
+ * the seed or another leaf's gradient is copied; a fresh, whole, unshared one is kept as it is.
+ */
+function ownGrad(g: Tensor | SparseGrad, claimed: Set<object>): Tensor | SparseGrad {
+  const parts = g instanceof SparseGrad ? [g.indices, g.values] : [g];
+  const owned = parts.every((t) => !claimed.has(t.storage) && t.offset === 0 && t.isContiguous() && ownsWholeStorage(t));
+  const kept = owned ? g : g.clone();
+  for (const t of kept instanceof SparseGrad ? [kept.indices, kept.values] : [kept]) claimed.add(t.storage);
+  return kept;
+}
+
+function ownsWholeStorage(t: Tensor): boolean {
+  const host = t.backend.hostData(t.storage);
+  // Device storage reports no host array; its size cannot be checked here, so such gradients are copied.
+  return host !== null && host.length === t.size;
 }
 
 function accumulateGrad(a: InputGrad, b: InputGrad): InputGrad {

@@ -185,3 +185,44 @@ describe('seeded randomness', () => {
     expect(core.dropout(x, 0.5, { training: false })).toBe(x);
   });
 });
+
+describe('leaf gradients never share storage', () => {
+  const grads = (...ts: Tensor[]) => ts.map((t) => t.grad as Tensor);
+
+  it('one upstream gradient handed to two leaves (add) gives each its own copy', () => {
+    const a = tensor([1, 2, 3], { requiresGrad: true });
+    const b = tensor([4, 5, 6], { requiresGrad: true });
+    a.add(b).mul(tensor([1, 2, 3])).sum().backward();
+    const [ga, gb] = grads(a, b);
+    ga!.data.fill(0); // optimizers and clipGradNorm update .grad in place
+    expect(gb!.toArray()).toEqual([1, 2, 3]);
+  });
+
+  it('a view of another leaf’s gradient, or of the seed, is copied', () => {
+    const a = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    const b = tensor([1, 2, 3, 4], { requiresGrad: true });
+    a.reshape([4]).add(b).backward(tensor([1, 1, 1, 1]));
+    const seed = tensor([1, 1, 1, 1]);
+    const c = tensor([0, 0, 0, 0], { requiresGrad: true });
+    c.backward(seed);
+    for (const t of [a, b, c]) expect((t.grad as Tensor).isContiguous()).toBe(true);
+    (b.grad as Tensor).data.fill(7);
+    (c.grad as Tensor).data.fill(9);
+    expect((a.grad as Tensor).toArray()).toEqual([[1, 1], [1, 1]]);
+    expect(seed.toArray()).toEqual([1, 1, 1, 1]);
+  });
+
+  it('sparse gradients of two tables looked up by one index tensor do not share indices', () => {
+    const t1 = core.randn([10, 2], { seed: 0, requiresGrad: true });
+    const t2 = core.randn([10, 2], { seed: 1, requiresGrad: true });
+    const idx = tensor([1, 3], { dtype: 'int32' });
+    core.indexSelect(t1, 0, idx).add(core.indexSelect(t2, 0, idx)).sum().backward();
+    const g1 = t1.grad as SparseGrad;
+    const g2 = t2.grad as SparseGrad;
+    g1.values.data.fill(0);
+    expect(g2.values.toArray()).toEqual([[1, 1], [1, 1]]);
+    g1.indices.data.fill(0);
+    expect(g2.indices.toArray()).toEqual([1, 3]);
+    expect(idx.toArray()).toEqual([1, 3]); // nor the index tensor of the forward pass
+  });
+});

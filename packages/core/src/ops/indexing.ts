@@ -55,7 +55,7 @@ export function indexSelect(table: Tensor, dim: number, indices: Tensor): Tensor
   const out = wrap(table.backend, table.backend.gatherRows(table, indices), [...indices.shape, ...rowShape], table.dtype);
   return record('indexSelect', out, [table], (dy) => {
     const n = indices.size;
-    const flatIdx = reshape(indices, [n]);
+    const flatIdx = reshape(indices, [n]).clone(); // the gradient must not alias the caller's index tensor
     return [new SparseGrad(flatIdx, reshape(dy, [n, ...rowShape]), table.shape)];
   });
 }
