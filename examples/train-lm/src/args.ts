@@ -19,11 +19,15 @@ export interface CliOptions {
   resume: string | null;
   out: string;
   backend: 'cpu' | 'gpu';
-  gpuMode: string;
+  gpuMode: GpuModeName;
   compare: boolean;
   sampleLength: number;
   quiet: boolean;
 }
+
+/** gpu.js modes accepted by --gpu-mode (see @myriad/gpu). */
+export const GPU_MODES = ['gpu', 'webgl2', 'webgl', 'headlessgl', 'webgpu', 'webasm', 'cpu'] as const;
+export type GpuModeName = (typeof GPU_MODES)[number];
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -120,6 +124,8 @@ export function parseCli(argv: readonly string[]): CliOptions | null {
   const dim = int('dim', v.dim, 64);
   const heads = int('heads', v.heads, 4);
   if (dim % heads !== 0) throw new UsageError(`--dim ${dim} must be divisible by --heads ${heads}`);
+  const gpuMode = (v['gpu-mode'] ?? 'webasm') as GpuModeName;
+  if (!GPU_MODES.includes(gpuMode)) throw new UsageError(`--gpu-mode must be one of ${GPU_MODES.join(', ')}; got '${gpuMode}'`);
   if (v.compare && v.resume) throw new UsageError('--compare trains four fresh models; it cannot be combined with --resume');
   return {
     ffw,
@@ -137,7 +143,7 @@ export function parseCli(argv: readonly string[]): CliOptions | null {
     resume: v.resume ?? null,
     out: v.out ?? `runs/${v.compare ? 'compare' : ffw}`,
     backend,
-    gpuMode: v['gpu-mode'] ?? 'webasm',
+    gpuMode,
     compare: v.compare ?? false,
     sampleLength: int('sample', v.sample, 300, 0),
     quiet: v.quiet ?? false,

@@ -11,7 +11,7 @@ export async function selectBackend(options: CliOptions): Promise<void> {
   } catch (e) {
     throw new UsageError(`--backend gpu: @myriad/gpu could not be loaded (${(e as Error).message})`);
   }
-  const backend = await gpu.createGpuBackend({ mode: options.gpuMode as never });
+  const backend = await gpu.createGpuBackend({ mode: options.gpuMode });
   setBackend(backend);
   console.log(`backend: gpu.js mode '${backend.mode}'`);
 }

@@ -28,6 +28,7 @@ describe('train-lm arguments', () => {
     [['--lr=-1'], "--lr must be a positive number, got '-1'"],
     [['--dim', '30', '--heads', '4'], '--dim 30 must be divisible by --heads 4'],
     [['--backend', 'tpu'], "--backend must be cpu or gpu, got 'tpu'"],
+    [['--gpu-mode', 'cuda'], "--gpu-mode must be one of gpu, webgl2, webgl, headlessgl, webgpu, webasm, cpu; got 'cuda'"],
     [['--compare', '--resume', 'x.safetensors'], '--compare trains four fresh models; it cannot be combined with --resume'],
     [['--bogus'], "Unknown option '--bogus'"],
   ])('refuses %j', (args, message) => {
