@@ -18,6 +18,13 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   return strides;
 }
 
+/** Whether a view with these strides walks its elements row-major without gaps (size-1 dims ignored). */
+export function isContiguousLayout(shape: readonly number[], strides: readonly number[]): boolean {
+  const expected = contiguousStrides(shape);
+  for (let i = 0; i < shape.length; i++) if (shape[i] !== 1 && strides[i] !== expected[i]) return false;
+  return true;
+}
+
 /** Resolves a possibly negative `dim` against `ndim`, throwing a RangeError that names the op. */
 export function normalizeDim(op: string, dim: number, ndim: number, shape?: readonly number[]): number {
   const d = dim < 0 ? dim + ndim : dim;

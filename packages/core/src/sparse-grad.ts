@@ -1,6 +1,5 @@
 import { ShapeError, fmt } from './errors.js';
-import type { Tensor } from './tensor.js';
-import { Tensor as TensorClass } from './tensor.js';
+import { Tensor } from './tensor.js';
 import { shapeSize } from './shape.js';
 
 /**
@@ -38,7 +37,7 @@ export class SparseGrad {
     const width = shapeSize(this.shape.slice(1));
     const values = this.values.reshape([this.nnz, width]);
     const storage = values.backend.scatterAddRows(rows, this.indices, values);
-    return TensorClass._make(values.backend, storage, this.shape, this.values.dtype);
+    return Tensor._make(values.backend, storage, this.shape, this.values.dtype);
   }
 
   /** The same gradient with unique, ascending row indices (duplicate rows summed). */
@@ -60,11 +59,11 @@ export class SparseGrad {
     }
     const values = this.values.reshape([this.nnz, width]);
     const backend = values.backend;
-    const summed = backend.scatterAddRows(unique.length, TensorClass._make(backend, backend.fromTypedArray(slot), [slot.length], 'int32'), values);
+    const summed = backend.scatterAddRows(unique.length, Tensor._make(backend, backend.fromTypedArray(slot), [slot.length], 'int32'), values);
     const uniqueIdx = Int32Array.from(unique);
     return new SparseGrad(
-      TensorClass._make(backend, backend.fromTypedArray(uniqueIdx), [unique.length], 'int32'),
-      TensorClass._make(backend, summed, [unique.length, ...this.shape.slice(1)], this.values.dtype),
+      Tensor._make(backend, backend.fromTypedArray(uniqueIdx), [unique.length], 'int32'),
+      Tensor._make(backend, summed, [unique.length, ...this.shape.slice(1)], this.values.dtype),
       this.shape,
     );
   }

@@ -2,7 +2,7 @@ import { getBackend, type Backend, type Storage, type View } from './backend.js'
 import { runBackward, type GradNode, type InputGrad } from './autograd.js';
 import type { DType, TypedArray } from './dtype.js';
 import { fmt } from './errors.js';
-import { contiguousStrides, shapeSize } from './shape.js';
+import { contiguousStrides, isContiguousLayout, shapeSize } from './shape.js';
 import { SparseGrad } from './sparse-grad.js';
 import * as ew from './ops/elementwise.js';
 import * as red from './ops/reduce.js';
@@ -87,8 +87,7 @@ export class Tensor implements View {
 
   /** Whether elements are laid out row-major without gaps (offset may be non-zero). */
   isContiguous(): boolean {
-    const expected = contiguousStrides(this.shape);
-    return this.shape.every((d, i) => d === 1 || this.strides[i] === expected[i]);
+    return isContiguousLayout(this.shape, this.strides);
   }
 
   /**
@@ -98,7 +97,7 @@ export class Tensor implements View {
   get data(): TypedArray {
     const host = this.backend.hostData(this.storage);
     if (host === null) throw new Error(`data: the ${this.backend.name} backend keeps tensors on the device; use read() or toTypedArray()`);
-    if (!this.isContiguous() || this.offset !== 0 || host.length !== this.size) {
+    if (!isWholeStorage(this, host)) {
       throw new Error(`data: tensor ${fmt(this.shape)} is a strided view of larger storage; call contiguous() or clone() first`);
     }
     return host;
@@ -248,16 +247,16 @@ function densifyGrad(g: Tensor | SparseGrad): Tensor {
  */
 function ownGrad(g: Tensor | SparseGrad, claimed: Set<object>): Tensor | SparseGrad {
   const parts = g instanceof SparseGrad ? [g.indices, g.values] : [g];
-  const owned = parts.every((t) => !claimed.has(t.storage) && t.offset === 0 && t.isContiguous() && ownsWholeStorage(t));
+  // Device storage reports no host array, so its extent is unknown and such gradients are copied.
+  const owned = parts.every((t) => !claimed.has(t.storage) && isWholeStorage(t, t.backend.hostData(t.storage)));
   const kept = owned ? g : g.clone();
   for (const t of kept instanceof SparseGrad ? [kept.indices, kept.values] : [kept]) claimed.add(t.storage);
   return kept;
 }
 
-function ownsWholeStorage(t: Tensor): boolean {
-  const host = t.backend.hostData(t.storage);
-  // Device storage reports no host array; its size cannot be checked here, so such gradients are copied.
-  return host !== null && host.length === t.size;
+/** Whether `t` is a contiguous view covering all of its host storage `host` (so writes touch nothing else). */
+function isWholeStorage(t: Tensor, host: TypedArray | null): boolean {
+  return host !== null && t.offset === 0 && host.length === t.size && t.isContiguous();
 }
 
 function accumulateGrad(a: InputGrad, b: InputGrad): InputGrad {

@@ -1,7 +1,7 @@
 import type { Backend, BinaryOp, ReduceOp, RowOp, Storage, UnaryOp, View } from '../backend.js';
 import { registerDefaultBackend } from '../backend.js';
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
-import { contiguousStrides, shapeSize } from '../shape.js';
+import { contiguousStrides, isContiguousLayout, shapeSize } from '../shape.js';
 import { binaryLoops, copyLoop, unaryLoops, unaryLoopsF32 } from './elementwise.js';
 import { genericKernels, kernels } from './kernels.js';
 import { dropAxis, forEachRow } from './strided.js';
@@ -12,9 +12,7 @@ function arr(s: Storage): TypedArray {
 }
 
 function isContiguous(x: View): boolean {
-  const expected = contiguousStrides(x.shape);
-  for (let i = 0; i < x.shape.length; i++) if (x.shape[i] !== 1 && x.strides[i] !== expected[i]) return false;
-  return true;
+  return isContiguousLayout(x.shape, x.strides);
 }
 
 /** The view's elements as a contiguous typed array (the storage itself when already contiguous from 0). */
@@ -73,7 +71,8 @@ export const cpuBackend: Backend = {
   zeros: (dtype, size) => allocTyped(dtype, size),
   readSync: (x) => {
     const c = contiguousData(x);
-    return c === x.storage || c.buffer === arr(x.storage).buffer ? c.slice() : c;
+    // contiguousData may hand back the storage itself (or a window on it): copy so the caller owns the result.
+    return c.buffer === arr(x.storage).buffer ? c.slice() : c;
   },
   read: async (x) => cpuBackend.readSync(x),
   hostData: (s) => arr(s),

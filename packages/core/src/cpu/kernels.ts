@@ -69,4 +69,3 @@ export const genericKernels = {
   sumAxis: sumAxisJs,
 } satisfies Record<string, (...args: never[]) => void>;
 
-export type { TypedArray };

@@ -86,20 +86,18 @@ export function topk(x: Tensor, k: number, dim = -1): { values: Tensor; indices:
 /** Elementwise `cond ? a : b` with broadcasting (cond: any dtype, non-zero is true). */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const like = typeof a === 'number' ? (typeof b === 'number' ? null : b) : a;
-  let A = typeof a === 'number' ? (like ? scalarLike(a, like) : scalarLike(a, cast(cond, 'float32'))) : a;
-  let B = typeof b === 'number' ? scalarLike(b, A) : b;
-  const dtype = promoteTypes(A.dtype, B.dtype);
-  A = cast(A, dtype);
-  B = cast(B, dtype);
+  const A0 = typeof a === 'number' ? (like ? scalarLike(a, like) : scalarLike(a, cast(cond, 'float32'))) : a;
+  const B0 = typeof b === 'number' ? scalarLike(b, A0) : b;
+  const dtype = promoteTypes(A0.dtype, B0.dtype);
+  const A = cast(A0, dtype);
+  const B = cast(B0, dtype);
   sameBackend('where', cond, A, B);
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, A.shape), B.shape);
   const out = wrap(A.backend, A.backend.where(broadcastView(cond, shape), broadcastView(A, shape), broadcastView(B, shape)), shape, dtype);
   const zero = scalarLike(0, out);
-  const Af = A;
-  const Bf = B;
-  return record('where', out, [Af, Bf], (dy) => [
-    Af.requiresGrad ? sumToShape(where(cond, dy, zero), Af.shape) : null,
-    Bf.requiresGrad ? sumToShape(where(cond, zero, dy), Bf.shape) : null,
+  return record('where', out, [A, B], (dy) => [
+    A.requiresGrad ? sumToShape(where(cond, dy, zero), A.shape) : null,
+    B.requiresGrad ? sumToShape(where(cond, zero, dy), B.shape) : null,
   ]);
 }
 
