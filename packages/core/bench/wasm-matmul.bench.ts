@@ -27,6 +27,17 @@ function random(n: number): Float32Array {
 interface Row { task: string; 'median ms': string; 'GFLOP/s': string; 'vs tfjs-wasm': string }
 const rows: Row[] = [];
 
+/** Adds one row per task, each compared with the suite's first task (the baseline). */
+function pushRows(bench: Bench, gflop: (ms: number) => string, compare: (ms: number, base: number) => string): void {
+  const base = bench.tasks[0]!.result!.latency.p50!;
+  for (const task of bench.tasks) {
+    const ms = task.result!.latency.p50!;
+    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': gflop(ms), 'vs tfjs-wasm': compare(ms, base) });
+  }
+}
+const vsBase = (ms: number, base: number) => (base / ms).toFixed(2) + '×';
+const noFlops = () => '';
+
 for (const n of [128, 256, 512, 1024]) {
   const a = random(n * n);
   const b = random(n * n);
@@ -56,11 +67,7 @@ for (const n of [128, 256, 512, 1024]) {
   await bench.run();
   ta.dispose();
   tb.dispose();
-  const base = bench.tasks[0]!.result!.latency.p50!;
-  for (const task of bench.tasks) {
-    const ms = task.result!.latency.p50!;
-    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': ((2 * n ** 3) / ms / 1e6).toFixed(1), 'vs tfjs-wasm': (base / ms).toFixed(2) + '×' });
-  }
+  pushRows(bench, (ms) => ((2 * n ** 3) / ms / 1e6).toFixed(1), vsBase);
 }
 ctx.maxThreads = allThreads;
 
@@ -82,11 +89,7 @@ for (const [r, n, k] of [[256, 4096, 8], [256, 4096, 32], [64, 65536, 8], [64, 6
     .add(`plain JS topk [${r}×${n}] k=${k}`, () => jsKernels.topkRowsF32(x, r, n, k, values, indices));
   await bench.run();
   tx.dispose();
-  const base = bench.tasks[0]!.result!.latency.p50!;
-  for (const task of bench.tasks) {
-    const ms = task.result!.latency.p50!;
-    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': '', 'vs tfjs-wasm': (base / ms).toFixed(2) + '×' });
-  }
+  pushRows(bench, noFlops, vsBase);
 }
 
 for (const [r, n] of [[256, 4096], [4096, 256]] as const) {
@@ -104,11 +107,7 @@ for (const [r, n] of [[256, 4096], [4096, 256]] as const) {
     .add(`plain JS softmax [${r}×${n}]`, () => jsKernels.softmaxRowsF32(x, r, n, out));
   await bench.run();
   tx.dispose();
-  const base = bench.tasks[0]!.result!.latency.p50!;
-  for (const task of bench.tasks) {
-    const ms = task.result!.latency.p50!;
-    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': '', 'vs tfjs-wasm': (base / ms).toFixed(2) + '×' });
-  }
+  pushRows(bench, noFlops, vsBase);
 }
 
 // Row gather stays in plain TypeScript (one TypedArray.set per row): a WebAssembly version would
@@ -130,11 +129,7 @@ for (const [r, n] of [[256, 4096], [4096, 256]] as const) {
     .add(`gather rows through the seam (plain TS)`, () => kernels.gatherRowsF32(table, width, idx, out))
     .add(`contiguous memcpy of the same bytes`, () => out.set(table.subarray(0, picks * width)));
   await bench.run();
-  const base = bench.tasks[0]!.result!.latency.p50!;
-  for (const task of bench.tasks) {
-    const ms = task.result!.latency.p50!;
-    rows.push({ task: task.name, 'median ms': ms.toFixed(2), 'GFLOP/s': '', 'vs tfjs-wasm': `${(ms / base).toFixed(2)}× per-row memcpy` });
-  }
+  pushRows(bench, noFlops, (ms, base) => `${(ms / base).toFixed(2)}× per-row memcpy`);
 }
 
 console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${allThreads} threads available`);
