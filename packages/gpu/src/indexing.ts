@@ -4,6 +4,7 @@
  * array offset is one inline integer expression in `this.thread.{x,y,z}` and literals, and an
  * output space is laid out as gpu.js's 3-D output [x = innermost dim, y = next, z = the rest].
  */
+import { coalesceDims } from '@myriad/core';
 
 /** Largest element count a kernel buffer may have: gpu.js's WebAssembly loops index in f32. */
 export const MAX_KERNEL_ELEMENTS = 1 << 24;
@@ -16,22 +17,9 @@ export interface Space {
   readonly output: readonly [number, number, number];
 }
 
-/** Drops size-1 dims and merges dims that are contiguous in every operand (as the CPU backend does). */
+/** Drops size-1 dims and merges dims that are contiguous in every operand (core's `coalesceDims`, as the CPU backend does). */
 export function planSpace(shape: readonly number[], stridesList: readonly (readonly number[])[]): Space {
-  const dims: number[] = [];
-  const strides: number[][] = stridesList.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d]!;
-    if (n === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && stridesList.every((s, k) => strides[k]![last] === s[d]! * n)) {
-      dims[last] = dims[last]! * n;
-      stridesList.forEach((s, k) => (strides[k]![last] = s[d]!));
-    } else {
-      dims.push(n);
-      stridesList.forEach((s, k) => strides[k]!.push(s[d]!));
-    }
-  }
+  const { shape: dims, strides } = coalesceDims(shape, stridesList);
   const m = dims.length;
   const X = m >= 1 ? dims[m - 1]! : 1;
   const Y = m >= 2 ? dims[m - 2]! : 1;
