@@ -1,5 +1,6 @@
 import type { SparseGrad } from './sparse-grad.js';
 import type { Tensor } from './tensor.js';
+import { shapesEqual } from './shape.js';
 
 /**
  * Reverse-mode autograd, micrograd style: every op that sees an input requiring grad records a node
@@ -119,7 +120,7 @@ export function runBackward(
         const ig = inputGrads[i] ?? null;
         if (!input.requiresGrad || ig === null) return;
         const shape = ig.shape;
-        if (shape.length !== input.shape.length || shape.some((d, k) => d !== input.shape[k])) {
+        if (!shapesEqual(shape, input.shape)) {
           throw new Error(`backward: ${node.op} returned a gradient of shape [${shape.join(',')}] for an input of shape [${input.shape.join(',')}] (bug in the op's gradient)`);
         }
         // A non-leaf needs a dense gradient for its own backward; leaves keep sparse ones.

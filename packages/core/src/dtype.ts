@@ -26,10 +26,6 @@ export function dtypeOfTyped(a: TypedArray): DType {
   throw new TypeError(`tensor: unsupported typed array ${(a as object).constructor.name}; expected Float32Array, Float64Array or Int32Array`);
 }
 
-export function isFloat(dtype: DType): boolean {
-  return dtype !== 'int32';
-}
-
 /** Result dtype of a binary op (NumPy-like promotion: int32 < float32 < float64). */
 export function promoteTypes(a: DType, b: DType): DType {
   if (a === b) return a;

@@ -1,6 +1,6 @@
 import { ShapeError, fmt } from './errors.js';
 import { Tensor } from './tensor.js';
-import { shapeSize } from './shape.js';
+import { shapeSize, shapesEqual } from './shape.js';
 
 /**
  * A row-sparse gradient of a [rows, ...rowShape] table: row `indices[i]` receives `values[i]`.
@@ -70,7 +70,7 @@ export class SparseGrad {
 
   /** Sum with another sparse gradient of the same table (concatenates rows; coalesce later). */
   addSparse(other: SparseGrad): SparseGrad {
-    if (other.shape.length !== this.shape.length || other.shape.some((d, i) => d !== this.shape[i])) {
+    if (!shapesEqual(other.shape, this.shape)) {
       throw new ShapeError(`SparseGrad.add: table shapes differ: ${fmt(this.shape)} vs ${fmt(other.shape)}`);
     }
     return new SparseGrad(this.indices.concat([other.indices], 0), this.values.concat([other.values], 0), this.shape);

@@ -2,7 +2,7 @@ import { getBackend, type Backend, type Storage, type View } from './backend.js'
 import { runBackward, type GradNode, type InputGrad } from './autograd.js';
 import type { DType, TypedArray } from './dtype.js';
 import { fmt } from './errors.js';
-import { contiguousStrides, isContiguousLayout, shapeSize } from './shape.js';
+import { contiguousStrides, isContiguousLayout, shapeSize, shapesEqual } from './shape.js';
 import { SparseGrad } from './sparse-grad.js';
 import * as ew from './ops/elementwise.js';
 import * as red from './ops/reduce.js';
@@ -144,7 +144,7 @@ export class Tensor implements View {
       if (this.size !== 1) throw new Error(`backward: output of shape ${fmt(this.shape)} is not a scalar; pass a gradient of that shape`);
       g = ew.onesOf(this);
     } else {
-      if (grad.shape.length !== this.shape.length || grad.shape.some((d, i) => d !== this.shape[i])) {
+      if (!shapesEqual(grad.shape, this.shape)) {
         throw new Error(`backward: gradient shape ${fmt(grad.shape)} does not match output shape ${fmt(this.shape)}`);
       }
       g = grad;

@@ -1,6 +1,6 @@
 import type { ReduceOp } from '../backend.js';
 import { record } from '../autograd.js';
-import { normalizeDim, shapeSize } from '../shape.js';
+import { normalizeDim, shapeSize, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast, div, eq, mul } from './elementwise.js';
 import { expand, reshape } from './movement.js';
@@ -36,7 +36,7 @@ function reduceRaw(op: ReduceOp, x: Tensor, dims: readonly number[], keepdim: bo
  * has 1 are summed. Every binary op's gradient goes through this one helper.
  */
 export function sumToShape(grad: Tensor, shape: readonly number[]): Tensor {
-  if (grad.shape.length === shape.length && grad.shape.every((d, i) => d === shape[i])) return grad;
+  if (shapesEqual(grad.shape, shape)) return grad;
   const lead = grad.ndim - shape.length;
   const dims: number[] = [];
   for (let i = 0; i < grad.ndim; i++) {

@@ -2,6 +2,7 @@ import type { Backend, Storage } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { shapesEqual } from '../shape.js';
 
 /** Wraps fresh contiguous storage as a tensor. */
 export function wrap(backend: Backend, storage: Storage, shape: readonly number[], dtype: DType): Tensor {
@@ -10,7 +11,7 @@ export function wrap(backend: Backend, storage: Storage, shape: readonly number[
 
 /** A stride-0 view of `t` broadcast to `shape` (no autograd: kernel input only). */
 export function broadcastView(t: Tensor, shape: readonly number[]): Tensor {
-  if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  if (shapesEqual(t.shape, shape)) return t;
   const lead = shape.length - t.shape.length;
   const strides = shape.map((d, i) => {
     const j = i - lead;

@@ -1,4 +1,5 @@
 import { Tensor, type NestedArray, type TypedArray } from '../index.js';
+import { shapesEqual } from '../shape.js';
 
 /** Anything allClose can compare: a tensor, a typed array, nested number arrays or a number. */
 export type Comparable = Tensor | TypedArray | NestedArray | readonly number[];
@@ -79,7 +80,7 @@ export function allClose(actual: Comparable, expected: Comparable, tol: Toleranc
   const a = flatten(actual);
   const b = flatten(expected);
   const report: AllCloseReport = { ok: true, shapeA: a.shape, shapeB: b.shape, mismatches: 0, maxAbsDiff: 0, maxRelDiff: 0, worst: null, first: [], message: '' };
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i]) || a.data.length !== b.data.length) {
+  if (!shapesEqual(a.shape, b.shape) || a.data.length !== b.data.length) {
     report.ok = false;
     report.message = `allClose: shapes differ: actual [${a.shape.join(',')}] vs expected [${b.shape.join(',')}]`;
     return report;

@@ -27,6 +27,7 @@ import {
   type UnaryOp,
 } from '../index.js';
 import { allClose, type Tolerance } from './all-close.js';
+import { shapesEqual } from '../shape.js';
 
 export interface ConformanceOptions {
   /** fast-check runs per property (default 12). */
@@ -141,7 +142,7 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
   /** Reads `actual` (a backend tensor) and compares it with `expected` (a CPU tensor). */
   async function expectClose(key: string, actual: Tensor, expected: Tensor, context: string): Promise<void> {
     const got = await actual.read();
-    if (actual.shape.length !== expected.shape.length || actual.shape.some((d, i) => d !== expected.shape[i])) {
+    if (!shapesEqual(actual.shape, expected.shape)) {
       throw new Error(`${name} ${key}: shape [${actual.shape.join(',')}] vs reference [${expected.shape.join(',')}] (${context})`);
     }
     if (actual.dtype !== expected.dtype) throw new Error(`${name} ${key}: dtype ${actual.dtype} vs reference ${expected.dtype} (${context})`);
