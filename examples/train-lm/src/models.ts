@@ -1,4 +1,4 @@
-import { FeedForward, MoE, PEER, PKM, TransformerLM, type FeedForwardLayer, type Module } from '@myriad/nn';
+import { FeedForward, MoE, PEER, PKM, TransformerLM, type FeedForwardLayer } from '@myriad/nn';
 import type { FfwKind } from './args.js';
 
 /** Everything needed to rebuild a model; saved as the checkpoint's config. */
@@ -19,12 +19,6 @@ interface SparseLayer {
   activePerToken: number;
 }
 
-function denseParams(m: Module): number {
-  let n = 0;
-  for (const p of m.parameters()) n += p.size;
-  return n;
-}
-
 /**
  * The middle block's feed-forward layer, sized like the PEER paper's matched-compute comparison
  * scaled down: every variant reads the same number of parameters per token, 2·dim² (a dense
@@ -36,24 +30,24 @@ export function sparseLayer(kind: FfwKind, dim: number, seed: number): SparseLay
   switch (kind) {
     case 'dense': {
       const layer = new FeedForward({ dim, hidden: dim, seed });
-      return { layer, activePerToken: denseParams(layer) };
+      return { layer, activePerToken: layer.numParameters() };
     }
     case 'moe': {
       const [numExperts, topK] = [8, 2];
       const layer = new MoE({ dim, hidden: dim / 2, numExperts, topK, seed });
-      const perExpert = denseParams(layer.experts[0]!);
-      return { layer, activePerToken: denseParams(layer) - (numExperts - topK) * perExpert };
+      const perExpert = layer.experts[0]!.numParameters();
+      return { layer, activePerToken: layer.numParameters() - (numExperts - topK) * perExpert };
     }
     case 'pkm': {
       const [heads, numKeys, topK] = [4, 64, 32];
       const layer = new PKM({ dim, heads, numKeys, topK, dimKey: 32, seed });
-      return { layer, activePerToken: denseParams(layer) - layer.values.weight.size + heads * topK * dim };
+      return { layer, activePerToken: layer.numParameters() - layer.values.weight.size + heads * topK * dim };
     }
     case 'peer': {
       const [heads, numKeys, topK] = [8, 64, 8];
       const layer = new PEER({ dim, heads, numExperts: numKeys * numKeys, topK, dimKey: 32, seed });
       const tables = layer.down.weight.size + layer.up.weight.size;
-      return { layer, activePerToken: denseParams(layer) - tables + heads * topK * 2 * dim };
+      return { layer, activePerToken: layer.numParameters() - tables + heads * topK * 2 * dim };
     }
   }
 }
@@ -74,9 +68,9 @@ export function buildModel(config: ModelConfig): { model: TransformerLM; activeP
       if (layer !== middle) return new FeedForward({ dim: config.dim, hidden: 4 * config.dim, seed: config.seed + 1000 + layer });
       const s = sparseLayer(config.ffw, config.dim, config.seed + 2000);
       sparseActive = s.activePerToken;
-      sparseTotal = denseParams(s.layer);
+      sparseTotal = s.layer.numParameters();
       return s.layer;
     },
   });
-  return { model, activeParameters: denseParams(model) - sparseTotal + sparseActive };
+  return { model, activeParameters: model.numParameters() - sparseTotal + sparseActive };
 }
