@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs the myriad_torch tests (python/tests) with /usr/bin/python3. Fails LOUDLY when torch or pytest
-# cannot be imported: this leg never skips (install them with scripts/python/install-torch.sh).
+# Runs the myriad_torch tests (python/tests) with /usr/bin/python3. Without torch/pytest this leg
+# skips with one loud line on a developer's machine, and FAILS under CI (.ci/run exports
+# MYRIAD_REQUIRE_OPTIONAL=1 after installing them with scripts/python/install-torch.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-/usr/bin/python3}
 if ! "$PY" -c 'import torch, pytest' 2>/tmp/myriad-torch-import.err; then
-  echo "=================================================================" >&2
-  echo "myriad_torch tests: FAILED: cannot import torch/pytest with $PY:" >&2
-  cat /tmp/myriad-torch-import.err >&2
-  echo "Install them with: sudo bash scripts/python/install-torch.sh" >&2
-  echo "=================================================================" >&2
-  exit 1
+  why="$(tail -n 1 /tmp/myriad-torch-import.err)"
+  if [ "${MYRIAD_REQUIRE_OPTIONAL:-}" = "1" ]; then
+    echo "myriad_torch tests: FAILED: required under CI but cannot import torch/pytest with $PY ($why)." >&2
+    echo "Install them with: sudo bash scripts/python/install-torch.sh" >&2
+    exit 1
+  fi
+  echo "[myriad] SKIPPING the PyTorch bridge tests: cannot import torch/pytest with $PY ($why). Install them with: sudo bash scripts/python/install-torch.sh" >&2
+  exit 0
 fi
 export PYTHONDONTWRITEBYTECODE=1
 exec "$PY" -m pytest -q -p no:cacheprovider python/tests "$@"

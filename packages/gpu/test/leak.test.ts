@@ -2,8 +2,9 @@
 // that existed before it: nothing leaks on the device.
 import { crossEntropy, matmul, noGrad, randn, randint, setBackend, getBackend, type Tensor } from '@myriad/core';
 import { createGpuBackend, type GpuBackend } from '@myriad/gpu';
+import { describeWithOptional } from '@myriad/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { webgpuUnavailable } from './webgpu-probe.js';
+import { VULKAN_INSTALL, webgpuUnavailable } from './webgpu-probe.js';
 
 async function trainingStepLeaksNothing(b: GpuBackend): Promise<void> {
   const prev = getBackend();
@@ -69,9 +70,7 @@ describe('gpu backend memory', () => {
   });
 });
 
-const reason = await webgpuUnavailable();
-if (reason) console.warn(`[@myriad/gpu] SKIPPING the webgpu leak test: ${reason}`);
-describe.skipIf(reason !== null)(`gpu backend memory on webgpu${reason ? ` — skipped: ${reason}` : ''}`, () => {
+describeWithOptional('gpu backend memory on webgpu', await webgpuUnavailable(), VULKAN_INSTALL, () => {
   let b: GpuBackend;
   afterAll(async () => b && (await b.sync()));
   it('webgpu: a training step inside tidy() leaks no buffers', async () => {

@@ -6,3 +6,6 @@ export async function webgpuUnavailable(): Promise<string | null> {
   const b = await createGpuBackend({ mode: 'webgpu', warn: (m) => (reason = m) });
   return b.mode === 'webgpu' ? null : (reason ?? `mode came up as ${b.mode}`);
 }
+
+/** How to get a WebGPU adapter on Debian 12 (what .ci/run does). */
+export const VULKAN_INSTALL = 'sudo bash scripts/gpu/install-vulkan.sh (Mesa lavapipe, a software Vulkan driver)';

@@ -6,3 +6,4 @@ export { allClose, assertAllClose, type AllCloseReport, type Comparable, type Mi
 export { installMatchers } from './matchers.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckWorst } from './grad-check.js';
 export { runBackendConformance, type ConformanceOptions } from './conformance.js';
+export { describeWithOptional, optionalSoftwareRequired } from './optional-software.js';
