@@ -1,4 +1,5 @@
 import type { DType, TypedArray } from './dtype.js';
+import type { UpdateRule } from './update-rule.js';
 
 /** Backend-owned memory. The CPU backend uses typed arrays; device backends use their own handles. */
 export type Storage = object;
@@ -30,8 +31,8 @@ export interface Backend {
   readonly name: string;
   /** Wraps (without copying) or uploads a typed array as storage. */
   fromTypedArray(data: TypedArray): Storage;
-  /** Zero-filled storage. */
-  zeros(dtype: DType, size: number): Storage;
+  /** Storage of `size` elements all equal to `value` (zeros, ones, scalars of ops); never a host upload on a device. */
+  full(dtype: DType, size: number, value: number): Storage;
   /** Contiguous copy of a view's elements; throws where the backend cannot answer synchronously. */
   readSync(x: View): TypedArray;
   /** Contiguous copy of a view's elements, waiting for queued device work. */
@@ -67,8 +68,24 @@ export interface Backend {
   scatterAdd(x: View, dim: number, index: View, src: View): Storage;
   /** Rows of a [rows, width] table picked by int32 indices: output [indices.size, width]. */
   gatherRows(table: View, indices: View): Storage;
-  /** A zero [rows, width] table with src rows [n, width] added at the given row indices. */
+  /** A zero [rows, width] table with src rows [n, width] added at the given row indices (index −1: skipped). */
   scatterAddRows(rows: number, indices: View, src: View): Storage;
+  /** Inclusive prefix sum along the last axis (same shape and dtype). */
+  cumsum(x: View): Storage;
+  /**
+   * Coalesces row-sparse data with a static size: `indices` int32 [n] (rows, or −1 for an empty slot),
+   * `src` [n, width]. Returns int32 [n] holding the distinct rows ascending, then −1s, and [n, width]
+   * holding each distinct row's summed src rows (summed in their original order), then zero rows.
+   */
+  uniqueRows(indices: View, src: View): { indices: Storage; values: Storage };
+  /**
+   * Applies an optimizer's update rule to its state tables `state` (parameter first, then moment
+   * buffers; all [rows, width], contiguous, one float dtype) and returns their new contents. Dense
+   * when `rowIndex` is null (`grad` [rows, width]); lazy when `rowIndex` is given (int32 [n] distinct
+   * rows ascending then −1s, as `uniqueRows` makes; `grad` [n, width]): only those rows change and
+   * every other element is copied bit for bit. `scalars` are the rule's scalars, in its order.
+   */
+  applyUpdate(rule: UpdateRule, state: readonly View[], grad: View, rowIndex: View | null, scalars: readonly number[]): Storage[];
 }
 
 let current: Backend | null = null;

@@ -86,9 +86,11 @@ export function tensor(data: number | NestedArray | TypedArray | readonly number
 function filled(op: string, shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'>): Tensor {
   assertShape(op, shape);
   if (options.dtype !== undefined) assertDType(op, options.dtype);
-  const out = allocTyped(options.dtype ?? 'float32', shapeSize(shape));
-  if (value !== 0) out.fill(value);
-  return fromTyped(out, shape, options.requiresGrad);
+  const dtype = options.dtype ?? 'float32';
+  const backend = getBackend();
+  const t = Tensor._make(backend, backend.full(dtype, shapeSize(shape), value), shape, dtype);
+  if (options.requiresGrad) t.requiresGrad = true;
+  return t;
 }
 
 /** A tensor filled with `value`. */

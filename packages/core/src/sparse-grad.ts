@@ -40,32 +40,27 @@ export class SparseGrad {
     return Tensor._make(values.backend, storage, this.shape, this.values.dtype);
   }
 
-  /** The same gradient with unique, ascending row indices (duplicate rows summed). */
+  /**
+   * The same gradient with unique, ascending row indices (duplicate rows summed in their original
+   * order). On a backend that keeps data on the host the result has exactly the distinct rows; on a
+   * device it keeps the static size nnz, with the distinct rows first and −1 / zero rows after them
+   * (every consumer skips −1), so nothing is read back to count them.
+   */
   coalesce(): SparseGrad {
-    const idx = this.indices.toTypedArray() as Int32Array;
     const width = shapeSize(this.shape.slice(1));
-    const n = idx.length;
-    // One native numeric sort of packed keys row·n + position (exact below 2^53): rows ascending,
-    // duplicates in their original order, so sums match a dense scatter-add.
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = idx[i]! * n + i;
-    keys.sort();
-    const unique: number[] = [];
-    const slot = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = Math.floor(keys[i]! / n);
-      if (unique.length === 0 || unique[unique.length - 1] !== row) unique.push(row);
-      slot[keys[i]! - row * n] = unique.length - 1;
-    }
     const values = this.values.reshape([this.nnz, width]);
     const backend = values.backend;
-    const summed = backend.scatterAddRows(unique.length, Tensor._make(backend, backend.fromTypedArray(slot), [slot.length], 'int32'), values);
-    const uniqueIdx = Int32Array.from(unique);
-    return new SparseGrad(
-      Tensor._make(backend, backend.fromTypedArray(uniqueIdx), [unique.length], 'int32'),
-      Tensor._make(backend, summed, [unique.length, ...this.shape.slice(1)], this.values.dtype),
-      this.shape,
-    );
+    const r = backend.uniqueRows(this.indices, values);
+    const hostIdx = backend.hostData(r.indices);
+    let count = this.nnz;
+    if (hostIdx !== null) {
+      count = hostIdx.indexOf(-1);
+      if (count === -1) count = this.nnz;
+    }
+    const indices = Tensor._make(backend, r.indices, [this.nnz], 'int32');
+    const summed = Tensor._make(backend, r.values, [this.nnz, ...this.shape.slice(1)], this.values.dtype);
+    if (count === this.nnz) return new SparseGrad(indices, summed, this.shape);
+    return new SparseGrad(indices.slice(0, 0, count).clone(), summed.slice(0, 0, count).clone(), this.shape);
   }
 
   /** Sum with another sparse gradient of the same table (concatenates rows; coalesce later). */

@@ -2,7 +2,6 @@
  * Device setup for each mode: making WebGPU available in Node (the `webgpu` package puts Dawn
  * behind `navigator.gpu`), probing for an adapter, and describing the device in words.
  */
-import { cpus } from 'node:os';
 import { GPU, WebGPUContext, type GpuMode, type WebGPUContextObject } from './gpujs.js';
 
 /** Installs `navigator.gpu` from the npm package `webgpu` when running in Node without one. */
@@ -10,8 +9,11 @@ export async function ensureNavigatorGpu(): Promise<string | null> {
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (g.navigator?.gpu) return null;
   let mod: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
+  // A specifier in a variable: browser bundlers leave this Node-only package (Dawn) out; a browser
+  // without navigator.gpu gets the reason below instead.
+  const dawn = 'webgpu';
   try {
-    mod = (await import('webgpu')) as typeof mod;
+    mod = (await import(/* @vite-ignore */ dawn)) as typeof mod;
   } catch (e) {
     return `the optional package 'webgpu' could not be loaded (${(e as Error).message.split('\n')[0]}); install it with \`npm install webgpu@0.6.2\``;
   }
@@ -31,9 +33,17 @@ export interface ModeSetup {
   readonly context: WebGPUContextObject | null;
 }
 
+/** The CPU in words: its model and core count from node:os in Node, the core count in a browser. */
 function cpuModel(): string {
-  const c = cpus();
-  return `${c[0]?.model?.trim() ?? 'unknown CPU'} (${c.length} cores)`;
+  // process.getBuiltinModule is synchronous and invisible to browser bundlers (Node >= 20.16).
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const os = proc?.getBuiltinModule?.('node:os') as { cpus(): { model?: string }[] } | undefined;
+  if (os) {
+    const c = os.cpus();
+    return `${c[0]?.model?.trim() ?? 'unknown CPU'} (${c.length} cores)`;
+  }
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return cores ? `the browser's CPU (${cores} cores)` : "the browser's CPU";
 }
 
 /** Prepares gpu.js for `mode` (async for WebGPU, which needs an adapter); never throws. */

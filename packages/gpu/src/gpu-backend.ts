@@ -5,7 +5,7 @@
  * cpu, GL) run each kernel at once. Whatever a kernel cannot do runs on core's CPU backend, with one
  * warning per reason.
  */
-import { cpuBackend, shapeSize, type Backend, type BinaryOp, type DType, type ReduceOp, type RowOp, type Storage, type TypedArray, type UnaryOp, type View } from '@myriad/core';
+import { cpuBackend, shapeSize, type Backend, type BinaryOp, type DType, type ReduceOp, type RowOp, type Storage, type TypedArray, type UnaryOp, type UpdateRule, type View } from '@myriad/core';
 import { setupMode, setupSyncMode, type ModeSetup } from './device.js';
 import type { GpuMode, KernelRun, WebGPUBufferResult, WebGPUContextObject } from './gpujs.js';
 import { WebGPUBufferResultClass } from './gpujs.js';
@@ -324,8 +324,10 @@ class GpuBackendImpl implements GpuBackend {
     return this.make(dtype, data.length, { host: data, dev: null, readers: [] });
   }
 
-  zeros(dtype: DType, size: number): Storage {
-    return this.make(dtype, size, { host: typedFor(dtype, size), dev: null, readers: [] });
+  full(dtype: DType, size: number, value: number): Storage {
+    const host = typedFor(dtype, size);
+    if (value !== 0) host.fill(value);
+    return this.make(dtype, size, { host, dev: null, readers: [] });
   }
 
   readSync(x: View): TypedArray {
@@ -573,6 +575,26 @@ class GpuBackendImpl implements GpuBackend {
   scatterAddRows(rows: number, indices: View, src: View): Storage {
     const width = shapeSize(src.shape.slice(1));
     return this.onCpu('scatterAddRows', null, [indices, src], [{ dtype: src.dtype, size: rows * width }], ([hi, hs]) => [cpuBackend.scatterAddRows(rows, hi!, hs!) as TypedArray])[0]!;
+  }
+
+  cumsum(x: View): Storage {
+    return this.onCpu('cumsum', 'no kernel yet', [x], [{ dtype: x.dtype, size: shapeSize(x.shape) }], ([h]) => [cpuBackend.cumsum(h!) as TypedArray])[0]!;
+  }
+
+  uniqueRows(indices: View, src: View): { indices: Storage; values: Storage } {
+    const n = shapeSize(indices.shape);
+    const [i, v] = this.onCpu('uniqueRows', 'no kernel yet', [indices, src], [{ dtype: 'int32', size: n }, { dtype: src.dtype, size: shapeSize(src.shape) }], ([hi, hs]) => {
+      const r = cpuBackend.uniqueRows(hi!, hs!);
+      return [r.indices as TypedArray, r.values as TypedArray];
+    });
+    return { indices: i!, values: v! };
+  }
+
+  applyUpdate(rule: UpdateRule, state: readonly View[], grad: View, rowIndex: View | null, scalars: readonly number[]): Storage[] {
+    const inputs = rowIndex ? [...state, grad, rowIndex] : [...state, grad];
+    return this.onCpu('applyUpdate', 'no kernel yet', inputs, state.map((v) => ({ dtype: v.dtype, size: shapeSize(v.shape) })), (h) =>
+      cpuBackend.applyUpdate(rule, h.slice(0, state.length), h[state.length]!, rowIndex ? h[state.length + 1]! : null, scalars) as TypedArray[],
+    );
   }
 
   /** Index bounds, checked on the host where the indices are there to read (synchronous modes). */

@@ -1,7 +1,8 @@
-// Typed access to the parts of gpu.js (CommonJS, no ESM build) that the backend uses.
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
+// Typed access to the parts of gpu.js (CommonJS, no ESM build) that the backend uses. One default
+// import serves Node and browsers: Node loads src/index.js (an object of classes); bundlers follow
+// gpu.js's "browser" field to dist/gpu-browser.js (the GPU class carrying the same classes as
+// statics). Both expose GPU, WebGPUContext and WebGPUBufferResult, so nothing here needs node:.
+import gpujsModule from 'gpu.js';
 
 /** The gpu.js modes this package can pin. */
 export type GpuMode = 'gpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webgpu' | 'webasm' | 'cpu';
@@ -55,16 +56,16 @@ interface GpuClass {
   isWebGPUAvailable(): Promise<boolean>;
 }
 
-const gpujs = require('gpu.js') as { GPU: GpuClass };
+const gpujs = gpujsModule as unknown as {
+  GPU: GpuClass;
+  WebGPUContext: { acquire(): Promise<WebGPUContextObject> };
+  WebGPUBufferResult: new (settings: { buffer: DeviceBuffer; output: number[]; context: WebGPUContextObject; kernel: null }) => WebGPUBufferResult;
+};
 /** gpu.js's GPU class. */
 export const GPU: GpuClass = gpujs.GPU;
 
 /** gpu.js's shared WebGPU device (one per process, like its kernels use). */
-export const WebGPUContext = (require('gpu.js/src/backend/web-gpu/context.js') as {
-  WebGPUContext: { acquire(): Promise<WebGPUContextObject> };
-}).WebGPUContext;
+export const WebGPUContext = gpujs.WebGPUContext;
 
 /** gpu.js's pipeline handle class, so buffers we upload ourselves bind like kernel outputs. */
-export const WebGPUBufferResultClass = (require('gpu.js/src/backend/web-gpu/buffer-result.js') as {
-  WebGPUBufferResult: new (settings: { buffer: DeviceBuffer; output: number[]; context: WebGPUContextObject; kernel: null }) => WebGPUBufferResult;
-}).WebGPUBufferResult;
+export const WebGPUBufferResultClass = gpujs.WebGPUBufferResult;

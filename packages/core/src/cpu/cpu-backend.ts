@@ -5,6 +5,8 @@ import { contiguousStrides, isContiguousLayout, shapeSize } from '../shape.js';
 import { binaryLoops, copyLoop, unaryLoops, unaryLoopsF32 } from './elementwise.js';
 import { genericKernels, kernels } from './kernels.js';
 import { dropAxis, forEachRow } from './strided.js';
+import { uniqueRowsOf } from './unique-rows.js';
+import { compileUpdateRule } from '../update-rule.js';
 
 /** CPU storage is the typed array itself. */
 function arr(s: Storage): TypedArray {
@@ -68,7 +70,11 @@ export const cpuBackend: Backend = {
   name: 'cpu',
 
   fromTypedArray: (data) => data,
-  zeros: (dtype, size) => allocTyped(dtype, size),
+  full: (dtype, size, value) => {
+    const out = allocTyped(dtype, size);
+    if (value !== 0) out.fill(value);
+    return out;
+  },
   readSync: (x) => {
     const c = contiguousData(x);
     // contiguousData may hand back the storage itself (or a window on it): copy so the caller owns the result.
@@ -294,12 +300,59 @@ export const cpuBackend: Backend = {
   },
 
   scatterAddRows(rows, indices, src) {
-    const idx = contiguousData(indices) as Int32Array;
+    let idx = contiguousData(indices) as Int32Array;
     const width = shapeSize(src.shape.slice(1));
+    let values = contiguousData(src);
+    if (idx.includes(-1)) {
+      // Empty slots (−1, from static-size coalescing) add nothing: drop them before the kernel.
+      const keep: number[] = [];
+      for (let i = 0; i < idx.length; i++) if (idx[i] !== -1) keep.push(i);
+      const packed = allocTyped(src.dtype, keep.length * width);
+      keep.forEach((i, j) => packed.set(values.subarray(i * width, (i + 1) * width), j * width));
+      idx = Int32Array.from(keep, (i) => idx[i]!);
+      values = packed;
+    }
     for (let i = 0; i < idx.length; i++) checkIndex('scatterAddRows', idx[i]!, rows, 0);
     const out = allocTyped(src.dtype, rows * width);
-    (src.dtype === 'float32' ? kernels.scatterAddRowsF32 : genericKernels.scatterAddRows)(out as Float32Array, width, idx, contiguousData(src) as Float32Array);
+    (src.dtype === 'float32' ? kernels.scatterAddRowsF32 : genericKernels.scatterAddRows)(out as Float32Array, width, idx, values as Float32Array);
     return out;
+  },
+
+  cumsum(x) {
+    const out = copyView(x, x.dtype);
+    const n = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1]!;
+    for (let r = 0; r + n <= out.length && n > 0; r += n) {
+      for (let i = r + 1; i < r + n; i++) out[i] = out[i]! + out[i - 1]!;
+    }
+    return out;
+  },
+
+  uniqueRows(indices, src) {
+    const idx = contiguousData(indices) as Int32Array;
+    const width = shapeSize(src.shape.slice(1));
+    for (let i = 0; i < idx.length; i++) if (idx[i] !== -1) checkIndex('uniqueRows', idx[i]!, 2 ** 31 - 1, 0);
+    const r = uniqueRowsOf(idx, contiguousData(src), width, src.dtype);
+    return { indices: r.indices, values: r.values };
+  },
+
+  applyUpdate(rule, state, grad, rowIndex, scalars) {
+    const update = compileUpdateRule(rule);
+    const tables = state.map((v) => copyView(v, v.dtype));
+    const g = contiguousData(grad);
+    if (rowIndex === null) {
+      update(tables, g, scalars, 0, 0, tables[0]!.length);
+      return tables;
+    }
+    const rows = state[0]!.shape[0]!;
+    const width = rows === 0 ? 0 : tables[0]!.length / rows;
+    const idx = contiguousData(rowIndex) as Int32Array;
+    for (let u = 0; u < idx.length; u++) {
+      const r = idx[u]!;
+      if (r === -1) continue;
+      checkIndex('applyUpdate', r, rows, 0);
+      update(tables, g, scalars, r * width, u * width, width);
+    }
+    return tables;
   },
 };
 

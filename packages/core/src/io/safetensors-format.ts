@@ -4,6 +4,9 @@
 // (byte offsets into the data buffer) plus an optional "__metadata__": {string: string}.
 // Values are little-endian, C order. The data buffer must be covered exactly: no holes, no overlaps.
 
+import { clip, quoteString } from './json-cursor.js';
+import { parseSafetensorsHeader, tensorLabel, type ParsedHeader } from './safetensors-header.js';
+
 /** Element types of the safetensors format that this reader and writer know. */
 export type SafetensorsDType =
   | 'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16'
@@ -46,8 +49,11 @@ export interface DecodedSafetensors {
   metadata: Record<string, string>;
 }
 
+/** Longest error message; every quote of the input is clipped already, this is the last guard. */
+const MAX_MESSAGE_CHARS = 2000;
+
 function fail(message: string): never {
-  throw new SafetensorsError(`safetensors: ${message}`);
+  throw new SafetensorsError(`safetensors: ${clip(message, MAX_MESSAGE_CHARS)}`);
 }
 
 /** Bytes per element of a safetensors dtype. */
@@ -63,13 +69,20 @@ function assertLittleEndianHost(): void {
   if (!LITTLE_ENDIAN_HOST) fail('this host is big-endian; only little-endian hosts are supported');
 }
 
-/** Element count of a shape; `what` names the tensor for the error message. */
+/** A caller's value named in a message without recursing into it or quoting it at length. */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return quoteString(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? `an array of ${v.length}` : typeof v;
+}
+
+/** Element count of a shape to encode; `what` names the tensor for the error message. */
 function checkedNumel(shape: unknown, what: string): number {
-  if (!Array.isArray(shape)) fail(`${what}: shape must be an array of integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape)) fail(`${what}: shape must be an array of integers, got ${describe(shape)}`);
   let n = 1;
-  for (const d of shape) {
+  for (const d of shape as unknown[]) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      fail(`${what}: shape [${shape.join(',')}] has a dimension that is not a non-negative integer: ${JSON.stringify(d)}`);
+      fail(`${what}: shape ${clip(`[${shape.map(describe).join(',')}]`)} has a dimension that is not a non-negative integer: ${describe(d)}`);
     }
     n *= d;
   }
@@ -96,12 +109,12 @@ export function encodeSafetensors(
   assertLittleEndianHost();
   const items = Object.keys(entries).map((name) => {
     const { dtype, shape, data } = entries[name]!;
-    const what = `tensor "${name}"`;
+    const what = tensorLabel(name);
     if (name === '__metadata__') fail('"__metadata__" is reserved and cannot name a tensor');
-    if (!RANK.has(dtype)) fail(`${what}: unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
+    if (!RANK.has(dtype)) fail(`${what}: unknown dtype ${describe(dtype)}; expected one of ${DTYPES.join(', ')}`);
     const expected = checkedNumel(shape, what) * ITEM_SIZE[dtype];
     if (data.byteLength !== expected) {
-      fail(`${what}: data has ${data.byteLength} bytes but shape [${shape.join(',')}] of ${dtype} needs ${expected}`);
+      fail(`${what}: data has ${data.byteLength} bytes but shape ${clip(`[${shape.join(',')}]`)} of ${dtype} needs ${expected}`);
     }
     return { name, dtype, shape: [...shape], bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   });
@@ -111,7 +124,7 @@ export function encodeSafetensors(
   const parts: string[] = [];
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') fail(`metadata value for "${k}" must be a string, got ${typeof v}`);
+      if (typeof v !== 'string') fail(`metadata value for ${quoteString(k)} must be a string, got ${typeof v}`);
     }
     parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
   }
@@ -138,31 +151,8 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Decoded top-level keys of a JSON object text, duplicates kept (JSON.parse silently keeps the last). */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      const start = i;
-      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
-      if (depth !== 1) continue;
-      let j = i + 1;
-      while (j < text.length && ' \t\r\n'.includes(text[j]!)) j++;
-      if (text[j] === ':') keys.push(JSON.parse(text.slice(start, i + 1)) as string);
-    } else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return keys;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Parses and validates the header; returns it with the byte offset where the data buffer starts. */
-function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
+function parseHeader(bytes: Uint8Array): { header: ParsedHeader; dataStart: number } {
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   // Checked before anything is decoded or allocated, so a corrupt length cannot cost memory.
@@ -173,33 +163,23 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; data
   if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    // ignoreBOM: keep a byte order mark in the text so the JSON reader refuses it, as the reference does.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
   } catch {
     fail(`header (${n} bytes) is not valid UTF-8`);
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    fail(`header (${n} bytes) is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!isPlainObject(header)) fail(`header must be a JSON object, got ${Array.isArray(header) ? 'an array' : JSON.stringify(header)}`);
-  const keys = topLevelKeys(text);
-  const seen = new Set<string>();
-  for (const k of keys) {
-    if (seen.has(k)) fail(`header names "${k}" more than once`);
-    seen.add(k);
-  }
-  return { header, dataStart: 8 + n };
+  return { header: parseSafetensorsHeader(text, fail, `header (${n} bytes) is not valid JSON`), dataStart: 8 + n };
 }
 
-function parseMetadata(value: unknown): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (!isPlainObject(value)) fail(`"__metadata__" must be an object of strings, got ${JSON.stringify(value)}`);
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') fail(`"__metadata__" value for "${k}" must be a string, got ${JSON.stringify(v)}`);
+/** Element count of a shape read from a header, refusing a product that is not exact. */
+function headerNumel(what: string, shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    // The reference multiplies with overflow checks in the same order, so it refuses the same shapes.
+    if (d !== 0 && n > Number.MAX_SAFE_INTEGER / d) fail(`${what}: shape ${clip(`[${shape.join(',')}]`)} has more than 2^53 elements`);
+    n *= d;
   }
-  return Object.fromEntries(Object.entries(value)) as Record<string, string>; // fromEntries: "__proto__" stays a plain key
+  return n;
 }
 
 /** Parses and fully validates a safetensors file image; entry bytes are views into `bytes`. */
@@ -207,32 +187,19 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   assertLittleEndianHost();
   const { header, dataStart } = parseHeader(bytes);
   const dataLength = bytes.length - dataStart;
-  const metadata = parseMetadata(header['__metadata__']);
 
   const found: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const what = `tensor "${name}"`;
-    if (!isPlainObject(info)) fail(`${what}: expected {dtype, shape, data_offsets}, got ${JSON.stringify(info)}`);
-    for (const field of ['dtype', 'shape', 'data_offsets']) {
-      if (!(field in info)) fail(`${what}: missing field "${field}"`);
-    }
-    const { dtype, shape, data_offsets: offsets } = info;
-    if (typeof dtype !== 'string' || !RANK.has(dtype)) {
-      fail(`${what}: unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
-    }
-    const numel = checkedNumel(shape, what);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`${what}: data_offsets must be two non-negative integers [begin, end], got ${JSON.stringify(offsets)}`);
-    }
-    const [begin, end] = offsets as [number, number];
+  for (const { name, dtype, shape, begin, end } of header.entries) {
+    const what = tensorLabel(name);
+    if (!RANK.has(dtype)) fail(`${what}: unknown dtype ${quoteString(dtype)}; expected one of ${DTYPES.join(', ')}`);
+    const numel = headerNumel(what, shape);
     if (end < begin) fail(`${what}: data_offsets [${begin},${end}] has end ${end} < begin ${begin}`);
     if (end > dataLength) fail(`${what}: data_offsets [${begin},${end}] beyond the ${dataLength}-byte data buffer`);
     const expected = numel * ITEM_SIZE[dtype as SafetensorsDType];
     if (end - begin !== expected) {
-      fail(`${what}: data_offsets [${begin},${end}] span ${end - begin} bytes but shape [${(shape as number[]).join(',')}] of ${dtype} needs ${expected}`);
+      fail(`${what}: data_offsets [${begin},${end}] span ${end - begin} bytes but shape ${clip(`[${shape.join(',')}]`)} of ${dtype} needs ${expected}`);
     }
-    found.push({ name, dtype: dtype as SafetensorsDType, shape: shape as number[], begin, end });
+    found.push({ name, dtype: dtype as SafetensorsDType, shape, begin, end });
   }
 
   // In data order, each tensor must start exactly where the previous one ended.
@@ -241,12 +208,12 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   let covered = 0;
   let previous = '';
   for (const t of found) {
-    if (t.begin < covered) fail(`tensor "${t.name}" at [${t.begin},${t.end}] overlaps tensor "${previous}" ending at ${covered}`);
-    if (t.begin > covered) fail(`data bytes [${covered},${t.begin}) before tensor "${t.name}" belong to no tensor`);
+    if (t.begin < covered) fail(`${tensorLabel(t.name)} at [${t.begin},${t.end}] overlaps ${tensorLabel(previous)} ending at ${covered}`);
+    if (t.begin > covered) fail(`data bytes [${covered},${t.begin}) before ${tensorLabel(t.name)} belong to no tensor`);
     covered = t.end;
     previous = t.name;
     entries.push([t.name, { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(dataStart + t.begin, dataStart + t.end) }]);
   }
   if (covered !== dataLength) fail(`data bytes [${covered},${dataLength}) after the last tensor belong to no tensor`);
-  return { entries: Object.fromEntries(entries), metadata };
+  return { entries: Object.fromEntries(entries), metadata: header.metadata };
 }

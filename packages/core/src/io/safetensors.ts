@@ -13,6 +13,7 @@ import {
   type SafetensorsEntry,
   type SafetensorsEntryInput,
 } from './safetensors-format.js';
+import { tensorLabel } from './safetensors-header.js';
 
 export { SafetensorsError, type SafetensorsDType } from './safetensors-format.js';
 
@@ -97,11 +98,12 @@ function typedArrayOf(name: string, { dtype, bytes }: SafetensorsEntry): TypedAr
       return narrowToInt32(name, dtype, bytes);
     case 'F8_E5M2':
     case 'F8_E4M3':
-      throw new SafetensorsError(`safetensors: tensor "${name}" has dtype ${dtype}, which loadSafetensors does not convert; supported: F16, BF16, F32, F64 and integer types`);
+      throw new SafetensorsError(`safetensors: ${tensorLabel(name)} has dtype ${dtype}, which loadSafetensors does not convert; supported: F16, BF16, F32, F64 and integer types`);
   }
 }
 
-// U32/I64/U64 values are kept when they fit int32 and refused otherwise, never wrapped.
+// U32/I64/U64 values are kept when they fit int32 and refused otherwise, never wrapped. The refusal is a
+// SafetensorsError like any other problem of the file, so readSafetensorsFile names the path.
 function narrowToInt32(name: string, dtype: 'U32' | 'I64' | 'U64', bytes: Uint8Array): Int32Array {
   const words = dtype === 'U32' ? 1 : 2;
   const b = aligned(bytes, 4);
@@ -115,7 +117,7 @@ function narrowToInt32(name: string, dtype: 'U32' | 'I64' | 'U64', bytes: Uint8A
     if (!fits) {
       const dv = new DataView(bytes.buffer, bytes.byteOffset);
       const value = dtype === 'U32' ? dv.getUint32(i * 4, true) : dtype === 'I64' ? dv.getBigInt64(i * 8, true) : dv.getBigUint64(i * 8, true);
-      throw new RangeError(`safetensors: tensor "${name}" (${dtype}) element ${i} is ${value}, outside the int32 range [-2147483648, 2147483647]`);
+      throw new SafetensorsError(`safetensors: ${tensorLabel(name)} (${dtype}) element ${i} is ${value}, outside the int32 range [-2147483648, 2147483647]`);
     }
     out[i] = lo;
   }

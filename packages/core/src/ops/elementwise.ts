@@ -12,8 +12,7 @@ export type Operand = Tensor | number;
 /** A scalar tensor on `like`'s backend; integers stay int32 next to int32 tensors. */
 export function scalarLike(value: number, like: Tensor): Tensor {
   const dtype: DType = like.dtype === 'int32' && !Number.isInteger(value) ? 'float32' : like.dtype;
-  const data = dtype === 'float64' ? Float64Array.of(value) : dtype === 'float32' ? Float32Array.of(value) : Int32Array.of(value);
-  return wrap(like.backend, like.backend.fromTypedArray(data), [], dtype);
+  return wrap(like.backend, like.backend.full(dtype, 1, value), [], dtype);
 }
 
 /** @internal Ones of t's shape and dtype (seed gradient of backward()). */
@@ -22,7 +21,7 @@ export function onesOf(t: Tensor): Tensor {
 }
 
 function full(t: Tensor, value: number): Tensor {
-  return broadcastView(scalarLike(value, t), t.shape).contiguous();
+  return wrap(t.backend, t.backend.full(t.dtype, t.size, value), t.shape, t.dtype);
 }
 
 /** Converts to `dtype`; differentiable between float dtypes. */

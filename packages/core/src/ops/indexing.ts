@@ -10,7 +10,7 @@ import { sumToShape } from './reduce.js';
 import { broadcastView, requireInt, sameBackend, wrap } from './util.js';
 
 function zerosOf(x: Tensor): Tensor {
-  return wrap(x.backend, x.backend.zeros(x.dtype, x.size), x.shape, x.dtype);
+  return wrap(x.backend, x.backend.full(x.dtype, x.size, 0), x.shape, x.dtype);
 }
 
 /** torch.gather: out[i][j] = x[i][index[i][j]] for dim 1 (likewise for any dim). Output has index's shape. */

@@ -135,7 +135,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number): Tensor {
   const out = x._view(shape, x.strides, x.offset + s * x.strides[d]!);
   return record('slice', out, [x], (dy) => {
     // Gradient: dy placed back into a zero tensor of the input's shape.
-    const g = wrap(dy.backend, dy.backend.zeros(dy.dtype, x.size), x.shape, dy.dtype);
+    const g = wrap(dy.backend, dy.backend.full(dy.dtype, x.size, 0), x.shape, dy.dtype);
     dy.backend.copyInto(g._view(shape, g.strides, s * g.strides[d]!), dy);
     return [g];
   });
@@ -180,7 +180,7 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   }
   const total = tensors.reduce((s, t) => s + t.shape[d]!, 0);
   const shape = first.shape.map((v, i) => (i === d ? total : v));
-  const out = wrap(backend, backend.zeros(first.dtype, shapeSize(shape)), shape, first.dtype);
+  const out = wrap(backend, backend.full(first.dtype, shapeSize(shape), 0), shape, first.dtype);
   const starts: number[] = [];
   let at = 0;
   for (const t of tensors) {

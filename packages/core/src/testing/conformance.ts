@@ -25,6 +25,7 @@ import {
   type Storage,
   type TypedArray,
   type UnaryOp,
+  type UpdateRule,
 } from '../index.js';
 import { allClose, type Tolerance } from './all-close.js';
 import { shapesEqual } from '../shape.js';
@@ -43,6 +44,17 @@ export interface ConformanceOptions {
   /** Dim sizes drawn for shapes: 1, primes and non-multiples of common tile sizes (default below). */
   sizes?: readonly number[];
 }
+
+/** An Adam-shaped update rule (three state tables, seven scalars) for the applyUpdate check. */
+const CONFORMANCE_RULE: UpdateRule = {
+  name: 'conformance-adam',
+  state: ['param', 'm', 'v'],
+  scalars: ['b1', 'b2', 'eps', 'l2', 'stepSize', 'invBc', 'keep'],
+  body: `const g = grad + l2 * param;
+    mNext = b1 * m + (1.0 - b1) * g;
+    vNext = b2 * v + (1.0 - b2) * g * g;
+    paramNext = param * keep - (stepSize * mNext) / (Math.sqrt(vNext) * invBc + eps);`,
+};
 
 const DEFAULT_SIZES = [1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 31, 33];
 const UNARY: readonly UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu', 'erf', 'sign', 'square', 'reciprocal', 'geluGrad'];
@@ -186,7 +198,7 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
           const t = wrapOn(backend, backend.fromTypedArray(typed.slice()), [n], dtype);
           const r = allClose(await t.read(), typed, { rtol: 0, atol: 0 });
           if (!r.ok) throw new Error(`${name} storage: ${r.message}`);
-          const z = await wrapOn(backend, backend.zeros(dtype, n), [n], dtype).read();
+          const z = await wrapOn(backend, backend.full(dtype, n, 0), [n], dtype).read();
           if (z.length !== n || z.some((x) => x !== 0)) throw new Error(`${name} zeros(${dtype}, ${n}) is not all zeros`);
         }),
       );
@@ -210,7 +222,7 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
           const run = (b: Backend): Tensor => {
             const src = build(spec, { min: -9, max: 9 }, dtype);
             const r = spec.shape.length;
-            const dst = wrapOn(b, b.zeros(dtype, size(spec.shape)), [...spec.shape.slice(0, -2), spec.shape[r - 1]!, spec.shape[r - 2]!], dtype);
+            const dst = wrapOn(b, b.full(dtype, size(spec.shape), 0), [...spec.shape.slice(0, -2), spec.shape[r - 1]!, spec.shape[r - 2]!], dtype);
             b.copyInto(dst.transpose(-2, -1), src);
             return dst;
           };
@@ -369,6 +381,80 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
             dtype,
             ctx,
           );
+        }),
+      );
+    }
+
+    for (const dtype of dtypes) {
+      check(`full.${dtype}`, `full with zero, integer and fractional values (${dtype})`, () =>
+        property(fc.record({ n: dim, value: fc.constantFrom(0, 1, -3, 0.5, 1e-3) }), async ({ n, value }) => {
+          const v = dtype === 'int32' ? Math.round(value) : value;
+          const want = reference(() => wrapOn(cpuBackend, cpuBackend.full(dtype, n, v), [n], dtype));
+          await expectClose(`full.${dtype}`, on(backend, () => wrapOn(backend, backend.full(dtype, n, v), [n], dtype)), want, `n ${n} value ${v}`);
+        }),
+      );
+      check(`cumsum.${dtype}`, `inclusive prefix sum along the last axis of strided views (${dtype})`, () =>
+        property(specArb(), async (spec) => {
+          const v: Values = dtype === 'int32' ? { min: -20, max: 20 } : { min: -1, max: 1 };
+          await compareKernel(`cumsum.${dtype}`, [{ spec, values: v, dtype }], (b, [x]) => b.cumsum(x!), spec.shape, dtype, `shape [${spec.shape}] ${spec.layout}`);
+        }),
+      );
+      check(`scatterAddRows.${dtype}.empty`, `scatterAddRows skips empty slots (index -1) (${dtype})`, () =>
+        property(fc.record({ rows: dim, width: small, n: dim, si: fc.nat(), ss: fc.nat() }), async ({ rows, width, n, si, ss }) => {
+          const idx: InputSpec = { shape: [n], layout: 'contiguous', seed: si };
+          await compareKernel(
+            `scatterAddRows.${dtype}`,
+            [{ spec: idx, values: { min: -1, max: rows - 1 }, dtype: 'int32' }, { spec: { shape: [n, width], layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype }],
+            (b, [i, s]) => b.scatterAddRows(rows, i!, s!),
+            [rows, width],
+            dtype,
+            `rows ${rows} width ${width} n ${n} (with -1 slots)`,
+          );
+        }),
+      );
+      check(`uniqueRows.${dtype}`, `uniqueRows: distinct rows ascending then -1, summed rows then zeros (${dtype})`, () =>
+        property(fc.record({ rows: dim, width: small, n: dim, si: fc.nat(), ss: fc.nat() }), async ({ rows, width, n, si, ss }) => {
+          const inputs = [
+            { spec: { shape: [n], layout: 'contiguous' as Layout, seed: si }, values: { min: -1, max: rows - 1 }, dtype: 'int32' as DType },
+            { spec: { shape: [n, width], layout: 'sliced' as Layout, seed: ss }, values: { min: -9, max: 9 }, dtype },
+          ];
+          const ctx = `rows ${rows} width ${width} n ${n}`;
+          await compareKernel(`uniqueRows.${dtype}`, inputs, (b, [i, x]) => b.uniqueRows(i!, x!).indices, [n], 'int32', ctx);
+          await compareKernel(`uniqueRows.${dtype}`, inputs, (b, [i, x]) => b.uniqueRows(i!, x!).values, [n, width], dtype, ctx);
+        }),
+      );
+    }
+
+    for (const dtype of floats) {
+      check(`applyUpdate.${dtype}`, `applyUpdate of an Adam-like rule, dense and lazy rows (untouched rows bit-identical) (${dtype})`, () =>
+        property(fc.record({ rows: dim, width: small, n: small, seeds: fc.array(fc.nat(), { minLength: 5, maxLength: 5 }), lazy: fc.boolean() }), async ({ rows, width, n, seeds, lazy }) => {
+          const table = (seed: number, min: number): { spec: InputSpec; values: Values; dtype: DType } => ({ spec: { shape: [rows, width], layout: 'contiguous', seed }, values: { min, max: 1 }, dtype });
+          const nRows = lazy ? Math.min(n, rows) : rows;
+          // Distinct ascending rows then -1 padding, as uniqueRows makes them.
+          const picked = Array.from(new Set(draw(nRows, seeds[4]!, { min: 0, max: rows - 1 }, 'int32'))).sort((a, b) => a - b);
+          const rowIdx = Int32Array.from({ length: nRows }, (_, u) => (u < picked.length ? picked[u]! : -1));
+          const inputs = [table(seeds[0]!, -1), table(seeds[1]!, -1), table(seeds[2]!, 0), { spec: { shape: [nRows, width], layout: 'contiguous' as Layout, seed: seeds[3]! }, values: { min: -1, max: 1 }, dtype }];
+          const scalars = [0.9, 0.99, 1e-8, 0.01, 1.3, 0.001, 0.999];
+          const ctx = `rows ${rows} width ${width} ${lazy ? `lazy rows [${Array.from(rowIdx)}]` : 'dense'}`;
+          for (let k = 0; k < 3; k++) {
+            await compareKernel(`applyUpdate.${dtype}`, inputs, (b, [p, m, v, g]) => {
+              const ri = lazy ? Tensor._make(b, b.fromTypedArray(rowIdx.slice()), [nRows], 'int32') : null;
+              return b.applyUpdate(CONFORMANCE_RULE, [p!, m!, v!], g!, ri, scalars)[k]!;
+            }, [rows, width], dtype, `${ctx} state ${k}`);
+          }
+          if (lazy) {
+            // Untouched rows are copies, bit for bit.
+            const p = on(backend, () => build(inputs[0]!.spec, inputs[0]!.values, dtype));
+            const out = on(backend, () => wrapOn(backend, backend.applyUpdate(CONFORMANCE_RULE, [p, build(inputs[1]!.spec, inputs[1]!.values, dtype), build(inputs[2]!.spec, inputs[2]!.values, dtype)], build(inputs[3]!.spec, inputs[3]!.values, dtype), Tensor._make(backend, backend.fromTypedArray(rowIdx.slice()), [nRows], 'int32'), scalars)[0]!, [rows, width], dtype));
+            const before = await p.read();
+            const after = await out.read();
+            for (let r = 0; r < rows; r++) {
+              if (picked.includes(r)) continue;
+              for (let c = 0; c < width; c++) {
+                if (!Object.is(before[r * width + c], after[r * width + c])) throw new Error(`${name} applyUpdate: untouched row ${r} changed at column ${c} (${ctx})`);
+              }
+            }
+          }
         }),
       );
     }
