@@ -105,7 +105,7 @@ function readEntry(cur: JsonCursor, name: string, fail: (message: string) => nev
       } else if (field === 'data_offsets') {
         const spell = (array: string) => `data_offsets must be two non-negative integers [begin, end], got ${array}`;
         offsets = readUints(cur, what, fail, spell);
-        if (offsets.length !== 2) fail(`${what}: ${spell(`[${offsets.join(',')}]`)}`);
+        if (offsets.length !== 2) fail(`${what}: ${spell(clip(`[${offsets.join(',')}]`))}`);
       } else {
         cur.skip(2); // the reference reader ignores unknown fields too
       }

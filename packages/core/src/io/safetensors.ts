@@ -57,7 +57,8 @@ function tensorsOf(entries: Record<string, SafetensorsEntry>): Record<string, Te
 
 /** `bytes` where its offset suits elements of `itemSize` bytes, else an aligned copy. */
 function aligned(bytes: Uint8Array, itemSize: number): Uint8Array {
-  return bytes.byteOffset % itemSize === 0 ? bytes : bytes.slice();
+  // new Uint8Array(view) copies; a Node Buffer's slice() would return a view at the same misaligned offset.
+  return bytes.byteOffset % itemSize === 0 ? bytes : new Uint8Array(bytes);
 }
 
 /** Fills the fresh (hence aligned) array `out` with a copy of `bytes`. */
