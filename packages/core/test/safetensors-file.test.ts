@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, type Tensor } from '@myriad/core';
-import { readSafetensorsFile, readSafetensorsFileWithMetadata, writeFileAtomic, writeSafetensorsFile } from '../src/io/safetensors-file.js';
+import { spawnSync } from 'node:child_process';
+import { readSafetensorsFile, readSafetensorsFileWithMetadata, removeStaleTempFiles, writeFileAtomic, writeSafetensorsFile } from '../src/io/safetensors-file.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -84,5 +85,21 @@ describe('safetensors files', () => {
     await writeSafetensorsFile(path, tensors);
     const back = await readSafetensorsFile(path);
     for (const [name, t] of Object.entries(tensors)) expect(Array.from(back[name]!.toTypedArray())).toEqual(Array.from(t.toTypedArray()));
+  });
+
+  it('removes temp files that dead writers left, on the next write and on request; keeps live writers\' and unrelated files', async () => {
+    const path = join(dir, 'ckpt.safetensors');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const deadTemp = `ckpt.safetensors.tmp-${dead}-k3j9x0aa`;
+    const ownTemp = `ckpt.safetensors.tmp-${process.pid}-zz00aa11`; // ours, but no write of ours is running
+    const liveTemp = `ckpt.safetensors.tmp-${process.ppid}-abcd1234`; // the parent process is alive: it may be writing
+    const keep = ['ckpt.safetensors.tmp-notes', 'other.safetensors.tmp-1-abc', 'ckpt.safetensors.bak'];
+    for (const f of [deadTemp, ownTemp, liveTemp, ...keep]) await writeFile(join(dir, f), 'partial');
+    await writeSafetensorsFile(path, { a: tensor([1], { dtype: 'float32' }) });
+    expect((await readdir(dir)).sort()).toEqual(['ckpt.safetensors', liveTemp, ...keep].sort());
+
+    await writeFile(join(dir, deadTemp), 'partial');
+    expect(await removeStaleTempFiles(path)).toEqual([join(dir, deadTemp)]);
+    expect(await removeStaleTempFiles(join(dir, 'missing-dir', 'x'))).toEqual([]);
   });
 });
