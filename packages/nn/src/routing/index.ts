@@ -6,4 +6,4 @@ export { PEER, type PEEROptions, type ScoreFn } from './peer.js';
 export { type QueryNorm } from './query-network.js';
 export { combineExperts, groupByExpert, type Assignments, type Expert } from './dispatch.js';
 export { expertCapacity, applyCapacity, hashExperts, hash32, updateBalanceBias } from './routers.js';
-export { gateMass } from './routing-decision.js';
+export { gateMass, LazyRoutingDecision } from './routing-decision.js';

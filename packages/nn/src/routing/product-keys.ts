@@ -3,7 +3,7 @@
 // query q = [q₁ ; q₂] its score splits: q·K_ij = q₁·c_i + q₂·c'_j. The top-k of all N sums therefore
 // lies among the k² pairs built from the top-k of each half (a pair outside them is beaten by at
 // least k pairs inside), which makes this exact at O(√N) cost instead of O(N).
-import { ShapeError, type Tensor, add, matmul, permute, reshape, slice, tensor, topk, transpose, unsqueeze } from '@myriad/core';
+import { ShapeError, type Tensor, add, gather, matmul, mul, permute, reshape, slice, topk, transpose, unsqueeze } from '@myriad/core';
 
 /** Result of `productKeyTopk`: scores and expert indices, both `[...lead, heads, k]`, best first. */
 export interface ProductKeyTopk {
@@ -61,19 +61,10 @@ export function productKeyTopk(queries: Tensor, subKeys: Tensor, k: number): Pro
   const candidates = reshape(add(unsqueeze(t1.values, -1), unsqueeze(t2.values, -2)), [rows, heads, k * k]);
   const best = topk(candidates, k);
 
-  // Map candidate c = a·k + b back to the expert index i·numKeys + j (i = i₁[a], j = i₂[b]).
-  const i1 = t1.indices.toTypedArray() as Int32Array;
-  const i2 = t2.indices.toTypedArray() as Int32Array;
-  const c = best.indices.toTypedArray() as Int32Array;
-  const out = new Int32Array(c.length);
-  for (let r = 0; r < rows * heads; r++) {
-    const base = r * k;
-    for (let s = 0; s < k; s++) {
-      const cand = c[base + s]!;
-      const a = (cand / k) | 0;
-      out[base + s] = i1[base + a]! * numKeys + i2[base + cand - a * k]!;
-    }
-  }
+  // Expert index of candidate c = a·k + b is i₁[a]·numKeys + i₂[b]: build the k² ids the same way as the
+  // sums and pick the winners' with a gather, so the mapping stays on the backend (no host read).
+  const candidateIds = reshape(add(unsqueeze(mul(t1.indices, numKeys), -1), unsqueeze(t2.indices, -2)), [rows, heads, k * k]);
+  const ids = gather(candidateIds, -1, best.indices);
   const shape = [...lead, heads, k];
-  return { scores: reshape(best.values, shape), indices: tensor(out, { shape, dtype: 'int32' }) };
+  return { scores: reshape(best.values, shape), indices: reshape(ids, shape) };
 }

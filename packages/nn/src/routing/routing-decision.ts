@@ -29,16 +29,49 @@ export function sqrtExperts(layer: string, numExperts: number): number {
   return n;
 }
 
-/** A RoutingDecision [tokens, heads, k] from retrieved indices and the gates they were weighted by. */
-export function routingDecision(indices: Tensor, gates: Tensor, tokens: number, heads: number, k: number): RoutingDecision {
-  const scores = gates.toTypedArray();
-  return {
-    indices: indices.toTypedArray() as Int32Array,
-    scores: scores instanceof Int32Array ? Float64Array.from(scores) : scores,
-    tokens,
-    heads,
-    k,
-  };
+/**
+ * A routing decision that stays where it was computed: the index and gate tensors are kept (detached)
+ * and copied to the host only when `indices` / `scores` are first read, so recording a decision costs
+ * a training step no transfer. On a backend that answers only asynchronously (WebGPU) read them with
+ * `await decision.read()`; `tensors` gives the device tensors themselves (metrics sum them there).
+ */
+export class LazyRoutingDecision implements RoutingDecision {
+  private hostIndices: Int32Array | null = null;
+  private hostScores: Float32Array | Float64Array | null = null;
+  /** The decision as tensors on their backend: int32 indices and float gates, [tokens, heads, k]. */
+  readonly tensors: { readonly indices: Tensor; readonly scores: Tensor };
+
+  constructor(indices: Tensor, scores: Tensor, readonly tokens: number, readonly heads: number, readonly k: number) {
+    this.tensors = { indices: indices.detach(), scores: scores.detach() };
+  }
+
+  /** Expert index per (token, head, slot), row-major; −1 marks an empty slot. Read synchronously (throws on WebGPU: use read()). */
+  get indices(): Int32Array {
+    this.hostIndices ??= Int32Array.from(this.tensors.indices.toTypedArray());
+    return this.hostIndices;
+  }
+
+  /** Gate per (token, head, slot), row-major. Read synchronously (throws on WebGPU: use read()). */
+  get scores(): Float32Array | Float64Array {
+    this.hostScores ??= floats(this.tensors.scores.toTypedArray());
+    return this.hostScores;
+  }
+
+  /** Host copies of indices and scores, waiting for device work (every backend). */
+  async read(): Promise<{ indices: Int32Array; scores: Float32Array | Float64Array }> {
+    this.hostIndices ??= Int32Array.from(await this.tensors.indices.read());
+    this.hostScores ??= floats(await this.tensors.scores.read());
+    return { indices: this.hostIndices, scores: this.hostScores };
+  }
+}
+
+function floats(a: ArrayLike<number>): Float32Array | Float64Array {
+  return a instanceof Float64Array || a instanceof Float32Array ? a : Float64Array.from(a);
+}
+
+/** A RoutingDecision [tokens, heads, k] from retrieved indices and the gates they were weighted by (nothing is read back). */
+export function routingDecision(indices: Tensor, gates: Tensor, tokens: number, heads: number, k: number): LazyRoutingDecision {
+  return new LazyRoutingDecision(indices, gates, tokens, heads, k);
 }
 
 /**

@@ -2,7 +2,7 @@
 //   z'ᵢ = Σ_tokens gᵢ (gate of expert i, 0 where not selected),  z = z'/‖z'‖₁
 //   usage = |{i : zᵢ > 0}| / N,   unevenness = KL(z ‖ uniform) = log N + Σᵢ zᵢ log zᵢ
 // plus, for MoE with finite capacity, the fraction of tokens dropped.
-import type { Tensor } from '@myriad/core';
+import { add, ge, reshape, scatterAdd, where, zeros, type Tensor } from '@myriad/core';
 import type { RoutingDecision, RoutingModel, RoutingSource } from './routing-source.js';
 
 /** Metrics of one routing layer over a window. */
@@ -39,17 +39,31 @@ export function usageAndUnevenness(zPrime: ArrayLike<number>): { usage: number; 
   return { usage: used / n, unevenness: Math.log(n) + sum };
 }
 
+function onHost(x: Int32Array | Float32Array | Float64Array | Tensor): x is Int32Array | Float32Array | Float64Array {
+  return x instanceof Int32Array || x instanceof Float32Array || x instanceof Float64Array;
+}
+
 function asArray(x: Int32Array | Float32Array | Float64Array | Tensor): ArrayLike<number> {
-  return x instanceof Int32Array || x instanceof Float32Array || x instanceof Float64Array ? x : x.toTypedArray();
+  return onHost(x) ? x : x.toTypedArray();
+}
+
+/** z′ of one decision as a [numExperts] tensor on the decision's backend (empty slots, −1, add nothing). */
+function gateMassTensor(indices: Tensor, scores: Tensor, numExperts: number): Tensor {
+  const idx = reshape(indices, [indices.size]);
+  const valid = ge(idx, 0);
+  const g = where(valid, reshape(scores, [scores.size]), 0);
+  return scatterAdd(zeros([numExperts], { dtype: g.dtype }), 0, where(valid, idx, 0), g);
 }
 
 /** Accumulates z' and dropped tokens of one routing layer over a window. */
 export class RoutingAccumulator {
-  /** z'ᵢ so far. */
+  /** z'ᵢ so far (decisions kept on a device are added in when `result()` / `resultAsync()` read them). */
   readonly gateMass: Float64Array;
   private tokens = 0;
   private dropped = 0;
   private droppedTokens = 0;
+  /** z′ of decisions that live on a device backend, summed there: read once per window, not per step. */
+  private pending: Tensor | null = null;
 
   /** An empty window over `numExperts` experts. */
   constructor(readonly numExperts: number) {
@@ -59,21 +73,27 @@ export class RoutingAccumulator {
 
   /** Adds one routing decision (and the layer's dropped fraction for it, if known). */
   add(d: RoutingDecision, droppedFraction?: number | null): void {
-    const indices = asArray(d.indices);
-    const scores = asArray(d.scores);
     const expected = d.tokens * d.heads * d.k;
-    if (indices.length !== expected || scores.length !== expected) {
-      throw new RangeError(
-        `RoutingAccumulator.add: tokens·heads·k = ${d.tokens}·${d.heads}·${d.k} = ${expected}, but got ` +
-          `${indices.length} indices and ${scores.length} scores`,
-      );
+    // Sizes come from the tensors when present: reading d.indices would copy them to the host.
+    const sizeOf = (x: Int32Array | Float32Array | Float64Array | Tensor): number => (onHost(x) ? x.length : x.size);
+    const [ni, ns] = d.tensors ? [d.tensors.indices.size, d.tensors.scores.size] : [sizeOf(d.indices), sizeOf(d.scores)];
+    if (ni !== expected || ns !== expected) {
+      throw new RangeError(`RoutingAccumulator.add: tokens·heads·k = ${d.tokens}·${d.heads}·${d.k} = ${expected}, but got ${ni} indices and ${ns} scores`);
     }
-    const z = this.gateMass;
-    for (let i = 0; i < expected; i++) {
-      const e = indices[i]!;
-      if (e < 0) continue; // empty slot
-      if (e >= this.numExperts) throw new RangeError(`RoutingAccumulator.add: expert index ${e} at position ${i} is >= numExperts ${this.numExperts}`);
-      z[e] = z[e]! + scores[i]!;
+    const t = d.tensors ?? (!onHost(d.indices) && !onHost(d.scores) ? { indices: d.indices, scores: d.scores } : null);
+    if (t !== null && t.indices.backend.hostData(t.indices.storage) === null) {
+      const z = gateMassTensor(t.indices, t.scores, this.numExperts);
+      this.pending = this.pending === null ? z : add(this.pending, z);
+    } else {
+      const indices = asArray(d.indices);
+      const scores = asArray(d.scores);
+      const z = this.gateMass;
+      for (let i = 0; i < expected; i++) {
+        const e = indices[i]!;
+        if (e < 0) continue; // empty slot
+        if (e >= this.numExperts) throw new RangeError(`RoutingAccumulator.add: expert index ${e} at position ${i} is >= numExperts ${this.numExperts}`);
+        z[e] = z[e]! + scores[i]!;
+      }
     }
     this.tokens += d.tokens;
     if (droppedFraction !== undefined && droppedFraction !== null) {
@@ -82,8 +102,24 @@ export class RoutingAccumulator {
     }
   }
 
-  /** The metrics of the window so far. */
+  private fold(pending: ArrayLike<number>): void {
+    for (let i = 0; i < this.numExperts; i++) this.gateMass[i] = this.gateMass[i]! + pending[i]!;
+    this.pending = null;
+  }
+
+  /** The metrics of the window so far (reads device-held gate mass synchronously: use resultAsync on WebGPU). */
   result(): RoutingMetrics {
+    if (this.pending) this.fold(this.pending.toTypedArray());
+    return this.summary();
+  }
+
+  /** The metrics of the window so far, waiting for device work. */
+  async resultAsync(): Promise<RoutingMetrics> {
+    if (this.pending) this.fold(await this.pending.read());
+    return this.summary();
+  }
+
+  private summary(): RoutingMetrics {
     return {
       ...usageAndUnevenness(this.gateMass),
       droppedFraction: this.droppedTokens > 0 ? this.dropped / this.droppedTokens : null,
@@ -123,6 +159,13 @@ export class RoutingMonitor {
   results(): Record<string, RoutingMetrics> {
     const out: Record<string, RoutingMetrics> = {};
     for (const [name, , acc] of this.layers) out[name] = acc.result();
+    return out;
+  }
+
+  /** `results()`, waiting for device work (works on every backend, WebGPU included). */
+  async resultsAsync(): Promise<Record<string, RoutingMetrics>> {
+    const out: Record<string, RoutingMetrics> = {};
+    for (const [name, , acc] of this.layers) out[name] = await acc.resultAsync();
     return out;
   }
 }

@@ -15,6 +15,8 @@ export interface RoutingDecision {
   tokens: number;
   heads: number;
   k: number;
+  /** The same decision as tensors on the backend that computed it, when the layer kept them there. */
+  readonly tensors?: { readonly indices: Tensor; readonly scores: Tensor };
 }
 
 /** A layer that routes tokens to `numExperts` experts (or memory slots) and keeps its last decision. */

@@ -4,9 +4,8 @@
 // A row-sparse gradient is applied lazily, like torch.optim.SparseAdam: only its rows of p, m and v
 // change; other rows are not decayed and their moments do not shrink. The step count t (for bias
 // correction) is per parameter and advances on every step the parameter has a gradient.
-import type { CoalescedRows } from './coalesce.js';
-import type { FloatArray } from './live-data.js';
-import { Optimizer, type BaseHyper, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
+import type { UpdateRule } from '@myriad/core';
+import { Optimizer, type BaseHyper, type ParamGroup, type ParamsInput } from './optimizer.js';
 
 /** Adam / AdamW hyper-parameters. */
 export interface AdamHyper extends BaseHyper {
@@ -16,34 +15,20 @@ export interface AdamHyper extends BaseHyper {
   eps: number;
 }
 
-interface AdamConsts {
-  b1: number;
-  b2: number;
-  eps: number;
-  stepSize: number; // lr / (1 − β₁ᵗ)
-  bc2Sqrt: number; // √(1 − β₂ᵗ)
-  l2: number; // coupled weight decay (Adam)
-  keep: number; // 1 − lr·λ (AdamW), 1 otherwise
-}
-
-// One kernel for dense and sparse updates, so touched rows come out bit-identical either way.
-// Branch-free: with l2 = 0 and keep = 1 the extra terms are exact no-ops (g + 0·p = g, p·1 = p).
-function adamRange(c: AdamConsts, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, pStart: number, gStart: number, n: number): void {
-  const { b1, b2, eps, stepSize, l2, keep } = c;
-  const a1 = 1 - b1;
-  const a2 = 1 - b2;
-  const invBc2Sqrt = 1 / c.bc2Sqrt;
-  const end = pStart + n;
-  const shift = gStart - pStart;
-  for (let i = pStart; i < end; i++) {
-    const gi = g[i + shift]! + l2 * p[i]!;
-    const mi = b1 * m[i]! + a1 * gi;
-    const vi = b2 * v[i]! + a2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
-  }
-}
+/**
+ * Adam's update of one element. Branch-free: with l2 = 0 and keep = 1 the extra terms are exact
+ * no-ops (g + 0·p = g, p·1 = p), so one rule serves Adam and AdamW, dense and lazy rows alike.
+ */
+export const ADAM_RULE: UpdateRule = {
+  name: 'adam',
+  state: ['param', 'expAvg', 'expAvgSq'],
+  // stepSize = lr/(1 − β₁ᵗ), invBc2Sqrt = 1/√(1 − β₂ᵗ), l2 = Adam's coupled decay, keep = 1 − lr·λ (AdamW).
+  scalars: ['b1', 'b2', 'eps', 'stepSize', 'invBc2Sqrt', 'l2', 'keep'],
+  body: `const g = grad + l2 * param;
+    expAvgNext = b1 * expAvg + (1.0 - b1) * g;
+    expAvgSqNext = b2 * expAvgSq + (1.0 - b2) * g * g;
+    paramNext = param * keep - (stepSize * expAvgNext) / (Math.sqrt(expAvgSqNext) * invBc2Sqrt + eps);`,
+};
 
 /** Adam with L2 weight decay added to the gradient; row-sparse gradients are applied lazily. */
 export class Adam extends Optimizer<AdamHyper> {
@@ -64,37 +49,15 @@ export class Adam extends Optimizer<AdamHyper> {
     if (!(group.eps >= 0)) throw new RangeError(`${this.constructor.name}: group ${index} has eps=${group.eps}; expected >= 0`);
   }
 
-  protected bufferNames(): string[] {
-    return ['expAvg', 'expAvgSq'];
+  protected rule(): UpdateRule {
+    return ADAM_RULE;
   }
 
-  private consts(group: ParamGroup<AdamHyper>, step: number): AdamConsts {
+  protected scalars(group: ParamGroup<AdamHyper>, step: number): number[] {
     const [b1, b2] = group.betas;
-    return {
-      b1,
-      b2,
-      eps: group.eps,
-      stepSize: group.lr / (1 - b1 ** step),
-      bc2Sqrt: Math.sqrt(1 - b2 ** step),
-      l2: this.decoupled ? 0 : group.weightDecay,
-      keep: this.decoupled ? 1 - group.lr * group.weightDecay : 1,
-    };
-  }
-
-  protected updateDense(group: ParamGroup<AdamHyper>, state: ParamState, p: FloatArray, g: FloatArray): void {
-    const { expAvg, expAvgSq } = state.buffers;
-    adamRange(this.consts(group, state.step), p, g, expAvg!, expAvgSq!, 0, 0, p.length);
-  }
-
-  protected updateRows(group: ParamGroup<AdamHyper>, state: ParamState, p: FloatArray, g: CoalescedRows, rowSize: number): void {
-    const { expAvg, expAvgSq } = state.buffers;
-    const c = this.consts(group, state.step);
-    const { rows, offsets, values, summed } = g;
-    for (let r = 0; r < rows.length; r++) {
-      const o = offsets[r]!;
-      if (o >= 0) adamRange(c, p, values, expAvg!, expAvgSq!, rows[r]! * rowSize, o, rowSize);
-      else adamRange(c, p, summed, expAvg!, expAvgSq!, rows[r]! * rowSize, -o - 1, rowSize);
-    }
+    const l2 = this.decoupled ? 0 : group.weightDecay;
+    const keep = this.decoupled ? 1 - group.lr * group.weightDecay : 1;
+    return [b1, b2, group.eps, group.lr / (1 - b1 ** step), 1 / Math.sqrt(1 - b2 ** step), l2, keep];
   }
 }
 

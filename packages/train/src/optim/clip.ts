@@ -1,5 +1,5 @@
 // Gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_), sparse gradients included.
-import { SparseGrad, type Tensor } from '@myriad/core';
+import { SparseGrad, add, minimum, mul, reciprocal, sqrt, square, sum, tensor, type Tensor } from '@myriad/core';
 import { coalesceRows } from './coalesce.js';
 import { gradData, liveData, type FloatArray } from './live-data.js';
 
@@ -49,6 +49,50 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
     const { data, copy } = ownedArray(target);
     for (let i = 0; i < data.length; i++) data[i] = data[i]! * scale;
     if (copy) p.grad = g instanceof SparseGrad ? new SparseGrad(g.indices, copy, g.shape) : copy;
+  }
+  return norm;
+}
+
+/** Whether every gradient of `params` lives in host memory (the CPU backend). */
+function gradsOnHost(params: readonly Tensor[]): boolean {
+  return params.every((p) => {
+    const g = p.grad;
+    if (g === null) return true;
+    return (g instanceof SparseGrad ? [g.indices, g.values] : [g]).every((t) => t.backend.hostData(t.storage) !== null);
+  });
+}
+
+/**
+ * `clipGradNorm` that keeps everything on the gradients' backend: returns ‖g‖₂ (before clipping) as a
+ * 0-d tensor and scales the gradients by min(1, maxNorm / (‖g‖₂ + 1e-6)) with device ops, reading
+ * nothing back. `maxNorm` null only measures the norm. A caller that must know whether the norm is
+ * finite (to skip a step) reads this one scalar, e.g. together with the loss.
+ */
+export function clipGradNormTensor(params: Iterable<Tensor>, maxNorm: number | null): Tensor {
+  if (maxNorm !== null && !(maxNorm > 0)) throw new RangeError(`clipGradNormTensor: maxNorm must be > 0 (or null to only measure), got ${maxNorm}`);
+  const list = Array.from(params);
+  if (gradsOnHost(list)) {
+    // Host memory: the typed-array path above, without materialising anything.
+    const norm = maxNorm === null ? clipGradNorm(list, Infinity) : clipGradNorm(list, maxNorm);
+    return tensor(norm, { dtype: 'float64' });
+  }
+  let sumSq: Tensor | null = null;
+  for (const p of list) {
+    const g = p.grad;
+    if (g === null) continue;
+    // A sparse gradient's norm is that of its dense form: repeated rows are summed first.
+    const values = g instanceof SparseGrad ? g.coalesce().values : g;
+    const term = sum(square(values));
+    sumSq = sumSq === null ? term : add(sumSq, term);
+  }
+  if (sumSq === null) return tensor(0);
+  const norm = sqrt(sumSq);
+  if (maxNorm === null) return norm;
+  const scale = minimum(mul(reciprocal(add(norm, 1e-6)), maxNorm), 1);
+  for (const p of list) {
+    const g = p.grad;
+    if (g === null) continue;
+    p.grad = g instanceof SparseGrad ? new SparseGrad(g.indices, mul(g.values, scale), g.shape) : mul(g, scale);
   }
   return norm;
 }

@@ -1,8 +1,11 @@
 // The optimizer base class: parameter groups, per-parameter state keyed by the parameter tensor,
-// zeroGrad, setLr, stateDict / loadStateDict. Subclasses implement one dense and one row-sparse update.
-import { SparseGrad, tensor, type Tensor } from '@myriad/core';
-import { coalesceRows, type CoalescedRows } from './coalesce.js';
-import { gradData, liveData, type FloatArray } from './live-data.js';
+// zeroGrad, setLr, stateDict / loadStateDict. A subclass gives its update as one UpdateRule (a few
+// statements per element) plus the scalars of a step; the base class runs that rule in place on host
+// memory (CPU backend), or as backend kernels on a device (no parameter, gradient or moment leaves
+// it), densely or lazily on the rows of a row-sparse gradient.
+import { SparseGrad, Tensor, compileUpdateRule, contiguousStrides, tensor, type TypedArray, type UpdateRule, type View } from '@myriad/core';
+import { coalesceRows } from './coalesce.js';
+import { gradData, liveData } from './live-data.js';
 
 /** Hyper-parameters shared by every optimizer; subclasses add their own. */
 export interface BaseHyper {
@@ -19,10 +22,10 @@ export type ParamsInput<H extends BaseHyper> = Iterable<Tensor> | readonly Param
 /** A resolved parameter group: tensors plus the full set of hyper-parameters. */
 export type ParamGroup<H extends BaseHyper> = H & { params: Tensor[] };
 
-/** Per-parameter state: a step count and named moment buffers (same length as the parameter). */
+/** Per-parameter state: a step count and named moment buffers (tensors of the parameter's shape, on its backend). */
 export interface ParamState {
   step: number;
-  buffers: Record<string, FloatArray>;
+  buffers: Record<string, Tensor>;
 }
 
 /** Serialised optimizer state (tensors go under `optim.` in a checkpoint, the rest into JSON metadata). */
@@ -60,6 +63,7 @@ export abstract class Optimizer<H extends BaseHyper> {
       const group = { ...defaults, ...overrides, params: Array.from(ps) } as ParamGroup<H>;
       for (const p of group.params) {
         if (seen.has(p)) throw new Error(`${name}: a parameter of shape [${p.shape}] appears twice (group ${gi})`);
+        if (!p.isLeaf) throw new Error(`${name}: can't optimize a non-leaf tensor of shape [${p.shape}] (group ${gi}); pass parameters, or x.detach().requiresGrad_()`);
         if (p.dtype === 'int32') throw new TypeError(`${name}: parameter of shape [${p.shape}] has dtype int32; only float parameters train`);
         seen.add(p);
       }
@@ -102,23 +106,54 @@ export abstract class Optimizer<H extends BaseHyper> {
         const grad = p.grad;
         if (grad === null || grad === undefined) continue;
         this.checkShape(p, grad.shape);
-        // On the CPU the parameter's own storage is updated in place. A parameter without host storage
-        // (a device backend, a strided view) is updated on a host copy that is then assigned back.
-        const live = liveData(p) as FloatArray | null;
-        const data = live ?? (p.toTypedArray() as FloatArray);
         const state = this.stateOf(p, group);
         state.step++;
-        if (grad instanceof SparseGrad) {
-          const rowSize = p.size / p.shape[0]!;
-          const rows = coalesceRows(grad.indices.toTypedArray() as Int32Array, gradData(grad.values), rowSize);
-          this.checkRows(p, rows.rows);
-          this.updateRows(group, state, data, rows, rowSize);
-        } else {
-          this.updateDense(group, state, data, gradData(grad));
-        }
-        if (!live) p.assign(tensor(data, { shape: [...p.shape], dtype: p.dtype }));
+        const rule = this.rule(group);
+        const scalars = this.scalars(group, state.step);
+        const tables = [p, ...rule.state.slice(1).map((b) => state.buffers[b]!)];
+        const host = hostTables(tables);
+        if (host) this.updateOnHost(p, rule, scalars, host, grad);
+        else this.updateOnBackend(p, rule, scalars, tables, grad);
       }
     }
+  }
+
+  // CPU: the rule compiled to a typed-array loop, in place on the live storage of p and its moments.
+  private updateOnHost(p: Tensor, rule: UpdateRule, scalars: readonly number[], tables: TypedArray[], grad: Tensor | SparseGrad): void {
+    const update = compileUpdateRule(rule);
+    if (!(grad instanceof SparseGrad)) {
+      update(tables, gradData(grad), scalars, 0, 0, p.size);
+      return;
+    }
+    const rowSize = p.size / p.shape[0]!;
+    const { rows, offsets, values, summed } = coalesceRows(grad.indices.toTypedArray() as Int32Array, gradData(grad.values), rowSize);
+    this.checkRows(p, rows);
+    for (let r = 0; r < rows.length; r++) {
+      const o = offsets[r]!;
+      if (o >= 0) update(tables, values, scalars, rows[r]! * rowSize, o, rowSize);
+      else update(tables, summed, scalars, rows[r]! * rowSize, -o - 1, rowSize);
+    }
+  }
+
+  // A device (or a parameter without host storage): the backend applies the rule as kernels and each
+  // state table takes its new contents with a device copy; a sparse gradient is coalesced there too.
+  private updateOnBackend(p: Tensor, rule: UpdateRule, scalars: readonly number[], tables: Tensor[], grad: Tensor | SparseGrad): void {
+    const rows = p.ndim === 0 ? 1 : p.shape[0]!;
+    const width = rows === 0 ? 0 : p.size / rows;
+    const as2d = (t: Tensor, n: number): View => t.contiguous().reshape([n, width]);
+    const backend = p.backend;
+    let next;
+    if (grad instanceof SparseGrad) {
+      const c = grad.coalesce();
+      next = backend.applyUpdate(rule, tables.map((t) => as2d(t, rows)), as2d(c.values, c.nnz), c.indices, scalars);
+    } else {
+      next = backend.applyUpdate(rule, tables.map((t) => as2d(t, rows)), as2d(grad, rows), null, scalars);
+    }
+    tables.forEach((t, k) => {
+      const src: View = { storage: next[k]!, shape: t.shape, strides: t.strides, offset: 0, dtype: t.dtype };
+      backend.copyInto(t, t.isContiguous() ? src : { ...src, strides: contiguousStrides(t.shape) });
+      backend.dispose(next[k]!);
+    });
   }
 
   // Rows are sorted ascending after coalescing: checking the last one bounds them all.
@@ -142,20 +177,15 @@ export abstract class Optimizer<H extends BaseHyper> {
       s = { step: 0, buffers: {} };
       this.state.set(p, s);
     }
-    for (const name of this.bufferNames(group)) {
-      s.buffers[name] ??= p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
-    }
+    for (const name of this.rule(group).state.slice(1)) s.buffers[name] ??= zerosOn(p);
     return s;
   }
 
-  /** Names of the moment buffers a parameter in `group` needs (e.g. ['expAvg', 'expAvgSq']). */
-  protected abstract bufferNames(group: ParamGroup<H>): string[];
+  /** The update rule for parameters of `group`: state ['param', ...moment buffers]. */
+  protected abstract rule(group: ParamGroup<H>): UpdateRule;
 
-  /** Dense update of a whole parameter `p` from gradient `g` (same length). */
-  protected abstract updateDense(group: ParamGroup<H>, state: ParamState, p: FloatArray, g: FloatArray): void;
-
-  /** Lazy update of the rows `g.rows` (unique, ascending) of `p`, `rowSize` elements each. */
-  protected abstract updateRows(group: ParamGroup<H>, state: ParamState, p: FloatArray, g: CoalescedRows, rowSize: number): void;
+  /** The rule's scalars for a parameter of `group` at its `step`-th update (1-based), in the rule's order. */
+  protected abstract scalars(group: ParamGroup<H>, step: number): number[];
 
   /** A snapshot of hyper-parameters and state (buffers are copied). */
   stateDict(): OptimizerStateDict {
@@ -169,7 +199,7 @@ export abstract class Optimizer<H extends BaseHyper> {
         if (s) {
           steps[index] = s.step;
           for (const [name, buf] of Object.entries(s.buffers)) {
-            tensors[`${index}.${name}`] = tensor(buf.slice(), { shape: [...p.shape], dtype: p.dtype });
+            tensors[`${index}.${name}`] = buf.detach().clone();
           }
         }
         index++;
@@ -204,7 +234,7 @@ export abstract class Optimizer<H extends BaseHyper> {
       });
       g.params.forEach((p, pi) => {
         if (dict.steps?.[index + pi] === undefined) return;
-        for (const buf of this.bufferNames({ ...g, ...saved } as ParamGroup<H>)) {
+        for (const buf of this.rule({ ...g, ...saved } as ParamGroup<H>).state.slice(1)) {
           const t = dict.tensors?.[`${index + pi}.${buf}`];
           if (!t) throw new Error(`${name}: missing buffer "${index + pi}.${buf}" for parameter ${index + pi} of shape [${p.shape}]`);
           if (t.size !== p.size) throw new Error(`${name}: buffer "${index + pi}.${buf}" has ${t.size} elements, expected ${p.size}`);
@@ -224,7 +254,26 @@ export abstract class Optimizer<H extends BaseHyper> {
       if (step === undefined) return;
       const s = this.stateOf(p, groupOf[i]!);
       s.step = step;
-      for (const [bufName, buf] of Object.entries(s.buffers)) buf.set(dict.tensors[`${i}.${bufName}`]!.toTypedArray());
+      for (const bufName of Object.keys(s.buffers)) {
+        const saved = dict.tensors[`${i}.${bufName}`]!.toTypedArray();
+        s.buffers[bufName] = tensor(saved, { shape: [...p.shape], dtype: p.dtype });
+      }
     });
   }
+}
+
+/** Zeros of p's shape and dtype on p's backend (a device fill, not an upload). */
+function zerosOn(p: Tensor): Tensor {
+  return Tensor._make(p.backend, p.backend.full(p.dtype, p.size, 0), p.shape, p.dtype);
+}
+
+/** The live typed arrays of all tables when each is a host tensor owning its whole storage, else null. */
+function hostTables(tables: readonly Tensor[]): TypedArray[] | null {
+  const out: TypedArray[] = [];
+  for (const t of tables) {
+    const live = liveData(t);
+    if (live === null || live instanceof Int32Array) return null;
+    out.push(live);
+  }
+  return out;
 }

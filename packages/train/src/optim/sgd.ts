@@ -1,9 +1,8 @@
 // Stochastic gradient descent with momentum and Nesterov momentum (PyTorch semantics, dampening 0):
 //   g ← g + λ·p;  b ← μ·b + g;  g ← g + μ·b (Nesterov) or b;  p ← p − lr·g.
 // A row-sparse gradient updates only its rows and their momentum rows (lazy momentum).
-import type { CoalescedRows } from './coalesce.js';
-import type { FloatArray } from './live-data.js';
-import { Optimizer, type BaseHyper, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
+import type { UpdateRule } from '@myriad/core';
+import { Optimizer, type BaseHyper, type ParamGroup, type ParamsInput } from './optimizer.js';
 
 /** SGD hyper-parameters. */
 export interface SGDHyper extends BaseHyper {
@@ -13,21 +12,24 @@ export interface SGDHyper extends BaseHyper {
   nesterov: boolean;
 }
 
-// One kernel for dense and sparse updates, so the two give bit-identical rows.
-function sgdRange(h: SGDHyper, p: FloatArray, g: FloatArray, buf: FloatArray | undefined, pStart: number, gStart: number, n: number): void {
-  const { lr, weightDecay: wd, momentum: mu, nesterov } = h;
-  for (let j = 0; j < n; j++) {
-    const i = pStart + j;
-    let d = g[gStart + j]!;
-    if (wd !== 0) d += wd * p[i]!;
-    if (buf) {
-      const b = mu * buf[i]! + d;
-      buf[i] = b;
-      d = nesterov ? d + mu * b : b;
-    }
-    p[i] = p[i]! - lr * d;
-  }
-}
+/** Plain SGD of one element: p ← p − lr·(g + λ·p). */
+export const SGD_RULE: UpdateRule = {
+  name: 'sgd',
+  state: ['param'],
+  scalars: ['lr', 'weightDecay'],
+  body: `paramNext = param - lr * (grad + weightDecay * param);`,
+};
+
+/** SGD with (Nesterov when nesterov = 1) momentum of one element; the buffer b ← μ·b + g. */
+export const SGD_MOMENTUM_RULE: UpdateRule = {
+  name: 'sgd-momentum',
+  state: ['param', 'momentumBuffer'],
+  scalars: ['lr', 'weightDecay', 'momentum', 'nesterov'],
+  body: `const d = grad + weightDecay * param;
+    momentumBufferNext = momentum * momentumBuffer + d;
+    const step = nesterov > 0.5 ? d + momentum * momentumBufferNext : momentumBufferNext;
+    paramNext = param - lr * step;`,
+};
 
 /** Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay. */
 export class SGD extends Optimizer<SGDHyper> {
@@ -44,25 +46,12 @@ export class SGD extends Optimizer<SGDHyper> {
     if (group.nesterov && group.momentum === 0) throw new RangeError(`SGD: group ${index} asks for nesterov with momentum 0`);
   }
 
-  protected bufferNames(group: ParamGroup<SGDHyper>): string[] {
-    return group.momentum > 0 ? ['momentumBuffer'] : [];
+  protected rule(group: ParamGroup<SGDHyper>): UpdateRule {
+    return group.momentum > 0 ? SGD_MOMENTUM_RULE : SGD_RULE;
   }
 
-  protected updateDense(group: ParamGroup<SGDHyper>, state: ParamState, p: FloatArray, g: FloatArray): void {
-    sgdRange(group, p, g, this.momentumOf(group, state), 0, 0, p.length);
-  }
-
-  protected updateRows(group: ParamGroup<SGDHyper>, state: ParamState, p: FloatArray, g: CoalescedRows, rowSize: number): void {
-    const buf = this.momentumOf(group, state);
-    const { rows, offsets, values, summed } = g;
-    for (let r = 0; r < rows.length; r++) {
-      const o = offsets[r]!;
-      if (o >= 0) sgdRange(group, p, values, buf, rows[r]! * rowSize, o, rowSize);
-      else sgdRange(group, p, summed, buf, rows[r]! * rowSize, -o - 1, rowSize);
-    }
-  }
-
-  private momentumOf(group: ParamGroup<SGDHyper>, state: ParamState): FloatArray | undefined {
-    return group.momentum === 0 ? undefined : state.buffers.momentumBuffer;
+  protected scalars(group: ParamGroup<SGDHyper>): number[] {
+    const base = [group.lr, group.weightDecay];
+    return group.momentum > 0 ? [...base, group.momentum, group.nesterov ? 1 : 0] : base;
   }
 }
