@@ -18,7 +18,7 @@ export { type Backend, type Storage, type View, type UnaryOp, type BinaryOp, typ
 export { type UpdateRule, type CompiledUpdate, compileUpdateRule, checkUpdateRule } from './update-rule.js';
 export { cpuBackend } from './cpu/cpu-backend.js';
 export { kernels as cpuKernels, installKernels, resetKernels, jsKernels, type CpuKernels } from './cpu/kernels.js';
-export { installWasmKernels, wasmKernels } from './cpu/wasm/install.js';
+export { installWasmKernels, installWasmKernelsAsync, wasmKernels } from './cpu/wasm/install.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, randint, type TensorOptions, type RandomOptions } from './creation.js';
 export * from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, sumToShape } from './ops/reduce.js';

