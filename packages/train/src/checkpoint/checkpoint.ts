@@ -1,7 +1,6 @@
 // Checkpoints: model, optimizer, step, RNG state, tokenizer, config and loader position in ONE
 // safetensors file. Tensors are named `model.<key>` and `optim.<param>.<buffer>`; everything else is
 // JSON in the metadata. Written atomically (temp file + rename), so a crash never leaves a torn file.
-import { readFile } from 'node:fs/promises';
 import { getRngState, loadSafetensorsWithMetadata, saveSafetensors, setRngState, writeFileAtomic, type Tensor } from '@myriad/core';
 import type { BatchLoader, BatchLoaderState } from '../data/batch-loader.js';
 import type { BaseHyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.js';
@@ -9,6 +8,7 @@ import type { HasParameters } from '../optim/param-groups.js';
 import type { Tokenizer, TokenizerJSON } from '../tokenizers/tokenizer.js';
 import { tensorsChecksum } from './checksum.js';
 import { configDiff } from './config-diff.js';
+import { nodeBuiltin } from '../node-builtin.js';
 
 const FORMAT = 'myriad-checkpoint';
 const VERSION = '1';
@@ -75,6 +75,11 @@ function json(value: unknown): string {
 
 /** Saves a training run to one safetensors file at `path`, atomically. */
 export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
+  await writeFileAtomic(path, checkpointToBytes(options));
+}
+
+/** The bytes of the checkpoint `saveCheckpoint` writes (for a browser download, a network send, ...). */
+export function checkpointToBytes(options: SaveCheckpointOptions): Uint8Array {
   const { model, optimizer, step } = options;
   if (!Number.isInteger(step) || step < 0) throw new RangeError(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
   const tensors: Record<string, Tensor> = {};
@@ -99,7 +104,7 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
     extra: json(options.extra ?? {}),
     checksum: tensorsChecksum(tensors),
   };
-  await writeFileAtomic(path, saveSafetensors(tensors, metadata));
+  return saveSafetensors(tensors, metadata);
 }
 
 function parseField<T>(path: string, metadata: Record<string, string>, key: string): T {
@@ -114,6 +119,7 @@ function parseField<T>(path: string, metadata: Record<string, string>, key: stri
 
 /** Reads and validates a checkpoint file (format, checksum, fields) without applying it to anything. */
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
+  const { readFile } = nodeBuiltin('node:fs', 'readCheckpoint').promises;
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -121,6 +127,14 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`readCheckpoint: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
+  return checkpointFromBytes(bytes, path);
+}
+
+/**
+ * Parses and validates checkpoint bytes (what `checkpointToBytes` or a checkpoint file holds);
+ * `path` names the source in messages and in the result (e.g. an uploaded file's name).
+ */
+export function checkpointFromBytes(bytes: Uint8Array, path: string): Checkpoint {
   let metadata: Record<string, string>;
   let tensors: Record<string, Tensor>;
   try {

@@ -1,6 +1,8 @@
 export {
   saveCheckpoint,
   readCheckpoint,
+  checkpointToBytes,
+  checkpointFromBytes,
   loadCheckpoint,
   modelTensors,
   type Checkpoint,

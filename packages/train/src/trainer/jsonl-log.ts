@@ -1,7 +1,6 @@
 // A JSON-lines metrics log: one JSON object per line, appended as the run goes, so a crashed or
 // interrupted run keeps everything logged so far and `tail -f` shows progress.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { nodeBuiltin } from '../node-builtin.js';
 
 /** Appends one JSON object per line to a file. */
 export class JsonlLog {
@@ -10,8 +9,9 @@ export class JsonlLog {
     readonly path: string,
     append = false,
   ) {
+    const { mkdirSync, writeFileSync } = nodeBuiltin('node:fs', 'JsonlLog');
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      mkdirSync(nodeBuiltin('node:path', 'JsonlLog').dirname(path), { recursive: true });
       if (!append) writeFileSync(path, '');
     } catch (err) {
       throw new Error(`JsonlLog: cannot write the log file ${path}: ${(err as Error).message}`);
@@ -20,6 +20,6 @@ export class JsonlLog {
 
   /** Appends `record` as one line (NaN and ±Infinity become null, as JSON requires). */
   write(record: object): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    nodeBuiltin('node:fs', 'JsonlLog').appendFileSync(this.path, `${JSON.stringify(record)}\n`);
   }
 }
