@@ -68,8 +68,8 @@ export async function trainOne(options: CliOptions, corpus: Corpus, outDir: stri
   if (result.final === null) throw new Error('training ended without an evaluation');
   // The sample continues the first characters of the validation text (unseen in training).
   const prompt = corpus.validation.slice(0, Math.min(16, options.contextLength));
-  const ids = model.generate(tensor(prompt, { shape: [prompt.length] }), { maxNewTokens: options.sampleLength, temperature: 0.8, topK: Math.min(20, corpus.tokenizer.vocabSize), seed: options.seed });
-  const sample = corpus.tokenizer.decode(ids.toTypedArray() as Int32Array);
+  const ids = await model.generateAsync(tensor(prompt, { shape: [prompt.length] }), { maxNewTokens: options.sampleLength, temperature: 0.8, topK: Math.min(20, corpus.tokenizer.vocabSize), seed: options.seed });
+  const sample = corpus.tokenizer.decode(Int32Array.from(await ids.read()));
   const evals = result.evals;
   writeFileSync(
     join(outDir, 'loss.svg'),

@@ -21,7 +21,7 @@ export { kernels as cpuKernels, installKernels, resetKernels, jsKernels, type Cp
 export { installWasmKernels, installWasmKernelsAsync, wasmKernels } from './cpu/wasm/install.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, randint, type TensorOptions, type RandomOptions } from './creation.js';
 export * from './ops/elementwise.js';
-export { sum, mean, max, min, argmax, sumToShape } from './ops/reduce.js';
+export { sum, mean, max, min, argmax, cumsum, sumToShape } from './ops/reduce.js';
 export { reshape, permute, transpose, expand, slice, unsqueeze, squeeze, flatten, concat, stack, clone, contiguous } from './ops/movement.js';
 export { matmul } from './ops/linalg.js';
 export { gather, scatterAdd, indexSelect, topk, where, maskedFill } from './ops/indexing.js';

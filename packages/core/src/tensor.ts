@@ -217,6 +217,7 @@ export class Tensor implements View {
   max(dim?: number | readonly number[], keepdim = false) { return red.max(this, dim, keepdim); }
   min(dim?: number | readonly number[], keepdim = false) { return red.min(this, dim, keepdim); }
   argmax(dim?: number, keepdim = false) { return red.argmax(this, dim, keepdim); }
+  cumsum(dim = -1) { return red.cumsum(this, dim); }
   softmax(dim = -1) { return nn.softmax(this, dim); }
   logSoftmax(dim = -1) { return nn.logSoftmax(this, dim); }
   logsumexp(dim: number | readonly number[] = -1, keepdim = false) { return nn.logsumexp(this, dim, keepdim); }

@@ -23,6 +23,12 @@ describe('gradCheck: reductions', () => {
       gradCheck((t) => t.sum(dims, keep), [x]);
     });
   });
+  it('cumsum along a random dim', () => check(withDim(), ([x, dim]) => void gradCheck((t) => t.cumsum(dim), [x])));
+  it('cumsum equals a running sum by hand', () => {
+    const x = tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' });
+    if (JSON.stringify(x.cumsum(1).toArray()) !== '[[1,3,6],[4,9,15]]') throw new Error(`cumsum dim 1: ${JSON.stringify(x.cumsum(1).toArray())}`);
+    if (JSON.stringify(x.cumsum(0).toArray()) !== '[[1,2,3],[5,7,9]]') throw new Error(`cumsum dim 0: ${JSON.stringify(x.cumsum(0).toArray())}`);
+  });
   it('mean over random dims', () => check(withDims(), ([x, dims, keep]) => void gradCheck((t) => t.mean(dims, keep), [x])));
   it('max and min over random dims (distinct values)', () =>
     check(withDims({ distinct: true }), ([x, dims, keep]) => {

@@ -2,8 +2,8 @@ import type { ReduceOp } from '../backend.js';
 import { record } from '../autograd.js';
 import { normalizeDim, shapeSize, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { cast, div, eq, mul } from './elementwise.js';
-import { expand, reshape } from './movement.js';
+import { add, cast, div, eq, mul, sub } from './elementwise.js';
+import { expand, reshape, transpose } from './movement.js';
 import { wrap } from './util.js';
 
 /** Sorted, unique, non-negative dims from `dim` (all dims when undefined). */
@@ -89,4 +89,17 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   const shape = x.shape.filter((_, k) => k !== axis);
   const out = wrap(x.backend, x.backend.argmax(x, axis), shape, 'int32');
   return keepdim ? reshape(out, keptShape(x, [axis])) : out;
+}
+
+/**
+ * Inclusive prefix sums along `dim` (last by default), like torch.cumsum: out[i] = x[0] + … + x[i].
+ * Its gradient is the suffix sum of dy, written as sum(dy) − cumsum(dy) + dy.
+ */
+export function cumsum(x: Tensor, dim = -1): Tensor {
+  const d = normalizeDim('cumsum', dim, Math.max(x.ndim, 1), x.ndim === 0 ? [1] : x.shape);
+  if (x.ndim === 0) return cumsum(reshape(x, [1]), 0).reshape([]);
+  if (d !== x.ndim - 1) return transpose(cumsum(transpose(x, d, -1), -1), d, -1);
+  const out = wrap(x.backend, x.backend.cumsum(x), x.shape, x.dtype);
+  if (x.dtype === 'int32') return out;
+  return record('cumsum', out, [x], (dy) => [add(sub(sum(dy, -1, true), cumsum(dy, -1)), dy)]);
 }

@@ -171,8 +171,32 @@ export class TransformerLM extends Module {
    * Extends `prompt` (int32 [B, T] or [T]) by sampling `maxNewTokens` tokens autoregressively, each from
    * softmax(logits / temperature) restricted to the top-k; the context is cropped to the last
    * contextLength tokens. Runs in eval mode without gradients; returns the same rank as the prompt.
+   * Reads each step's logits synchronously: on WebGPU use `generateAsync`.
    */
   generate(prompt: Tensor, options: GenerateOptions): Tensor {
+    const steps = this.sampling(prompt, options);
+    let r = noGrad(() => steps.next());
+    while (!r.done) {
+      const logits = r.value.toTypedArray();
+      r = noGrad(() => steps.next(logits));
+    }
+    return r.value;
+  }
+
+  /** `generate` on every backend: waits for each step's logits (one read per new token). */
+  async generateAsync(prompt: Tensor, options: GenerateOptions): Promise<Tensor> {
+    const steps = this.sampling(prompt, options);
+    let r = noGrad(() => steps.next());
+    while (!r.done) {
+      const logits = await r.value.read();
+      r = noGrad(() => steps.next(logits));
+    }
+    return r.value;
+  }
+
+  // The sampling loop as a generator: it yields each step's logits [B, 1, V] and is resumed with their
+  // values, so generate and generateAsync share it and differ only in how they read.
+  private *sampling(prompt: Tensor, options: GenerateOptions): Generator<Tensor, Tensor, ArrayLike<number>> {
     const { maxNewTokens, temperature = 1, topK } = options;
     if (prompt.dtype !== 'int32' || (prompt.ndim !== 1 && prompt.ndim !== 2) || prompt.shape[prompt.ndim - 1] === 0) {
       throw new ShapeError(`TransformerLM.generate: prompt must be non-empty int32 [T] or [B, T], got ${prompt.dtype} [${prompt.shape.join(', ')}]`);
@@ -194,17 +218,15 @@ export class TransformerLM extends Module {
     this.eval();
     const probs = new Float64Array(V);
     try {
-      noGrad(() => {
-        for (let t = T0; t < total; t++) {
-          const start = Math.max(0, t - this.contextLength);
-          const len = t - start;
-          const ctx = new Int32Array(B * len);
-          for (let b = 0; b < B; b++) ctx.set(seqs.subarray(b * total + start, b * total + t), b * len);
-          const last = this.hidden(tensor(ctx, { shape: [B, len] })).slice(1, len - 1, len); // [B, 1, dim]: only the last position is needed
-          const logits = this.head.forward(last).toTypedArray();
-          for (let b = 0; b < B; b++) seqs[b * total + t] = sampleToken(logits, b * V, V, temperature, topK, rng, probs);
-        }
-      });
+      for (let t = T0; t < total; t++) {
+        const start = Math.max(0, t - this.contextLength);
+        const len = t - start;
+        const ctx = new Int32Array(B * len);
+        for (let b = 0; b < B; b++) ctx.set(seqs.subarray(b * total + start, b * total + t), b * len);
+        const last = this.hidden(tensor(ctx, { shape: [B, len] })).slice(1, len - 1, len); // [B, 1, dim]: only the last position is needed
+        const logits = yield this.head.forward(last);
+        for (let b = 0; b < B; b++) seqs[b * total + t] = sampleToken(logits, b * V, V, temperature, topK, rng, probs);
+      }
     } finally {
       this.train(wasTraining);
     }

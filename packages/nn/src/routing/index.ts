@@ -1,6 +1,6 @@
 // Routing layers: mixture of experts, product-key memory and PEER, with their retrieval and dispatch.
 export { productKeyTopk, type ProductKeyTopk } from './product-keys.js';
-export { MoE, type MoEOptions, type MoEForwardOptions, type MoERouter, type MoEBalance } from './moe.js';
+export { MoE, type MoEOptions, type MoEForwardOptions, type MoERouter, type MoEBalance, type MoEDispatch } from './moe.js';
 export { PKM, type PKMOptions } from './pkm.js';
 export { PEER, type PEEROptions, type ScoreFn } from './peer.js';
 export { type QueryNorm } from './query-network.js';

@@ -8,6 +8,9 @@
 import {
   ShapeError,
   add,
+  cpuBackend,
+  sign,
+  sub,
   div,
   full,
   gather,
@@ -31,6 +34,8 @@ import { FeedForward, type Activation } from '../layers/feed-forward.js';
 import { Linear } from '../layers/linear.js';
 import { combineExperts, type Assignments } from './dispatch.js';
 import { applyCapacity, expertCapacity, hashExperts, updateBalanceBias } from './routers.js';
+import { slotDispatch } from './slot-dispatch.js';
+import { routingDecision } from './routing-decision.js';
 
 export type MoERouter = 'topk' | 'expert-choice' | 'hash';
 export type MoEBalance = 'loss' | 'bias' | 'none';
@@ -62,7 +67,15 @@ export interface MoEOptions extends InitOptions {
   activation?: Activation;
   /** Seed of the 'hash' router's hash (default 0). */
   hashSeed?: number;
+  /**
+   * How the 'topk' router sends tokens to experts: 'grouped' reads the choices on the host and runs
+   * each expert on its own tokens; 'slots' keeps everything on the device (capacity slots, see
+   * slot-dispatch.ts); 'auto' (default) groups on the CPU backend and uses slots on any other.
+   */
+  dispatch?: MoEDispatch;
 }
+
+export type MoEDispatch = 'auto' | 'grouped' | 'slots';
 
 /** Extra inputs of `MoE.forward`. */
 export interface MoEForwardOptions {
@@ -85,10 +98,12 @@ export class MoE extends Module implements RoutingSource {
   expertBias: Tensor | null;
   /** The last routing decision, [tokens, 1, k] ([tokens, 1, numExperts] for expert-choice); −1 = empty slot. */
   lastRouting: RoutingDecision | null = null;
-  /** Fraction of assignments dropped by capacity in the last forward (expert-choice: tokens no expert took). */
-  droppedFraction: number | null = null;
-  /** Assignments per expert in the last forward, before capacity (what the balancing acts on). */
-  lastLoad: Float64Array | null = null;
+  /** How 'topk' routing dispatches tokens (see MoEOptions.dispatch). */
+  readonly dispatch: MoEDispatch;
+  // The last forward's dropped fraction and load: numbers on the host path, tensors on the device path
+  // (read only when someone asks, below).
+  private dropped: number | Tensor | null = null;
+  private load: Float64Array | Tensor | null = null;
 
   readonly dim: number;
   readonly hidden: number;
@@ -103,6 +118,16 @@ export class MoE extends Module implements RoutingSource {
   readonly biasUpdateRate: number;
   readonly hashSeed: number;
   private lastAuxLoss: Tensor | null = null;
+
+  /** Fraction of assignments dropped by capacity in the last forward (expert-choice: tokens no expert took); reads the device on the slot path. */
+  get droppedFraction(): number | null {
+    return this.dropped === null || typeof this.dropped === 'number' ? this.dropped : this.dropped.item();
+  }
+
+  /** Assignments per expert in the last forward, before capacity (what the balancing acts on); reads the device on the slot path. */
+  get lastLoad(): Float64Array | null {
+    return this.load === null || this.load instanceof Float64Array ? this.load : Float64Array.from(this.load.toTypedArray());
+  }
 
   /** Builds the router, `numExperts` experts and `numShared` shared experts from one seeded generator. */
   constructor(options: MoEOptions) {
@@ -137,6 +162,8 @@ export class MoE extends Module implements RoutingSource {
     this.normalizeTopK = options.normalizeTopK ?? true;
     this.balance = balance;
     this.hashSeed = options.hashSeed ?? 0;
+    this.dispatch = options.dispatch ?? 'auto';
+    if (!['auto', 'grouped', 'slots'].includes(this.dispatch)) throw new RangeError(`MoE: unknown dispatch '${String(this.dispatch)}'; expected auto, grouped or slots`);
     const rng = initRng(options);
     const dtype = initDType(options);
     const activation = options.activation ?? 'gelu';
@@ -156,8 +183,13 @@ export class MoE extends Module implements RoutingSource {
     const lead = x.shape.slice(0, -1);
     const tokens = lead.reduce((a, b) => a * b, 1);
     const xf = reshape(x, [tokens, dim]);
-    const a = this.routerKind === 'hash' ? this.routeHash(lead, tokens, options.tokenIds) : this.routerKind === 'topk' ? this.routeTopK(xf) : this.routeExpertChoice(xf);
-    let y = combineExperts(xf, this.experts, a, dim);
+    let y: Tensor;
+    if (this.routerKind === 'topk' && (this.dispatch === 'slots' || (this.dispatch === 'auto' && xf.backend !== cpuBackend))) {
+      y = this.forwardSlots(xf);
+    } else {
+      const a = this.routerKind === 'hash' ? this.routeHash(lead, tokens, options.tokenIds) : this.routerKind === 'topk' ? this.routeTopK(xf) : this.routeExpertChoice(xf);
+      y = combineExperts(xf, this.experts, a, dim);
+    }
     for (const s of this.shared) y = add(y, s.forward(xf));
     return reshape(y, x.shape);
   }
@@ -176,19 +208,44 @@ export class MoE extends Module implements RoutingSource {
     return { logits, probs: softmax(logits, -1) };
   }
 
+  /** The 'topk' router's choice: experts by p (+ bias under 'bias' balancing; the bias never enters the gates) and their gates. */
+  private chooseTopK(probs: Tensor): { chosen: Tensor; gates: Tensor } {
+    const chosen = noGrad(() => topk(this.expertBias === null ? probs : add(probs, this.expertBias), this.topK).indices);
+    let gates = gather(probs, 1, chosen); // [tokens, k]
+    if (this.normalizeTopK) gates = div(gates, sum(gates, -1, true));
+    return { chosen, gates };
+  }
+
+  // 'topk' routing with device-side dispatch: no value leaves the backend (slot-dispatch.ts).
+  private forwardSlots(xf: Tensor): Tensor {
+    const { numExperts: E, topK: k } = this;
+    const tokens = xf.shape[0]!;
+    const { logits, probs } = this.logits(xf);
+    const { chosen, gates } = this.chooseTopK(probs);
+    const capacity = expertCapacity(this.capacityFactor, tokens, k, E);
+    const { y, routing } = slotDispatch(xf, this.experts, chosen, gates, capacity, this.dim);
+    if (this.training && this.expertBias !== null) {
+      const bias = this.expertBias;
+      const load = routing.load;
+      noGrad(() => bias.assign(add(bias, mul(sign(sub(mean(load), load)), this.biasUpdateRate))));
+    }
+    this.lastAuxLoss = this.balance === 'loss' ? this.balanceLoss(logits, probs, div(routing.load, tokens * k).detach()) : null;
+    this.lastRouting = routingDecision(routing.expert, routing.gates, tokens, 1, k);
+    this.dropped = capacity === Infinity ? 0 : noGrad(() => div(routing.dropped, tokens * k));
+    this.load = routing.load;
+    return y;
+  }
+
   private routeTopK(xf: Tensor): Assignments {
     const { numExperts: E, topK: k } = this;
     const tokens = xf.shape[0]!;
     const { logits, probs } = this.logits(xf);
-    // Selection by p (+ bias under 'bias' balancing); the bias never enters the gates.
-    const chosen = noGrad(() => topk(this.expertBias === null ? probs : add(probs, this.expertBias), k).indices);
-    let gates = gather(probs, 1, chosen); // [tokens, k]
-    if (this.normalizeTopK) gates = div(gates, sum(gates, -1, true));
+    const { chosen, gates } = this.chooseTopK(probs);
     const expert = Int32Array.from(chosen.toTypedArray());
     const load = countLoad(expert, E);
     if (this.training && this.expertBias !== null) updateBalanceBias(this.expertBias.data as Float32Array | Float64Array, load, this.biasUpdateRate);
     const dropped = applyCapacity(expert, tokens, k, E, expertCapacity(this.capacityFactor, tokens, k, E));
-    this.lastAuxLoss = this.balance === 'loss' ? this.balanceLoss(logits, probs, load, tokens * k) : null;
+    this.lastAuxLoss = this.balance === 'loss' ? this.balanceLoss(logits, probs, tensor(load.map((n) => n / (tokens * k)), { dtype: probs.dtype })) : null;
     return this.record(expert, tokens, k, gates, dropped / (tokens * k), load);
   }
 
@@ -218,8 +275,8 @@ export class MoE extends Module implements RoutingSource {
       if (!any) unserved++;
     }
     this.lastRouting = { indices, scores, tokens, heads: 1, k: E };
-    this.droppedFraction = unserved / tokens;
-    this.lastLoad = countLoad(expert, E);
+    this.dropped = unserved / tokens;
+    this.load = countLoad(expert, E);
     this.lastAuxLoss = null;
     return { token: tokenOf, expert, gates };
   }
@@ -248,14 +305,14 @@ export class MoE extends Module implements RoutingSource {
     const scores = g instanceof Float64Array ? Float64Array.from(g) : Float32Array.from(g);
     for (let i = 0; i < expert.length; i++) if (expert[i]! < 0) scores[i] = 0;
     this.lastRouting = { indices: Int32Array.from(expert), scores, tokens, heads: 1, k };
-    this.droppedFraction = droppedFraction;
-    this.lastLoad = load;
+    this.dropped = droppedFraction;
+    this.load = load;
     return { token, expert, gates: reshape(gates, [tokens * k]) };
   }
 
-  private balanceLoss(logits: Tensor, probs: Tensor, load: Float64Array, assignments: number): Tensor {
+  // f: the share of the assignments each expert got (a constant); P: its mean router probability.
+  private balanceLoss(logits: Tensor, probs: Tensor, f: Tensor): Tensor {
     const E = this.numExperts;
-    const f = tensor(load.map((n) => n / assignments), { dtype: probs.dtype }); // fᵢ: constant
     const P = mean(probs, 0); // Pᵢ: differentiable
     const balanceTerm = mul(matmul(f, P), this.balanceLossCoef * E);
     const zTerm = mul(mean(square(logsumexp(logits, -1))), this.zLossCoef);

@@ -10,6 +10,8 @@ export interface StepRecord {
   lr: number;
   /** Gradient norm before clipping, when clipping is on. */
   gradNorm: number | null;
+  /** True when the gradient was not finite and the update was skipped (the weights are unchanged). */
+  skipped?: boolean;
   /** Training tokens seen since step 0 (step · batch · context), resumed runs included. */
   tokens: number;
   /** Training throughput over recent steps. */

@@ -1,12 +1,12 @@
 // The training loop: batches → loss → backward → clip → optimizer step, with a learning-rate
 // schedule, evaluation every N steps (validation loss, perplexity, routing metrics), progress output,
 // a JSONL log of every record, periodic checkpoints, exact resume, and hooks for the caller.
-import { noGrad, type Tensor } from '@myriad/core';
+import { cast, noGrad, stack, type Tensor } from '@myriad/core';
 import { loadCheckpoint, saveCheckpoint, type CheckpointModel, type Checkpoint } from '../checkpoint/checkpoint.js';
 import type { Batch, BatchLoader } from '../data/batch-loader.js';
 import { hasRoutingLayers } from '../metrics/routing-source.js';
 import { RoutingMonitor } from '../metrics/routing-metrics.js';
-import { clipGradNorm } from '../optim/clip.js';
+import { clipGradNormTensor } from '../optim/clip.js';
 import type { BaseHyper, Optimizer } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
@@ -59,6 +59,11 @@ export interface TrainerOptions<M extends TrainerModel> {
   progress?: ProgressMode;
   /** Where progress goes (default process.stderr). */
   output?: ProgressStream;
+  /**
+   * Consecutive steps with a non-finite gradient that are skipped (weights untouched, a warning each)
+   * before the run stops with an error (default 5).
+   */
+  maxSkippedSteps?: number;
   /** Save a checkpoint to `path` every `every` steps (default: only at the end). */
   checkpoint?: { path: string; every?: number; config?: unknown; tokenizer?: Tokenizer | null } | null;
   hooks?: TrainerHooks<M>;
@@ -137,40 +142,56 @@ export class Trainer<M extends TrainerModel> {
     this.log?.write(r);
   }
 
-  /** One evaluation pass: mean validation loss over `evalBatches` batches, perplexity, routing metrics. */
+  /** One evaluation pass: mean validation loss over `evalBatches` batches, perplexity, routing metrics (synchronous backends). */
   evaluate(elapsedSeconds = 0): EvalRecord {
+    const { sum, tokens } = this.evalPass((t) => {
+      let v = 0;
+      noGrad(() => (v = t().item()));
+      return v;
+    });
+    return this.evalRecord(sum, tokens, this.monitor?.results() ?? {}, elapsedSeconds);
+  }
+
+  /** `evaluate()` on every backend: reads each batch's loss and the routing metrics asynchronously (WebGPU). */
+  async evaluateAsync(elapsedSeconds = 0): Promise<EvalRecord> {
+    const losses: Tensor[] = [];
+    const { tokens } = this.evalPass((t) => {
+      noGrad(() => losses.push(t()));
+      return 0;
+    });
+    let sum = 0;
+    for (const l of losses) sum += (await l.read())[0]!;
+    return this.evalRecord(sum, tokens, (await this.monitor?.resultsAsync()) ?? {}, elapsedSeconds);
+  }
+
+  // Runs the validation batches (the same windows every time, so evaluations are comparable), feeding
+  // each loss to `take` and the routing monitor after each forward.
+  private evalPass(take: (loss: () => Tensor) => number): { sum: number; tokens: number } {
     const { model, valLoader } = this.options;
     const evalLoss = this.options.evalLoss ?? this.options.loss;
     let sum = 0;
     let tokens = 0;
-    if (valLoader) {
-      this.monitor?.reset();
-      model.eval?.();
-      try {
-        valLoader.reset(); // the same windows every time, so evaluations are comparable
-        noGrad(() => {
-          for (let i = 0; i < this.evalBatches; i++) {
-            const batch = valLoader.next();
-            sum += evalLoss(model, batch).item();
-            tokens += batch.input.size;
-            this.monitor?.observe();
-          }
-        });
-      } finally {
-        model.train?.();
+    if (!valLoader) return { sum, tokens };
+    this.monitor?.reset();
+    model.eval?.();
+    try {
+      valLoader.reset();
+      for (let i = 0; i < this.evalBatches; i++) {
+        const batch = valLoader.next();
+        sum += take(() => evalLoss(model, batch));
+        tokens += batch.input.size;
+        this.monitor?.observe();
       }
+    } finally {
+      model.train?.();
     }
-    const valLoss = valLoader ? sum / this.evalBatches : NaN;
-    const rec: EvalRecord = {
-      kind: 'eval',
-      step: this.step,
-      valLoss,
-      perplexity: Math.exp(valLoss),
-      routing: this.monitor?.results() ?? {},
-      tokens,
-      elapsedSeconds,
-    };
-    if (!valLoader) this.monitor?.reset(); // the window was the training steps since the last evaluation
+    return { sum, tokens };
+  }
+
+  private evalRecord(sum: number, tokens: number, routing: EvalRecord['routing'], elapsedSeconds: number): EvalRecord {
+    const valLoss = this.options.valLoader ? sum / this.evalBatches : NaN;
+    const rec: EvalRecord = { kind: 'eval', step: this.step, valLoss, perplexity: Math.exp(valLoss), routing, tokens, elapsedSeconds };
+    if (!this.options.valLoader) this.monitor?.reset(); // the window was the training steps since the last evaluation
     return rec;
   }
 
@@ -193,6 +214,8 @@ export class Trainer<M extends TrainerModel> {
     let tokensPerSecond = 0;
     model.train?.();
     const elapsed = () => (performance.now() - start) / 1000;
+    const maxSkipped = positiveInt('maxSkippedSteps', o.maxSkippedSteps ?? 5);
+    let skippedInARow = 0;
 
     while (this.step < total) {
       const t0 = performance.now();
@@ -201,16 +224,34 @@ export class Trainer<M extends TrainerModel> {
       const batch = trainLoader.next();
       optimizer.zeroGrad();
       const lossT = o.loss(model, batch);
-      const loss = lossT.item();
+      lossT.backward();
+      // The one read of a step: the loss and the gradient norm together (a device answers once).
+      const normT = clipGradNormTensor(params, o.gradClip ?? null);
+      const [loss, norm] = await readScalars(lossT, normT);
       if (!Number.isFinite(loss)) {
         progress.endBar();
         throw new Error(
-          `Trainer: the loss is ${loss} at step ${this.step + 1} (lr ${lr.toExponential(2)}); lower the learning rate or set gradClip`,
+          `Trainer: the loss is ${loss} at step ${this.step + 1} (lr ${lr.toExponential(2)}); lower the learning rate` +
+            (o.gradClip ? ` (gradients are clipped to norm ${o.gradClip})` : ' or set gradClip'),
         );
       }
-      lossT.backward();
-      const gradNorm = o.gradClip ? clipGradNorm(params, o.gradClip) : null;
-      optimizer.step();
+      const skipped = !Number.isFinite(norm);
+      if (skipped) {
+        // A finite loss with a non-finite gradient (e.g. sqrt at 0): updating would write NaN into the
+        // weights (and the next checkpoint), so this step's update is skipped, as a loss-scaling trainer does.
+        skippedInARow++;
+        progress.line(`step ${this.step + 1}: the gradient norm is ${norm}; update skipped (weights unchanged)`);
+        if (skippedInARow >= maxSkipped) {
+          progress.endBar();
+          throw new Error(
+            `Trainer: ${skippedInARow} steps in a row had a non-finite gradient (last at step ${this.step + 1}); ` +
+              'the weights were not updated by them. Check the model for ops undefined at some inputs (sqrt/log at 0, division by 0) or lower the learning rate',
+          );
+        }
+      } else {
+        skippedInARow = 0;
+        optimizer.step();
+      }
       this.step++;
       if (!o.valLoader) this.monitor?.observe();
       const dt = (performance.now() - t0) / 1000;
@@ -225,7 +266,8 @@ export class Trainer<M extends TrainerModel> {
         step: this.step,
         loss,
         lr,
-        gradNorm,
+        gradNorm: o.gradClip ? norm : null,
+        ...(skipped ? { skipped } : {}),
         tokens: this.step * tokensPerStep,
         tokensPerSecond,
         elapsedSeconds: elapsed(),
@@ -236,7 +278,7 @@ export class Trainer<M extends TrainerModel> {
       o.hooks?.afterStep?.(rec, this);
 
       if ((this.evalEvery > 0 && this.step % this.evalEvery === 0) || this.step === total) {
-        const e = this.evaluate(elapsed());
+        const e = await this.evaluateAsync(elapsed());
         evals.push(e);
         this.record(e);
         progress.line(formatEval(e));
@@ -255,4 +297,12 @@ export class Trainer<M extends TrainerModel> {
       elapsedSeconds: elapsed(),
     };
   }
+}
+
+/** Reads the scalars `a` and `b` with one transfer (both to float32 when they must travel from a device). */
+async function readScalars(a: Tensor, b: Tensor): Promise<[number, number]> {
+  const host = (t: Tensor): boolean => t.backend.hostData(t.storage) !== null;
+  if ((host(a) && host(b)) || a.backend !== b.backend) return [(await a.read())[0]!, (await b.read())[0]!];
+  const both = await noGrad(() => stack([cast(a.reshape([]), 'float32'), cast(b.reshape([]), 'float32')])).read();
+  return [both[0]!, both[1]!];
 }
