@@ -29,7 +29,7 @@ export function planSpace(shape: readonly number[], stridesList: readonly (reado
 }
 
 /** Inline expression for the coordinate of coalesced dim `d` of `space`. */
-function coordExpr(space: Space, d: number): string {
+export function coordExpr(space: Space, d: number): string {
   const m = space.dims.length;
   if (d === m - 1) return 'this.thread.x';
   if (d === m - 2) return 'this.thread.y';

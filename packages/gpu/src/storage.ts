@@ -10,8 +10,11 @@ import type { WebGPUBufferResult } from './gpujs.js';
 export interface Version {
   host: TypedArray | null;
   dev: WebGPUBufferResult | null;
-  /** Ops that read this version and have not been submitted yet (WebGPU): the buffer outlives them. */
-  readers: Promise<unknown>[];
+}
+
+/** A version holding host data (from host code, or a copy read back). */
+export function hostVersion(host: TypedArray): Version {
+  return { host, dev: null };
 }
 
 /** A tensor's memory on the gpu backend. */
@@ -36,15 +39,25 @@ export class GpuStorage {
     }
   }
 
+  /** Bytes the contents take (f32/i32 elements on the device; f64 stays on the host). */
+  get bytes(): number {
+    return this.size * (this.dtype === 'float64' ? 8 : 4);
+  }
+
   /** Replaces the contents (copyInto); the old version is released once its readers are done. */
-  setVersion(version: Promise<Version>, release: (v: Version) => void): void {
+  setVersion(version: Version | Promise<Version>, release: (v: Version) => void): void {
     const old = this.current;
-    this.ready = null;
-    const p = version.then((v) => {
-      if (this.current === p) this.ready = v;
-      return v;
-    });
-    this.current = p;
+    if (version instanceof Promise) {
+      this.ready = null;
+      const p = version.then((v) => {
+        if (this.current === p) this.ready = v;
+        return v;
+      });
+      this.current = p;
+    } else {
+      this.ready = version;
+      this.current = Promise.resolve(version);
+    }
     void old.then(release, () => {});
   }
 }

@@ -1,0 +1,151 @@
+/**
+ * Scatter-add and row coalescing without atomics: sort positions by target (kernels/sort.ts), then
+ * every output element finds its segment of the sorted keys by binary search and sums it in the
+ * original order, so results equal a sequential scatter-add (the CPU reference) term for term.
+ * Index −1 (an empty slot) sorts last and is never summed.
+ */
+import { f } from '../indexing.js';
+import { offsetExpr, planSpace } from '../indexing.js';
+import type { DeviceArray, ProgramFn } from './program.js';
+import { scanRows } from './scan.js';
+import { EMPTY_KEY, lowerBound, sortPositions, sortedKeysSource, type SortSpec } from './sort.js';
+import type { KernelSource } from './sources.js';
+
+/** A [n, width] source: row p, column c at offset + p·rowStride + c·colStride. */
+export interface RowsOperand {
+  readonly offset: number;
+  readonly rowStride: number;
+  readonly colStride: number;
+}
+
+/** n int32 indices, index p at offset + p·step. */
+export interface IndexOperand {
+  readonly offset: number;
+  readonly step: number;
+}
+
+function sortSpec(n: number, idx: IndexOperand): SortSpec {
+  return { rowShape: [], n, key: { strides: [], offset: idx.offset }, step: idx.step, order: 'indices' };
+}
+
+function srcAt(src: RowsOperand, pos: string, col: string): string {
+  return `sr[${src.offset} + ${pos} * ${src.rowStride} + ${col} * ${src.colStride}]`;
+}
+
+/** out[r, c] = Σ src[p, c] over positions p with index r, in position order; output [rows, width]. */
+function segmentRowsSource(rows: number, width: number, n: number, src: RowsOperand): KernelSource {
+  const body =
+    `const r = this.thread.y * 1.0; ${lowerBound('sk', n, 'r')}` +
+    ` let acc = 0.0; for (let t = 0; t < ${n}; t++) { const u = mrdLo + t; if (u >= ${f(n)}) { break; } if (sk[u] !== r) { break; }` +
+    ` acc += ${srcAt(src, 'pm[u]', 'this.thread.x')}; } return acc;`;
+  const key = `segRows:${rows}:${width}:${n}:${src.offset}:${src.rowStride}:${src.colStride}`;
+  return { key, source: `function(sk, pm, sr) { ${body} }`, output: [width, rows, 1] };
+}
+
+/** A zero [rows, width] table plus src rows added at their indices (−1 skipped). Inputs: [indices, src]. */
+export function scatterRowsProgram(rows: number, width: number, n: number, idx: IndexOperand, src: RowsOperand): ProgramFn {
+  const spec = sortSpec(n, idx);
+  return function* ([indices, values], ctx) {
+    const perm = yield* sortPositions(spec, indices!, ctx);
+    const sk: DeviceArray = yield { src: sortedKeysSource(spec), args: [perm, indices!] };
+    const out: DeviceArray = yield { src: segmentRowsSource(rows, width, n, src), args: [sk, perm, values!] };
+    ctx.free(perm);
+    ctx.free(sk);
+    return [out];
+  };
+}
+
+/**
+ * torch.scatter_add as a segmented sum over flat targets. Inputs: [x, keys, src] where keys are the
+ * flat offsets (in x's contiguous layout) each source element adds to, −1 to skip, and src is
+ * contiguous over index's shape. Output: contiguous x.shape.
+ */
+export function scatterFlatProgram(xShape: readonly number[], xStrides: readonly number[], xOffset: number, n: number): ProgramFn {
+  const spec = sortSpec(n, { offset: 0, step: 1 });
+  const cs: number[] = [];
+  let acc = 1;
+  for (let d = xShape.length - 1; d >= 0; d--) {
+    cs[d] = acc;
+    acc *= xShape[d]!;
+  }
+  const space = planSpace(xShape, [xStrides, cs]);
+  const xo = offsetExpr(space, 0, xOffset);
+  const flat = offsetExpr(space, 1, 0);
+  const body =
+    `const r = (${flat}) * 1.0; ${lowerBound('sk', n, 'r')}` +
+    ` let acc = xv[${xo}]; for (let t = 0; t < ${n}; t++) { const u = mrdLo + t; if (u >= ${f(n)}) { break; } if (sk[u] !== r) { break; }` +
+    ` acc += sr[pm[u]]; } return acc;`;
+  const key = `segFlat:${n}:${space.dims.join('x')}|${space.strides.map((s) => s.join(',')).join('|')}@${xOffset}`;
+  const seg: KernelSource = { key, source: `function(sk, pm, sr, xv) { ${body} }`, output: space.output };
+  return function* ([x, keys, values], ctx) {
+    const perm = yield* sortPositions(spec, keys!, ctx);
+    const sk: DeviceArray = yield { src: sortedKeysSource(spec), args: [perm, keys!] };
+    const out: DeviceArray = yield { src: seg, args: [sk, perm, values!, x!] };
+    ctx.free(perm);
+    ctx.free(sk);
+    return [out];
+  };
+}
+
+/**
+ * Static-size coalescing (Backend.uniqueRows). Inputs: [indices, src]. Sort, mark segment heads,
+ * scan the marks; output slot j binary-searches the scan for the head of the (j+1)-th segment and
+ * takes its row (or −1) and the segment's summed src rows (or zeros).
+ */
+export function uniqueRowsProgram(width: number, n: number, idx: IndexOperand, src: RowsOperand): ProgramFn {
+  const spec = sortSpec(n, idx);
+  const heads: KernelSource = {
+    key: `heads:${n}`,
+    source: `function(sk) { const u = this.thread.x * 1.0; const k = sk[u]; const prev = sk[Math.max(u - 1.0, 0.0)];
+      if (k < ${f(EMPTY_KEY)} && (u < 0.5 || prev !== k)) { return 1.0; } return 0.0; }`,
+    output: [n, 1, 1],
+  };
+  const find = `const j = this.thread.y * 1.0 + 1.0; ${lowerBound('cs', n, 'j')}`;
+  const outIdx: KernelSource = {
+    key: `uniqueIdx:${n}`,
+    source: `function(cs, sk) { const j = this.thread.x * 1.0 + 1.0; ${lowerBound('cs', n, 'j')} if (mrdLo < ${f(n)}) { return sk[mrdLo]; } return -1.0; }`,
+    output: [n, 1, 1],
+  };
+  const outVal: KernelSource = {
+    key: `uniqueVal:${width}:${n}:${src.offset}:${src.rowStride}:${src.colStride}`,
+    source:
+      `function(cs, sk, pm, sr) { ${find} if (mrdLo >= ${f(n)}) { return 0.0; } const key = sk[mrdLo];` +
+      ` let acc = ${srcAt(src, 'pm[mrdLo]', 'this.thread.x')};` +
+      ` for (let t = 1; t < ${n}; t++) { const u = mrdLo + t; if (u >= ${f(n)}) { break; } if (sk[u] !== key) { break; }` +
+      ` acc += ${srcAt(src, 'pm[u]', 'this.thread.x')}; } return acc; }`,
+    output: [width, n, 1],
+  };
+  return function* ([indices, values], ctx) {
+    const perm = yield* sortPositions(spec, indices!, ctx);
+    const sk: DeviceArray = yield { src: sortedKeysSource(spec), args: [perm, indices!] };
+    const h: DeviceArray = yield { src: heads, args: [sk] };
+    let cs = h;
+    if (n >= 2) {
+      cs = yield* scanRows([], n, { strides: [1], offset: 0 }, h, ctx);
+      ctx.free(h);
+    }
+    const outI: DeviceArray = yield { src: outIdx, args: [cs, sk] };
+    const outV: DeviceArray = yield { src: outVal, args: [cs, sk, perm, values!] };
+    for (const a of [perm, sk, cs]) ctx.free(a);
+    return [outI, outV];
+  };
+}
+
+/**
+ * Flat target offsets for scatterAdd: for each element of index (shape `indexShape`), its offset in
+ * x's contiguous layout with the index value along `dim`, or −1 where the index is −1.
+ */
+export function scatterKeysSource(xShape: readonly number[], dim: number, indexShape: readonly number[], index: { strides: readonly number[]; offset: number }): KernelSource {
+  const cs: number[] = [];
+  let acc = 1;
+  for (let d = xShape.length - 1; d >= 0; d--) {
+    cs[d] = acc;
+    acc *= xShape[d]!;
+  }
+  const space = planSpace(indexShape, [index.strides, cs.map((s, d) => (d === dim ? 0 : s))]);
+  const io = offsetExpr(space, 0, index.offset);
+  const base = offsetExpr(space, 1, 0);
+  const body = `const v = a0[${io}]; if (v < 0.0) { return -1.0; } return v * ${f(cs[dim]!)} + (${base});`;
+  const key = `scatterKeys:${cs[dim]}:${space.dims.join('x')}|${space.strides.map((s) => s.join(',')).join('|')}@${index.offset}`;
+  return { key, source: `function(a0) { ${body} }`, output: space.output };
+}

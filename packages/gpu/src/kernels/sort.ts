@@ -1,0 +1,102 @@
+/**
+ * Bitonic sort of positions, in kernels. Each row of n keys is padded to a power of two P and sorted
+ * as a permutation of positions, comparing (key, position) so ties keep their original order and
+ * every value stays an exact f32 integer below 2^24. log2(P)·(log2(P)+1)/2 launches, each one
+ * compare-exchange per element; pads (positions >= n) sort after every real element.
+ */
+import { contiguousStrides } from '@myriad/core';
+import { f, offsetExpr, planSpace } from '../indexing.js';
+import { pow2, type DeviceArray, type Launch, type ProgramContext } from './program.js';
+import type { KernelSource, Operand } from './sources.js';
+
+/** A key that sorts after every row index (indices are below 2^24); −1 (an empty slot) maps to it. */
+export const EMPTY_KEY = 33554432;
+
+/** What to sort: rows of n keys, element p of a row at `key` (strides over rowShape) + p·step. */
+export interface SortSpec {
+  readonly rowShape: readonly number[];
+  readonly n: number;
+  readonly key: Operand;
+  readonly step: number;
+  /** 'indices': ascending, −1 last (scatter); 'values': descending, ties to the lower position (top-k). */
+  readonly order: 'indices' | 'values';
+}
+
+/** Padded row length of a sort (at least 2, so every sort has a pass). */
+export function sortedLength(n: number): number {
+  return Math.max(2, pow2(n));
+}
+
+/** Inline key expression for position expression `p` (clamped into the row: pads read a real element). */
+export function keyExpr(spec: SortSpec, base: string, p: string): string {
+  const raw = `ky[${base} + Math.min(${p}, ${f(spec.n - 1)}) * ${spec.step}]`;
+  return spec.order === 'values' ? `-${raw}` : raw;
+}
+
+function sortPass(spec: SortSpec, kk: number, s: number, first: boolean): KernelSource {
+  const P = sortedLength(spec.n);
+  // Space [...rows, P]: operand 0 is the key row base, operand 1 the permutation row base (rows·P).
+  const rowStrides = contiguousStrides(spec.rowShape).map((x) => x * P);
+  const space = planSpace([...spec.rowShape, P], [[...spec.key.strides, 0], [...rowStrides, 0]]);
+  const kb = offsetExpr(space, 0, spec.key.offset);
+  const pb = offsetExpr(space, 1, 0);
+  const n = f(spec.n);
+  const load = (name: string, pos: string): string => (first ? `const ${name} = ${pos};` : `const ${name} = pm[${pb} + ${pos}];`);
+  const key = (name: string, p: string): string =>
+    spec.order === 'indices' ? `const ${name}r = ${keyExpr(spec, kb, p)}; const ${name} = ${name}r < 0.0 ? ${f(EMPTY_KEY)} : ${name}r;` : `const ${name} = ${keyExpr(spec, kb, p)};`;
+  const body = [
+    'const i = this.thread.x * 1.0;',
+    // hi: i is the upper element of its pair (bit s of i); desc: its block of kk sorts descending.
+    `const hi = Math.floor(i * ${f(1 / s)}) - 2.0 * Math.floor(i * ${f(1 / (2 * s))});`,
+    `const desc = Math.floor(i * ${f(1 / kk)}) - 2.0 * Math.floor(i * ${f(1 / (2 * kk))});`,
+    `const j = hi > 0.5 ? i - ${f(s)} : i + ${f(s)};`,
+    load('pa', 'i'),
+    load('pb', 'j'),
+    key('ka', 'pa'),
+    key('kb', 'pb'),
+    `const aLess = pa < ${n} && (pb >= ${n} || ka < kb || (ka === kb && pa < pb));`,
+    // The lower element of an ascending pair keeps the smaller one.
+    'if (hi + desc < 0.5 || hi + desc > 1.5) { return aLess ? pa : pb; }',
+    'return aLess ? pb : pa;',
+  ].join(' ');
+  const args = first ? 'ky' : 'pm, ky';
+  const key0 = `sort:${spec.order}:${spec.n}:${spec.step}:${kk}:${s}:${first ? 1 : 0}:${space.dims.join('x')}|${space.strides.map((x) => x.join(',')).join('|')}@${spec.key.offset}`;
+  return { key: key0, source: `function(${args}) { ${body} }`, output: space.output };
+}
+
+/**
+ * Sorts each row's positions by key: yields the launches and returns the permutation ([rows, P],
+ * positions as f32, pads last). `keys` is the device array the spec's key operand reads.
+ */
+export function* sortPositions(spec: SortSpec, keys: DeviceArray, ctx: ProgramContext): Generator<Launch, DeviceArray, DeviceArray> {
+  const P = sortedLength(spec.n);
+  let perm: DeviceArray | null = null;
+  for (let kk = 2; kk <= P; kk *= 2) {
+    for (let s = kk / 2; s >= 1; s /= 2) {
+      const next: DeviceArray = yield { src: sortPass(spec, kk, s, perm === null), args: perm === null ? [keys] : [perm, keys] };
+      if (perm !== null) ctx.free(perm);
+      perm = next;
+    }
+  }
+  return perm!;
+}
+
+/** The keys in sorted order (1-D sorts): sk[u] = key(perm[u]), −1 as EMPTY_KEY; output [n]. */
+export function sortedKeysSource(spec: SortSpec): KernelSource {
+  const body = `const p = pm[this.thread.x]; const r = ${keyExpr(spec, String(spec.key.offset), 'p')}; return r < 0.0 ? ${f(EMPTY_KEY)} : r;`;
+  return { key: `sortedKeys:${spec.n}:${spec.step}:${spec.key.offset}`, source: `function(pm, ky) { ${body} }`, output: [spec.n, 1, 1] };
+}
+
+/**
+ * Inline binary search: sets `mrdLo` to the first u in [0, n) with key(arr[u]) >= target (n if none).
+ * `key` maps an element expression to its sort key (e.g. −1 to EMPTY_KEY). Names start with `mrd`,
+ * which update rules may not use.
+ */
+export function lowerBound(arr: string, n: number, target: string, key: (e: string) => string = (e) => e): string {
+  const steps = Math.ceil(Math.log2(n + 1)) + 1;
+  return (
+    `let mrdLo = 0.0; let mrdHi = ${f(n)};` +
+    ` for (let mrdIt = 0; mrdIt < ${steps}; mrdIt++) { if (mrdLo < mrdHi) { const mrdMid = Math.floor((mrdLo + mrdHi) * 0.5);` +
+    ` const mrdKey = ${key(`${arr}[mrdMid]`)}; if (mrdKey < ${target}) { mrdLo = mrdMid + 1.0; } else { mrdHi = mrdMid; } } }`
+  );
+}
