@@ -1,13 +1,14 @@
 // Checkpoints: model, optimizer, step, RNG state, tokenizer, config and loader position in ONE
 // safetensors file. Tensors are named `model.<key>` and `optim.<param>.<buffer>`; everything else is
 // JSON in the metadata. Written atomically (temp file + rename), so a crash never leaves a torn file.
-import { getRngState, loadSafetensorsWithMetadata, saveSafetensors, setRngState, writeFileAtomic, type Tensor } from '@myriad/core';
+import { getRngState, loadSafetensorsWithMetadata, removeStaleTempFiles, saveSafetensors, setRngState, writeFileAtomic, type Tensor } from '@myriad/core';
 import type { BatchLoader, BatchLoaderState } from '../data/batch-loader.js';
 import type { BaseHyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.js';
 import type { HasParameters } from '../optim/param-groups.js';
 import type { Tokenizer, TokenizerJSON } from '../tokenizers/tokenizer.js';
 import { tensorsChecksum } from './checksum.js';
 import { configDiff } from './config-diff.js';
+import { describeNonFinite, findNonFinite, type NonFiniteTensor } from './non-finite.js';
 import { nodeBuiltin } from '../node-builtin.js';
 
 const FORMAT = 'myriad-checkpoint';
@@ -33,6 +34,11 @@ export interface SaveCheckpointOptions {
   loader?: BatchLoader | BatchLoaderState | null;
   /** Any other JSON to keep with the run (e.g. the metrics history). */
   extra?: Record<string, unknown>;
+  /**
+   * Write even when model tensors hold NaN or ±Infinity and a file already exists at the path
+   * (default false: saveCheckpoint refuses, so a diverged run never replaces the last good checkpoint).
+   */
+  allowNonFinite?: boolean;
 }
 
 /** The parsed contents of a checkpoint file. */
@@ -47,6 +53,8 @@ export interface Checkpoint {
   model: Record<string, Tensor>;
   optimizer: OptimizerStateDict | null;
   extra: Record<string, unknown>;
+  /** Tensors holding NaN or ±Infinity, by stored name (`model.<key>`, `optim.<key>`); empty for a healthy run. */
+  nonFinite: NonFiniteTensor[];
 }
 
 /** What `loadCheckpoint` restores into; only `model` is required. */
@@ -73,9 +81,26 @@ function json(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-/** Saves a training run to one safetensors file at `path`, atomically. */
+/**
+ * Saves a training run to one safetensors file at `path`, atomically. Refuses (unless
+ * `allowNonFinite`) to replace an existing file with model weights holding NaN or ±Infinity.
+ * Temp files that a killed earlier save left next to `path` are removed.
+ */
 export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
+  if (!options.allowNonFinite) {
+    const bad = findNonFinite(prefixed('model.', modelTensors(options.model)));
+    if (bad.length > 0 && nodeBuiltin('node:fs', 'saveCheckpoint').existsSync(path)) {
+      throw new Error(
+        `saveCheckpoint: model ${describeNonFinite(bad)}; refusing to replace ${path}, which may be the last good checkpoint ` +
+          '(the run has diverged: lower the learning rate or set gradClip; pass allowNonFinite: true to write anyway)',
+      );
+    }
+  }
   await writeFileAtomic(path, checkpointToBytes(options));
+}
+
+function prefixed(prefix: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [prefix + k, t]));
 }
 
 /** The bytes of the checkpoint `saveCheckpoint` writes (for a browser download, a network send, ...). */
@@ -117,9 +142,14 @@ function parseField<T>(path: string, metadata: Record<string, string>, key: stri
   }
 }
 
-/** Reads and validates a checkpoint file (format, checksum, fields) without applying it to anything. */
+/**
+ * Reads and validates a checkpoint file (format, checksum, fields) without applying it to anything;
+ * `nonFinite` lists tensors holding NaN or ±Infinity. Removes temp files a killed save left behind.
+ */
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
   const { readFile } = nodeBuiltin('node:fs', 'readCheckpoint').promises;
+  // A save killed mid-write left a temp file that nothing else removes; this is the next chance.
+  await removeStaleTempFiles(path).catch(() => undefined);
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -172,6 +202,7 @@ export function checkpointFromBytes(bytes: Uint8Array, path: string): Checkpoint
     model,
     optimizer: optimMeta ? { ...optimMeta, tensors: optimTensors } : null,
     extra: parseField(path, metadata, 'extra') ?? {},
+    nonFinite: findNonFinite(tensors),
   };
 }
 

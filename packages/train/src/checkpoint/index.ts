@@ -10,3 +10,4 @@ export {
   type LoadCheckpointTargets,
   type SaveCheckpointOptions,
 } from './checkpoint.js';
+export { findNonFinite, type NonFiniteTensor } from './non-finite.js';
