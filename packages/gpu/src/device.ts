@@ -64,12 +64,28 @@ export async function setupMode(mode: GpuMode): Promise<ModeSetup> {
   return setupSyncMode(mode);
 }
 
+/** The WebGL renderer in words (e.g. "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device ...))"), where a browser tells. */
+function glRenderer(mode: string): string {
+  try {
+    const g = globalThis as { OffscreenCanvas?: new (w: number, h: number) => { getContext(kind: string): unknown } };
+    if (!g.OffscreenCanvas || (mode !== 'webgl2' && mode !== 'webgl')) return `${mode} context`;
+    const gl = new g.OffscreenCanvas(1, 1).getContext(mode) as { getParameter(p: number): unknown; getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null } | null;
+    if (!gl) return `${mode} context`;
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    return `${mode}: ${String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : 0x1f01 /* RENDERER */))}`;
+  } catch {
+    return `${mode} context`;
+  }
+}
+
 /** Prepares a synchronous mode (everything but WebGPU); never throws. */
 export function setupSyncMode(mode: GpuMode): ModeSetup {
   try {
     const gpu = new GPU({ mode });
-    const got = gpu.Kernel.mode;
-    const device = got === 'webasm' ? `WebAssembly SIMD on ${cpuModel()}` : got === 'cpu' ? `JavaScript on ${cpuModel()}` : `${got} context`;
+    // gpu.js's GL kernels all report mode 'gpu'; a pinned GL mode that could not start would have thrown.
+    const kernelMode = gpu.Kernel.mode;
+    const got = kernelMode === 'gpu' && (mode === 'webgl2' || mode === 'webgl' || mode === 'headlessgl') ? mode : kernelMode;
+    const device = got === 'webasm' ? `WebAssembly SIMD on ${cpuModel()}` : got === 'cpu' ? `JavaScript on ${cpuModel()}` : glRenderer(got);
     return { gpu, mode: got, device, reason: null, context: null };
   } catch (e) {
     return { gpu: null, mode: 'cpu-backend', device: cpuModel(), reason: `gpu.js mode '${mode}' is unavailable: ${(e as Error).message}`, context: null };

@@ -120,10 +120,13 @@ export class Runtime {
 
   // ---------------------------------------------------------------- storages and versions
 
-  /** A new tracked storage. `fromHost`: its data came from host code (counted as an upload in synchronous modes). */
+  /**
+   * A new tracked storage. `fromHost`: its data came from host code, counted as an upload here in
+   * synchronous modes (WebGPU counts it when a kernel first reads it); float64 never leaves the host.
+   */
   make(dtype: DType, size: number, version: Version | Promise<Version>, fromHost: boolean): GpuStorage {
     const s = new GpuStorage(dtype, size, version);
-    if (fromHost && !this.async && size > 0) this.stats.upload(s.bytes);
+    if (fromHost && !this.async && size > 0 && dtype !== 'float64') this.stats.upload(s.bytes);
     this.live.add(s);
     const scope = this.scopes[this.scopes.length - 1];
     if (scope) scope.created.add(s);
@@ -274,9 +277,12 @@ export class Runtime {
 
   // ---------------------------------------------------------------- kernels and programs
 
-  /** The compiled kernel for `built` whose arguments have these sizes (gpu.js fixes argument sizes at build). */
+  /**
+   * The compiled kernel for `built` whose arguments have these sizes: gpu.js's synchronous modes fix
+   * argument sizes at build; WebGPU binds buffers of any size (their dims are per-run parameters).
+   */
   private kernel(built: KernelSource, sizes: readonly (number | string)[]): KernelRun {
-    const key = `${built.key}#${sizes.join(',')}`;
+    const key = this.async ? built.key : `${built.key}#${sizes.join(',')}`;
     const hit = this.kernels.get(key);
     if (hit) {
       this.kernels.delete(key);

@@ -6,8 +6,7 @@ import { createGpuBackend } from '@myriad/gpu';
 import { VULKAN_INSTALL, webgpuUnavailable } from './webgpu-probe.js';
 import { TOLERANCES, failOnUnexpectedFallback } from './tolerances.js';
 
-// Two runs per property and float32 only: each new shape compiles a WGSL shader (~0.1 s on the
-// software adapter); int32 ops are covered by the webasm suite.
+// Two runs per property: each new shape compiles a WGSL shader (~0.1 s on the software adapter).
 describeWithOptional('backend conformance: gpu (webgpu)', await webgpuUnavailable(), VULKAN_INSTALL, () => {
-  runBackendConformance('gpu (webgpu)', () => createGpuBackend({ mode: 'webgpu', warn: failOnUnexpectedFallback }), { numRuns: 2, dtypes: ['float32'], tolerances: TOLERANCES });
+  runBackendConformance('gpu (webgpu)', () => createGpuBackend({ mode: 'webgpu', warn: failOnUnexpectedFallback }), { numRuns: 2, dtypes: ['float32', 'int32'], tolerances: TOLERANCES });
 });

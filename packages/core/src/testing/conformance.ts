@@ -232,6 +232,25 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
     }
 
     for (const dtype of dtypes) {
+      check(`copyInto.${dtype}.window`, `copyInto a slice window (any dim, step 1 or 2) of contiguous storage, as concat and slice's backward do (${dtype})`, () =>
+        property(fc.record({ shape: shapeArb(1, 3), dimSeed: fc.nat(), startSeed: fc.nat(), step: fc.constantFrom(1, 2), ss: fc.nat() }), async ({ shape, dimSeed, startSeed, step, ss }) => {
+          const d = dimSeed % shape.length;
+          const full = shape.map((n, i) => (i === d ? n * step + 2 : n));
+          const start = startSeed % 3;
+          const run = (b: Backend): Tensor => {
+            const src = build({ shape, layout: 'contiguous', seed: ss }, { min: -9, max: 9 }, dtype);
+            const dst = build({ shape: full, layout: 'contiguous', seed: ss + 1 }, { min: -9, max: 9 }, dtype);
+            const strides = dst.strides.map((s, i) => (i === d ? s * step : s));
+            b.copyInto(dst._view(shape, strides, dst.offset + start * dst.strides[d]!), src);
+            return dst;
+          };
+          const ctx = `shape [${shape}] dim ${d} start ${start} step ${step}`;
+          await expectClose(`copyInto.${dtype}`, on(backend, () => run(backend)), reference(() => run(cpuBackend)), ctx);
+        }),
+      );
+    }
+
+    for (const dtype of dtypes) {
       for (const op of dtype === 'int32' ? INT_UNARY : UNARY) {
         const key = `unary.${op}`;
         const values: Values = op === 'log' || op === 'sqrt' ? { min: 0.05, max: 4 } : op === 'reciprocal' ? { min: 0.1, max: 3 } : dtype === 'int32' ? { min: -20, max: 20 } : { min: -3, max: 3 };

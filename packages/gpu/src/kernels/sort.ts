@@ -28,8 +28,8 @@ export function sortedLength(n: number): number {
 }
 
 /** Inline key expression for position expression `p` (clamped into the row: pads read a real element). */
-export function keyExpr(spec: SortSpec, base: string, p: string): string {
-  const raw = `ky[${base} + Math.min(${p}, ${f(spec.n - 1)}) * ${spec.step}]`;
+export function keyExpr(spec: SortSpec, base: string, p: string, n = f(spec.n)): string {
+  const raw = `ky[${base} + Math.min(${p}, ${n} - 1.0) * ${spec.step}]`;
   return spec.order === 'values' ? `-${raw}` : raw;
 }
 
@@ -40,10 +40,11 @@ function sortPass(spec: SortSpec, kk: number, s: number, first: boolean): Kernel
   const space = planSpace([...spec.rowShape, P], [[...spec.key.strides, 0], [...rowStrides, 0]]);
   const kb = offsetExpr(space, 0, spec.key.offset);
   const pb = offsetExpr(space, 1, 0);
-  const n = f(spec.n);
+  // n is a kernel number argument, so rows of any length padding to P share the passes' shaders.
+  const n = 'nv';
   const load = (name: string, pos: string): string => (first ? `const ${name} = ${pos};` : `const ${name} = pm[${pb} + ${pos}];`);
   const key = (name: string, p: string): string =>
-    spec.order === 'indices' ? `const ${name}r = ${keyExpr(spec, kb, p)}; const ${name} = ${name}r < 0.0 ? ${f(EMPTY_KEY)} : ${name}r;` : `const ${name} = ${keyExpr(spec, kb, p)};`;
+    spec.order === 'indices' ? `const ${name}r = ${keyExpr(spec, kb, p, n)}; const ${name} = ${name}r < 0.0 ? ${f(EMPTY_KEY)} : ${name}r;` : `const ${name} = ${keyExpr(spec, kb, p, n)};`;
   const body = [
     'const i = this.thread.x * 1.0;',
     // hi: i is the upper element of its pair (bit s of i); desc: its block of kk sorts descending.
@@ -59,8 +60,8 @@ function sortPass(spec: SortSpec, kk: number, s: number, first: boolean): Kernel
     'if (hi + desc < 0.5 || hi + desc > 1.5) { return aLess ? pa : pb; }',
     'return aLess ? pb : pa;',
   ].join(' ');
-  const args = first ? 'ky' : 'pm, ky';
-  const key0 = `sort:${spec.order}:${spec.n}:${spec.step}:${kk}:${s}:${first ? 1 : 0}:${space.dims.join('x')}|${space.strides.map((x) => x.join(',')).join('|')}@${spec.key.offset}`;
+  const args = first ? 'ky, nv' : 'pm, ky, nv';
+  const key0 = `sort:${spec.order}:${P}:${spec.step}:${kk}:${s}:${first ? 1 : 0}:${space.dims.join('x')}|${space.strides.map((x) => x.join(',')).join('|')}@${spec.key.offset}`;
   return { key: key0, source: `function(${args}) { ${body} }`, output: space.output };
 }
 
@@ -73,7 +74,7 @@ export function* sortPositions(spec: SortSpec, keys: DeviceArray, ctx: ProgramCo
   let perm: DeviceArray | null = null;
   for (let kk = 2; kk <= P; kk *= 2) {
     for (let s = kk / 2; s >= 1; s /= 2) {
-      const next: DeviceArray = yield { src: sortPass(spec, kk, s, perm === null), args: perm === null ? [keys] : [perm, keys] };
+      const next: DeviceArray = yield { src: sortPass(spec, kk, s, perm === null), args: perm === null ? [keys, spec.n] : [perm, keys, spec.n] };
       if (perm !== null) ctx.free(perm);
       perm = next;
     }
