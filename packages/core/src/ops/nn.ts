@@ -4,8 +4,8 @@ import { ShapeError, fmt } from '../errors.js';
 import { getGlobalRng, type Rng } from '../random.js';
 import { normalizeDim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, cast, div, exp, lt, mul, neg, sqrt, sub } from './elementwise.js';
-import { mean, reduceDims, sum } from './reduce.js';
+import { abs, add, cast, div, exp, lt, maximum, mul, neg, sqrt, sub } from './elementwise.js';
+import { max, mean, reduceDims, sum } from './reduce.js';
 import { expand, reshape, transpose } from './movement.js';
 import { gather, where } from './indexing.js';
 import { requireFloat, requireInt, wrap } from './util.js';
@@ -110,10 +110,15 @@ export function layerNorm(x: Tensor, normalizedDims = 1, weight?: Tensor | null,
       throw new ShapeError(`layerNorm: ${name} ${fmt(p.shape)} must have the normalized shape ${fmt(normShape)}`);
     }
   }
-  const mu = mean(x, dims, true);
-  const centered = sub(x, mu);
+  // Each row is divided by m = max(max|x|, 1) first, so squares cannot overflow (float32 does from
+  // |x| ≈ 1.8e19, and rows of 1e30 came out as zeros). LN(x) equals LN(x/m) with eps/m² for eps exactly,
+  // so m is a constant for the gradient too (hence detach), and rows within [-1, 1] are computed as before.
+  const m = maximum(max(abs(x.detach()), dims, true), 1);
+  const xs = div(x, m);
+  const mu = mean(xs, dims, true);
+  const centered = sub(xs, mu);
   const variance = mean(mul(centered, centered), dims, true);
-  let y = div(centered, sqrt(add(variance, eps)));
+  let y = div(centered, sqrt(add(variance, div(eps, mul(m, m)))));
   if (weight) y = mul(y, weight);
   if (bias) y = add(y, bias);
   return y;
