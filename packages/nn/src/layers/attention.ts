@@ -1,11 +1,16 @@
 // Multi-head causal self-attention (Vaswani et al. 2017, GPT-2 layout):
 //   [q k v] = x·W_qkvᵀ + b,  per head: softmax(q·kᵀ/√d_h + M)·v,  y = concat(heads)·W_outᵀ + b
-// with M[i][j] = −∞ for j > i (a token sees only itself and the past). One batched matmul over
+// with M[i][j] = −10⁹ for j > i (a token sees only itself and the past). One batched matmul over
 // [B, heads, T, T] per product; the additive mask is cached per (T, dtype).
-import { ShapeError, add, dropout, full, matmul, softmax, type Rng, type Tensor } from '@myriad/core';
+import { ShapeError, add, dropout, matmul, softmax, tensor, type Rng, type Tensor } from '@myriad/core';
 import { Module, type InitOptions } from '../module.js';
 import { initRng, requirePositiveInt } from '../init.js';
 import { Linear } from './linear.js';
+
+// Finite rather than −∞, so setCheckNumerics(true) does not stop at the mask of a healthy model. It
+// masks exactly all the same: exp(−10⁹ + s − rowMax) underflows to exactly 0 (float32 and float64)
+// unless scores reach ~10⁹, as the diagonal, never masked, keeps rowMax a real score.
+const MASKED = -1e9;
 
 export interface CausalSelfAttentionOptions extends InitOptions {
   dim: number;
@@ -72,14 +77,17 @@ export class CausalSelfAttention extends Module {
     return y;
   }
 
-  /** The additive [T, T] mask: 0 on and below the diagonal, −∞ above. */
+  /**
+   * The additive [T, T] mask: 0 on and below the diagonal, MASKED above. Built on the host and
+   * uploaded once (writing a tensor's data in place fails on device backends).
+   */
   private causalMask(T: number, dtype: Tensor['dtype']): Tensor {
     const key = `${T}:${dtype}`;
     let m = this.masks.get(key);
     if (m === undefined) {
-      m = full([T, T], 0, { dtype });
-      const d = m.data;
-      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -Infinity;
+      const d = dtype === 'float64' ? new Float64Array(T * T) : new Float32Array(T * T);
+      for (let i = 0; i < T; i++) d.fill(MASKED, i * T + i + 1, (i + 1) * T);
+      m = tensor(d, { shape: [T, T], dtype });
       this.masks.set(key, m);
     }
     return m;
