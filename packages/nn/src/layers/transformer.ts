@@ -3,7 +3,7 @@
 //   hₗ = hₗ₋₁' + ffw(ln2(hₗ₋₁')),  hₗ₋₁' = hₗ₋₁ + attn(ln1(hₗ₋₁))       (pre-norm blocks)
 //   logits = head(norm(h_L))   (head.weight may be the token embedding table: tied weights)
 // The feed-forward of each block is pluggable (dense FeedForward, MoE, PKM, PEER, ...).
-import { Rng, ShapeError, add, arange, crossEntropy, dropout, getGlobalRng, noGrad, tensor, type Tensor } from '@myriad/core';
+import { Rng, ShapeError, add, arange, crossEntropy, dropout, getBackend, getGlobalRng, noGrad, tensor, type Tensor } from '@myriad/core';
 import { Module, type InitOptions } from '../module.js';
 import { initRng, requirePositiveInt } from '../init.js';
 import { CausalSelfAttention } from './attention.js';
@@ -141,10 +141,22 @@ export class TransformerLM extends Module {
     if (T < 1 || T > this.contextLength) {
       throw new ShapeError(`TransformerLM.forward: sequence length ${T} must be in [1, contextLength = ${this.contextLength}]`);
     }
-    let h = add(this.tokenEmbedding.forward(ids), this.positionEmbedding.forward(arange(T)));
+    let h = add(this.tokenEmbedding.forward(ids), this.positionEmbedding.forward(this.positionIds(T)));
     if (this.dropout > 0) h = dropout(h, this.dropout, { training: this.training, ...(this.dropoutRng ? { rng: this.dropoutRng } : {}) });
     for (const block of this.blocks) h = block.forward(h, { tokenIds: ids });
     return this.norm.forward(h);
+  }
+
+  // Position ids 0..T−1, made once per length and backend: a step then uploads nothing but its batch.
+  private readonly positions = new Map<string, Tensor>();
+  private positionIds(T: number): Tensor {
+    const key = `${getBackend().name}:${T}`;
+    let p = this.positions.get(key);
+    if (p === undefined || p.backend !== getBackend()) {
+      p = arange(T);
+      this.positions.set(key, p);
+    }
+    return p;
   }
 
   /** ids int32 [B, T] → logits [B, T, vocabSize]. */

@@ -5,8 +5,13 @@
 // Shapes never depend on the routing, so nothing is read back. It does E·C rows of expert work
 // (C = tokens without a capacity limit) where host grouping does only the chosen ones: the price of
 // staying on the device; a finite capacityFactor keeps C small.
-import { add, cast, concat, cumsum, eq, indexSelect, lt, mul, noGrad, reshape, scatterAdd, slice, sub, sum, transpose, unsqueeze, where, zeros, arange, type Tensor } from '@myriad/core';
+import { add, cast, concat, cumsum, eq, indexSelect, lt, mul, noGrad, ones, reshape, scatterAdd, slice, sub, sum, transpose, unsqueeze, where, zeros, type Tensor } from '@myriad/core';
 import type { Expert } from './dispatch.js';
+
+/** 0, 1, …, n−1 as int32, made on the backend (a prefix sum of ones: no host data to upload). */
+function deviceArange(n: number): Tensor {
+  return sub(cumsum(ones([n], { dtype: 'int32' })), 1);
+}
 
 /** What `slotDispatch` decided, as tensors on the backend ([tokens, k] unless noted). */
 export interface SlotRouting {
@@ -32,7 +37,7 @@ export function slotDispatch(x: Tensor, experts: readonly Expert[], chosen: Tens
   const plan = noGrad(() => {
     // Assignments in priority order a = j·T + t (slot-major), their experts and one-hot choices [A, E].
     const expertA = reshape(transpose(chosen, 0, 1), [A]);
-    const onehot = cast(eq(unsqueeze(expertA, -1), arange(E)), x.dtype);
+    const onehot = cast(eq(unsqueeze(expertA, -1), deviceArange(E)), x.dtype);
     const load = sum(onehot, 0);
     // Position of each assignment among its expert's: the running count of that expert's choices.
     const position = sub(sum(mul(cumsum(onehot, 0), onehot), -1), 1);
@@ -40,7 +45,7 @@ export function slotDispatch(x: Tensor, experts: readonly Expert[], chosen: Tens
     // Slot e·C + position, or the dump slot E·C for dropped assignments.
     const slot = cast(where(keep, add(mul(cast(expertA, x.dtype), C), position), E * C), 'int32');
     // The token in each slot (T, a zero row, for empty ones): a scatter of t+1 into its slot, minus 1.
-    const tokenOfA = cast(reshape(reshape(arange(T), [1, T]).expand([k, T]), [A]), x.dtype); // a = j·T + t → t
+    const tokenOfA = cast(reshape(reshape(deviceArange(T), [1, T]).expand([k, T]), [A]), x.dtype); // a = j·T + t → t
     const filled = scatterAdd(zeros([E * C + 1], { dtype: x.dtype }), 0, slot, add(tokenOfA, 1));
     const slotToken = cast(where(eq(filled, 0), T + 1, filled), 'int32');
     const keepTk = transpose(reshape(keep, [k, T]), 0, 1);

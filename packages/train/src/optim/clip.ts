@@ -1,5 +1,5 @@
 // Gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_), sparse gradients included.
-import { SparseGrad, add, minimum, mul, reciprocal, sqrt, square, sum, tensor, type Tensor } from '@myriad/core';
+import { SparseGrad, add, cpuBackend, full, minimum, mul, reciprocal, sqrt, square, sum, type Tensor } from '@myriad/core';
 import { coalesceRows } from './coalesce.js';
 import { gradData, liveData, type FloatArray } from './live-data.js';
 
@@ -53,12 +53,12 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
   return norm;
 }
 
-/** Whether every gradient of `params` lives in host memory (the CPU backend). */
+/** Whether every gradient of `params` is on the CPU backend (other backends keep them on their device). */
 function gradsOnHost(params: readonly Tensor[]): boolean {
   return params.every((p) => {
     const g = p.grad;
     if (g === null) return true;
-    return (g instanceof SparseGrad ? [g.indices, g.values] : [g]).every((t) => t.backend.hostData(t.storage) !== null);
+    return (g instanceof SparseGrad ? [g.indices, g.values] : [g]).every((t) => t.backend === cpuBackend);
   });
 }
 
@@ -74,7 +74,9 @@ export function clipGradNormTensor(params: Iterable<Tensor>, maxNorm: number | n
   if (gradsOnHost(list)) {
     // Host memory: the typed-array path above, without materialising anything.
     const norm = maxNorm === null ? clipGradNorm(list, Infinity) : clipGradNorm(list, maxNorm);
-    return tensor(norm, { dtype: 'float64' });
+    // A fill, not an upload of host data: the backend makes the scalar (in the gradients' dtype).
+    const g = list.find((p) => p.grad !== null)?.grad;
+    return full([], norm, { dtype: g ? g.dtype : 'float64' });
   }
   let sumSq: Tensor | null = null;
   for (const p of list) {
@@ -85,7 +87,7 @@ export function clipGradNormTensor(params: Iterable<Tensor>, maxNorm: number | n
     const term = sum(square(values));
     sumSq = sumSq === null ? term : add(sumSq, term);
   }
-  if (sumSq === null) return tensor(0);
+  if (sumSq === null) return full([], 0);
   const norm = sqrt(sumSq);
   if (maxNorm === null) return norm;
   const scale = minimum(mul(reciprocal(add(norm, 1e-6)), maxNorm), 1);

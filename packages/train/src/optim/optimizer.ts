@@ -3,7 +3,7 @@
 // statements per element) plus the scalars of a step; the base class runs that rule in place on host
 // memory (CPU backend), or as backend kernels on a device (no parameter, gradient or moment leaves
 // it), densely or lazily on the rows of a row-sparse gradient.
-import { SparseGrad, Tensor, compileUpdateRule, contiguousStrides, tensor, type TypedArray, type UpdateRule, type View } from '@myriad/core';
+import { SparseGrad, Tensor, compileUpdateRule, cpuBackend, contiguousStrides, tensor, type TypedArray, type UpdateRule, type View } from '@myriad/core';
 import { coalesceRows } from './coalesce.js';
 import { gradData, liveData } from './live-data.js';
 
@@ -267,10 +267,14 @@ function zerosOn(p: Tensor): Tensor {
   return Tensor._make(p.backend, p.backend.full(p.dtype, p.size, 0), p.shape, p.dtype);
 }
 
-/** The live typed arrays of all tables when each is a host tensor owning its whole storage, else null. */
+/**
+ * The live typed arrays of all tables when each is a CPU-backend tensor owning its whole storage, else
+ * null. Other backends (the gpu backend's WebAssembly mode included) run the rule as their kernels.
+ */
 function hostTables(tables: readonly Tensor[]): TypedArray[] | null {
   const out: TypedArray[] = [];
   for (const t of tables) {
+    if (t.backend !== cpuBackend) return null;
     const live = liveData(t);
     if (live === null || live instanceof Int32Array) return null;
     out.push(live);

