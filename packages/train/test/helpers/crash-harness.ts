@@ -153,8 +153,9 @@ export async function crashRun(options: { steps: number; kills: number; seed: nu
           c.proc.kill('SIGKILL');
           return;
         }
-        // Loading the checkpoint is where a resumed run clears what the killed save left.
-        const left = temps(dir);
+        // Loading the checkpoint is where a resumed run clears what the killed save left. By the time
+        // this runs, the resumed process may be writing its own next checkpoint: that temp file is live.
+        const left = temps(dir).filter((f) => !f.startsWith(`checkpoint.safetensors.tmp-${c.proc.pid}-`));
         stats.leftoverAfterResume += left.length;
         if (left.length) stats.problems.push(`seed ${options.seed}: temp files after resume: ${left.join(', ')}`);
         resumeFrom = Number(m[1]);
