@@ -18,7 +18,12 @@ export const INT32_ON_CPU: Readonly<Record<string, string>> = {
   // below an exact quotient (6 / 3 -> 1.9999998 -> 1); ops never divide int32 (a / b is float32).
   'binary.div': 'int32 division (f32 division is not correctly rounded)',
   'binary.pow': `int32 pow (${FLOAT_ONLY})`,
-  ...Object.fromEntries(['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'gelu', 'silu', 'erf', 'reciprocal', 'geluGrad'].map((op) => [`unary.${op}`, `int32 ${op} (${FLOAT_ONLY})`])),
+  ...Object.fromEntries(
+    ['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'gelu', 'silu', 'erf', 'reciprocal', 'geluGrad'].map((op) => [
+      `unary.${op}`,
+      `int32 ${op} (${FLOAT_ONLY})`,
+    ]),
+  ),
   matmul: `int32 matmul (${FLOAT_ONLY})`,
   rowOp: `int32 softmax/logsumexp (${FLOAT_ONLY})`,
   applyUpdate: 'int32 optimizer state (update rules are float arithmetic)',

@@ -7,6 +7,7 @@
  */
 import {
   coalesceDims,
+  contiguousStrides,
   cpuBackend,
   isContiguousLayout,
   shapeSize,
@@ -26,10 +27,15 @@ import type { GpuMode } from './gpujs.js';
 import { copyWindowSource } from './kernels/copy.js';
 import { noProgram, single, type DeviceArray, type ProgramFn } from './kernels/program.js';
 import { scanRows } from './kernels/scan.js';
-import { scatterFlatProgram, scatterKeysSource, scatterRowsProgram, uniqueRowsProgram, type IndexOperand, type RowsOperand } from './kernels/scatter.js';
-import { BINARY_BODY, UNARY_BODY, gatherSource, logsumexpSource, mapSource, matmulSource, reduceSource, type KernelSource, type Operand } from './kernels/sources.js';
+import { BINARY_BODY, UNARY_BODY, mapSource } from './kernels/elementwise.js';
+import { gatherSource } from './kernels/gather.js';
+import { matmulBlockedSource, matmulSource } from './kernels/matmul.js';
+import { logsumexpSource, reduceSource } from './kernels/reduce.js';
+import { scatterFlatProgram, scatterKeysSource, scatterRowsProgram, uniqueRowsProgram } from './kernels/scatter.js';
+import type { IndexOperand, RowsOperand } from './kernels/scatter.js';
+import type { KernelSource, Operand } from './kernels/source.js';
 import { topkProgram } from './kernels/topk.js';
-import { updateSource, type TableOperand } from './kernels/update.js';
+import { mergeRowsSource, rowSlotsSource, updateSource, type TableOperand } from './kernels/update.js';
 import { Runtime, st, type CpuFn, type OutSpec } from './runtime.js';
 import type { GpuStats } from './stats.js';
 import { GpuStorage, hostVersion, typedFor } from './storage.js';
@@ -42,6 +48,8 @@ export interface GpuBackendOptions {
   readonly warn?: (message: string) => void;
   /** Compiled kernels kept (least recently used beyond this are destroyed). */
   readonly kernelCacheSize?: number;
+  /** Matmul computes four outputs per thread where N is a multiple of 4 (default true; false: one per thread). */
+  readonly matmulBlocking?: boolean;
 }
 
 /** Live device memory, as counted by the backend. */
@@ -96,19 +104,36 @@ function viewOf(storage: GpuStorage, shape: readonly number[], dtype: DType): Vi
   return { storage, shape, strides, offset: 0, dtype };
 }
 
+/** scatterAdd's flat targets on the host (what scatterKeysSource computes), for its CPU fallback. */
+function scatterKeys(xShape: readonly number[], dim: number, index: View): TypedArray {
+  const idx = cpuBackend.readSync(index);
+  const xs = contiguousStrides(xShape);
+  const is = contiguousStrides(index.shape);
+  const keys = new Float32Array(idx.length);
+  for (let e = 0; e < idx.length; e++) {
+    let key = 0;
+    for (let d = 0; d < is.length; d++) key += (d === dim ? idx[e]! : Math.floor(e / is[d]!) % index.shape[d]!) * xs[d]!;
+    keys[e] = idx[e]! < 0 ? -1 : key;
+  }
+  return keys;
+}
+
 /** Folds the dims after the first into one (row stride, column stride), or null when they do not fold. */
 function asRows(x: View): RowsOperand | null {
   const { shape, strides } = coalesceDims(x.shape.slice(1), [x.strides.slice(1)]);
   if (shape.length > 1) return null;
-  return { offset: x.offset, rowStride: x.shape.length === 0 ? 0 : (x.strides[0] ?? 0), colStride: shape.length === 0 ? 1 : strides[0]![0]! };
+  const rowStride = x.shape.length === 0 ? 0 : (x.strides[0] ?? 0);
+  return { offset: x.offset, rowStride, colStride: shape.length === 0 ? 1 : strides[0]![0]! };
 }
 
 class GpuBackendImpl implements GpuBackend {
   readonly ready: Promise<GpuBackend>;
   private readonly rt: Runtime;
+  private readonly blockedMatmul: boolean;
 
   constructor(opts: GpuBackendOptions) {
     this.rt = new Runtime(opts.mode ?? 'webasm', opts.warn ?? ((m) => console.warn(m)), opts.kernelCacheSize ?? 256);
+    this.blockedMatmul = opts.matmulBlocking ?? true;
     this.ready = this.rt.ready.then(() => this);
   }
 
@@ -131,13 +156,15 @@ class GpuBackendImpl implements GpuBackend {
   // ---------------------------------------------------------------- running ops
 
   /** Runs an op's program, or its CPU version where the fallback table says so. */
-  private op(key: string, dtype: DType, inputs: readonly View[], outs: readonly OutSpec[], program: () => ProgramFn, cpu: CpuFn): GpuStorage[] {
+  private op(key: string, dtype: DType, inputs: readonly View[], outs: readonly OutSpec[], program: () => ProgramFn, cpu: CpuFn):
+    GpuStorage[] {
     const reason = fallbackReason(key, dtype, [...inputs.map((v) => st(v).size), ...outs.map((o) => o.size)]);
     return this.rt.exec(key, reason, inputs, outs, reason ? noProgram : program(), cpu);
   }
 
   /** An op of one kernel and one output. */
-  private one(key: string, dtype: DType, inputs: readonly View[], out: OutSpec, src: () => KernelSource, cpu: (h: View[]) => TypedArray): GpuStorage {
+  private one(key: string, dtype: DType, inputs: readonly View[], out: OutSpec, src: () => KernelSource, cpu: (h: View[]) => TypedArray):
+    GpuStorage {
     return this.op(key, dtype, inputs, [out], () => single(src()), (h) => [cpu(h)])[0]!;
   }
 
@@ -237,29 +264,31 @@ class GpuBackendImpl implements GpuBackend {
     const size = shapeSize(x.shape);
     const body = dtype === 'int32' && x.dtype !== 'int32' ? 'const r = v0 >= 0.0 ? Math.floor(v0) : -Math.floor(-v0);' : 'const r = v0;';
     const data: DType = x.dtype === 'float64' || dtype === 'float64' ? 'float64' : x.dtype;
-    return this.one('cast', data, [x], { dtype, size }, () => mapSource(`cast-${dtype}`, body, x.shape, [operand(x)]), ([h]) => cpuBackend.cast(h!, dtype) as TypedArray);
+    const src = (): KernelSource => mapSource(`cast-${dtype}`, body, x.shape, [operand(x)]);
+    return this.one('cast', data, [x], { dtype, size }, src, ([h]) => cpuBackend.cast(h!, dtype) as TypedArray);
   }
 
   copyInto(dst: View, src: View): void {
     const d = st(dst);
     if (!this.async) {
       // Synchronous modes: kernel data lives in host memory, so the window is written in place.
-      cpuBackend.copyInto(this.rt.hostViewOf(dst, this.rt.hostSync(dst, 'copyInto')), this.rt.hostViewOf(src, this.rt.hostSync(src, 'copyInto')));
+      const host = (v: View): View => this.rt.hostViewOf(v, this.rt.hostSync(v, 'copyInto'));
+      cpuBackend.copyInto(host(dst), host(src));
       return;
     }
     const box = copyWindowSource(d.size, dst, src);
+    const whole: View = { storage: d, shape: [d.size], strides: [1], offset: 0, dtype: d.dtype };
+    const out: OutSpec = { dtype: d.dtype, size: d.size };
     let next: GpuStorage;
     if (box) {
-      const whole: View = { storage: d, shape: [d.size], strides: [1], offset: 0, dtype: d.dtype };
-      next = this.one('copyInto', d.dtype, box.whole ? [src] : [whole, src], { dtype: d.dtype, size: d.size }, () => box.src, ([hd, hs]) => {
+      next = this.one('copyInto', d.dtype, box.whole ? [src] : [whole, src], out, () => box.src, ([hd, hs]) => {
         const out = (box.whole ? typedFor(d.dtype, d.size) : cpuBackend.cast(hd!, d.dtype)) as TypedArray;
         cpuBackend.copyInto({ ...dst, storage: out }, box.whole ? hd! : hs!);
         return out;
       });
     } else {
       // Any other strided window: written on a host copy, uploaded when next used.
-      const whole: View = { storage: d, shape: [d.size], strides: [1], offset: 0, dtype: d.dtype };
-      next = this.rt.onCpu('copyInto', 'a window that is not a box of its storage', [whole, src], [{ dtype: d.dtype, size: d.size }], ([hd, hs]) => {
+      next = this.rt.onCpu('copyInto', 'a window that is not a box of its storage', [whole, src], [out], ([hd, hs]) => {
         const out = (cpuBackend.cast(hd!, d.dtype) as TypedArray).slice();
         cpuBackend.copyInto({ ...dst, storage: out }, hs!);
         return [out];
@@ -270,20 +299,22 @@ class GpuBackendImpl implements GpuBackend {
 
   unary(op: UnaryOp, x: View): Storage {
     const size = shapeSize(x.shape);
-    return this.one(`unary.${op}`, x.dtype, [x], { dtype: x.dtype, size }, () => mapSource(op, `const a = v0; ${UNARY_BODY[op]}`, x.shape, [operand(x)]),
-      ([h]) => cpuBackend.unary(op, h!) as TypedArray);
+    const src = (): KernelSource => mapSource(op, `const a = v0; ${UNARY_BODY[op]}`, x.shape, [operand(x)]);
+    return this.one(`unary.${op}`, x.dtype, [x], { dtype: x.dtype, size }, src, ([h]) => cpuBackend.unary(op, h!) as TypedArray);
   }
 
   binary(op: BinaryOp, a: View, b: View): Storage {
     const size = shapeSize(a.shape);
-    return this.one(`binary.${op}`, a.dtype, [a, b], { dtype: a.dtype, size }, () => mapSource(op, `const a = v0; const b = v1; ${BINARY_BODY[op]}`, a.shape, [operand(a), operand(b)]),
-      ([ha, hb]) => cpuBackend.binary(op, ha!, hb!) as TypedArray);
+    const src = (): KernelSource => mapSource(op, `const a = v0; const b = v1; ${BINARY_BODY[op]}`, a.shape, [operand(a), operand(b)]);
+    const cpu = ([ha, hb]: View[]): TypedArray => cpuBackend.binary(op, ha!, hb!) as TypedArray;
+    return this.one(`binary.${op}`, a.dtype, [a, b], { dtype: a.dtype, size }, src, cpu);
   }
 
   where(cond: View, a: View, b: View): Storage {
     const size = shapeSize(a.shape);
-    return this.one('where', a.dtype, [cond, a, b], { dtype: a.dtype, size }, () => mapSource('where', 'const r = v0 !== 0.0 ? v1 : v2;', a.shape, [operand(cond), operand(a), operand(b)]),
-      ([hc, ha, hb]) => cpuBackend.where(hc!, ha!, hb!) as TypedArray);
+    const src = (): KernelSource => mapSource('where', 'const r = v0 !== 0.0 ? v1 : v2;', a.shape, [operand(cond), operand(a), operand(b)]);
+    const cpu = ([hc, ha, hb]: View[]): TypedArray => cpuBackend.where(hc!, ha!, hb!) as TypedArray;
+    return this.one('where', a.dtype, [cond, a, b], { dtype: a.dtype, size }, src, cpu);
   }
 
   // ---------------------------------------------------------------- Backend: reductions and matmul
@@ -295,7 +326,8 @@ class GpuBackendImpl implements GpuBackend {
     const cpu = ([h]: View[]): TypedArray => cpuBackend.reduce(op, h!, axis) as TypedArray;
     if (len === 0) return this.rt.onCpu(op, 'an empty axis', [x], [{ dtype: x.dtype, size }], (h) => [cpu(h)])[0]!;
     const strides = x.strides.filter((_, d) => d !== axis);
-    return this.one(`reduce.${op}`, x.dtype, [x], { dtype: x.dtype, size }, () => reduceSource(op, outShape, { strides, offset: x.offset }, len, x.strides[axis]!), cpu);
+    const src = (): KernelSource => reduceSource(op, outShape, { strides, offset: x.offset }, len, x.strides[axis]!);
+    return this.one(`reduce.${op}`, x.dtype, [x], { dtype: x.dtype, size }, src, cpu);
   }
 
   argmax(x: View, axis: number): Storage {
@@ -305,7 +337,8 @@ class GpuBackendImpl implements GpuBackend {
     const cpu = ([h]: View[]): TypedArray => cpuBackend.argmax(h!, axis) as TypedArray;
     if (len === 0) return this.rt.onCpu('argmax', 'an empty axis', [x], [{ dtype: 'int32', size }], (h) => [cpu(h)])[0]!;
     const strides = x.strides.filter((_, d) => d !== axis);
-    return this.one('argmax', x.dtype, [x], { dtype: 'int32', size }, () => reduceSource('argmax', outShape, { strides, offset: x.offset }, len, x.strides[axis]!), cpu);
+    const src = (): KernelSource => reduceSource('argmax', outShape, { strides, offset: x.offset }, len, x.strides[axis]!);
+    return this.one('argmax', x.dtype, [x], { dtype: 'int32', size }, src, cpu);
   }
 
   matmul(a: View, b: View): Storage {
@@ -316,7 +349,9 @@ class GpuBackendImpl implements GpuBackend {
     if (K === 0) return this.full(a.dtype, size, 0);
     const rows = (x: View): Operand & { rowStride: number; colStride: number } =>
       ({ strides: x.strides.slice(0, nd - 2), offset: x.offset, rowStride: x.strides[nd - 2]!, colStride: x.strides[nd - 1]! });
-    return this.one('matmul', a.dtype, [a, b], { dtype: a.dtype, size }, () => matmulSource(batch, M, N, K, rows(a), rows(b)),
+    // Four outputs per thread where rows split into fours (the output keeps the plain layout).
+    const build = N % 4 === 0 && this.blockedMatmul ? matmulBlockedSource : matmulSource;
+    return this.one('matmul', a.dtype, [a, b], { dtype: a.dtype, size }, () => build(batch, M, N, K, rows(a), rows(b)),
       ([ha, hb]) => cpuBackend.matmul(ha!, hb!) as TypedArray);
   }
 
@@ -329,14 +364,16 @@ class GpuBackendImpl implements GpuBackend {
     const cpu = ([h]: View[]): TypedArray => cpuBackend.rowOp(op, h!) as TypedArray;
     if (n === 0) return this.rt.onCpu(op, 'an empty axis', [x], [{ dtype: x.dtype, size }], (h) => [cpu(h)])[0]!;
     // Two kernels: per-row log-sum-exp, then an elementwise map reading it with stride 0 along the row.
-    const lseSrc = (): KernelSource => logsumexpSource(rowShape, { strides: x.strides.slice(0, nd - 1), offset: x.offset }, n, x.strides[nd - 1]!);
+    const rowsOf = { strides: x.strides.slice(0, nd - 1), offset: x.offset };
+    const lseSrc = (): KernelSource => logsumexpSource(rowShape, rowsOf, n, x.strides[nd - 1]!);
     const lseStrides = [...rowShape.map((_, d) => shapeSize(rowShape.slice(d + 1))), 0];
     const body = op === 'softmax' ? 'const r = Math.exp(v0 - v1);' : 'const r = v0 - v1;';
     return this.op('rowOp', x.dtype, [x], [{ dtype: x.dtype, size }], () =>
       function* ([xa], ctx) {
         const lse: DeviceArray = yield { src: lseSrc(), args: [xa!] };
         if (op === 'logsumexp') return [lse];
-        const out: DeviceArray = yield { src: mapSource(op, body, x.shape, [operand(x), { strides: lseStrides, offset: 0 }]), args: [xa!, lse] };
+        const map = mapSource(op, body, x.shape, [operand(x), { strides: lseStrides, offset: 0 }]);
+        const out: DeviceArray = yield { src: map, args: [xa!, lse] };
         ctx.free(lse);
         return [out];
       },
@@ -368,8 +405,9 @@ class GpuBackendImpl implements GpuBackend {
     const size = shapeSize(index.shape);
     if (!this.async) this.checkIndices('gather', index, x.shape[dim]!, dim);
     const xs = x.strides.map((s, d) => (d === dim ? 0 : s));
-    return this.one('gather', x.dtype, [x, index], { dtype: x.dtype, size }, () => gatherSource(index.shape, { strides: xs, offset: x.offset }, operand(index), x.strides[dim]!),
-      ([hx, hi]) => cpuBackend.gather(hx!, dim, hi!) as TypedArray);
+    const src = (): KernelSource => gatherSource(index.shape, { strides: xs, offset: x.offset }, operand(index), x.strides[dim]!);
+    const cpu = ([hx, hi]: View[]): TypedArray => cpuBackend.gather(hx!, dim, hi!) as TypedArray;
+    return this.one('gather', x.dtype, [x, index], { dtype: x.dtype, size }, src, cpu);
   }
 
   gatherRows(table: View, indices: View): Storage {
@@ -389,7 +427,9 @@ class GpuBackendImpl implements GpuBackend {
 
   /** n indices as a flat operand (a contiguous copy where the view is strided). */
   private flatIndex(indices: View): { view: View; op: IndexOperand } {
-    if (indices.shape.length <= 1) return { view: indices, op: { offset: indices.offset, step: indices.shape.length === 0 ? 1 : indices.strides[0]! } };
+    if (indices.shape.length <= 1) {
+      return { view: indices, op: { offset: indices.offset, step: indices.shape.length === 0 ? 1 : indices.strides[0]! } };
+    }
     if (isContiguousLayout(indices.shape, indices.strides)) return { view: indices, op: { offset: indices.offset, step: 1 } };
     const c = this.contiguous(indices);
     return { view: c, op: { offset: 0, step: 1 } };
@@ -408,17 +448,29 @@ class GpuBackendImpl implements GpuBackend {
     const n = shapeSize(index.shape);
     const cpu: CpuFn = ([hx, hi, hs]) => [cpuBackend.scatterAdd(hx!, dim, hi!, hs!) as TypedArray];
     if (n === 0 || size === 0) return this.cast(x, x.dtype);
-    if (fallbackReason('scatterAdd', x.dtype, [size, n])) return this.op('scatterAdd', x.dtype, [x, index, src], [{ dtype: x.dtype, size }], () => noProgram, cpu)[0]!;
+    const out: OutSpec = { dtype: x.dtype, size };
+    if (fallbackReason('scatterAdd', x.dtype, [size, n])) {
+      return this.op('scatterAdd', x.dtype, [x, index, src], [out], () => noProgram, cpu)[0]!;
+    }
     if (!this.async) this.checkIndices('scatterAdd', index, x.shape[dim]!, dim);
     // Each source element's flat target in x's contiguous layout (−1: skipped), then a segmented sum.
-    const keys = viewOf(this.one('scatterAdd', 'float32', [index], { dtype: 'float32', size: n }, () => scatterKeysSource(x.shape, dim, index.shape, operand(index)),
-      () => { throw new Error('unreachable'); }), [n], 'float32');
+    // The CPU versions below run only if a kernel fails: keys as the CPU would number them, then the op.
+    const keySrc = (): KernelSource => scatterKeysSource(x.shape, dim, index.shape, operand(index));
+    const keyOut: OutSpec = { dtype: 'float32', size: n };
+    const keyStorage = this.one('scatterAdd', 'float32', [index], keyOut, keySrc, ([hi]) => scatterKeys(x.shape, dim, hi!));
+    const keys = viewOf(keyStorage, [n], 'float32');
     const flatSrc = isContiguousLayout(src.shape, src.strides) && src.offset === 0 ? src : this.contiguous(src);
-    const out = this.op('scatterAdd', x.dtype, [x, keys, flatSrc], [{ dtype: x.dtype, size }], () => scatterFlatProgram(x.shape, x.strides, x.offset, n),
-      () => { throw new Error('unreachable'); })[0]!;
+    const program = (): ProgramFn => scatterFlatProgram(x.shape, x.strides, x.offset, n);
+    const result = this.op('scatterAdd', x.dtype, [x, keys, flatSrc], [out], program, ([hx, hk, hs]) => {
+      const acc = cpuBackend.readSync(hx!) as TypedArray;
+      const k = cpuBackend.readSync(hk!);
+      const v = cpuBackend.readSync(hs!);
+      for (let p = 0; p < n; p++) if (k[p]! >= 0) acc[k[p]!] = acc[k[p]!]! + v[p]!;
+      return [acc];
+    })[0]!;
     this.free(keys);
     if (flatSrc !== src) this.free(flatSrc);
-    return out;
+    return result;
   }
 
   scatterAddRows(rows: number, indices: View, src: View): Storage {
@@ -428,8 +480,9 @@ class GpuBackendImpl implements GpuBackend {
     if (!this.async) this.checkIndices('scatterAddRows', indices, rows, 0, true);
     const idx = this.flatIndex(indices);
     const s = this.rowsOf(src);
-    const out = this.op('scatterAddRows', src.dtype, [idx.view, s.view], [{ dtype: src.dtype, size: rows * width }], () => scatterRowsProgram(rows, width, n, idx.op, s.op),
-      ([hi, hs]) => [cpuBackend.scatterAddRows(rows, hi!, hs!) as TypedArray])[0]!;
+    const program = (): ProgramFn => scatterRowsProgram(rows, width, n, idx.op, s.op);
+    const cpu: CpuFn = ([hi, hs]) => [cpuBackend.scatterAddRows(rows, hi!, hs!) as TypedArray];
+    const out = this.op('scatterAddRows', src.dtype, [idx.view, s.view], [{ dtype: src.dtype, size: rows * width }], program, cpu)[0]!;
     if (idx.view !== indices) this.free(idx.view);
     if (s.view !== src) this.free(s.view);
     return out;
@@ -478,26 +531,38 @@ class GpuBackendImpl implements GpuBackend {
     const rows = p.shape.length === 0 ? 1 : p.shape[0]!;
     const width = rows === 0 ? 0 : size / rows;
     const dtype = p.dtype;
-    const cpu: CpuFn = (h) => cpuBackend.applyUpdate(rule, h.slice(0, state.length), h[state.length]!, rowIndex ? h[state.length + 1]! : null, scalars) as TypedArray[];
+    const k = state.length;
+    const cpu: CpuFn = (h) => cpuBackend.applyUpdate(rule, h.slice(0, k), h[k]!, rowIndex ? h[k + 1]! : null, scalars) as TypedArray[];
     if (scalars.length !== rule.scalars.length) {
-      throw new RangeError(`applyUpdate: rule '${rule.name}' takes ${rule.scalars.length} scalars (${rule.scalars.join(', ')}), got ${scalars.length}`);
+      const want = `${rule.scalars.length} scalars (${rule.scalars.join(', ')})`;
+      throw new RangeError(`applyUpdate: rule '${rule.name}' takes ${want}, got ${scalars.length}`);
     }
     const nRows = rowIndex ? shapeSize(rowIndex.shape) : 0;
     if (size === 0 || (rowIndex && nRows === 0)) return state.map((v) => this.cast(v, v.dtype));
     const table = (v: View): View => (isContiguousLayout(v.shape, v.strides) ? v : this.contiguous(v));
     const tables = state.map(table);
     const g = table(grad);
-    const ri = rowIndex && (rowIndex.offset !== 0 || !isContiguousLayout(rowIndex.shape, rowIndex.strides)) ? this.contiguous(rowIndex) : rowIndex;
+    const flatRows = !rowIndex || (rowIndex.offset === 0 && isContiguousLayout(rowIndex.shape, rowIndex.strides));
+    const ri = flatRows ? rowIndex : this.contiguous(rowIndex);
     const ops: TableOperand[] = tables.map((t) => ({ offset: t.offset, rowStride: width }));
     const gop: TableOperand = { offset: g.offset, rowStride: width };
     const inputs = ri ? [...tables, g, ri] : [...tables, g];
     const outs = state.map((v) => ({ dtype: v.dtype, size }));
     const out = this.op('applyUpdate', dtype, inputs, outs, () =>
-      function* (args) {
+      function* (args, ctx) {
         const results: DeviceArray[] = [];
-        for (let k = 0; k < state.length; k++) {
-          results.push(yield { src: updateSource(rule, k, rows, width, ops, gop, ri ? nRows : null), args: [...args, ...scalars] });
+        const slots: DeviceArray | null = ri ? yield { src: rowSlotsSource(rows, nRows), args: [args[k + 1]!] } : null;
+        for (let t = 0; t < k; t++) {
+          const src = updateSource(rule, t, rows, width, ops, gop, ri ? nRows : null);
+          const next: DeviceArray = yield { src, args: [...args, ...scalars] };
+          if (slots === null) {
+            results.push(next);
+          } else {
+            results.push(yield { src: mergeRowsSource(rows, width, ops[t]!), args: [slots, next, args[t]!] });
+            ctx.free(next);
+          }
         }
+        if (slots !== null) ctx.free(slots);
         return results;
       },
       cpu,

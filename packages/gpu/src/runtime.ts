@@ -8,7 +8,7 @@ import { setupMode, setupSyncMode, type ModeSetup } from './device.js';
 import type { GpuMode, KernelRun, WebGPUBufferResult, WebGPUContextObject } from './gpujs.js';
 import { WebGPUBufferResultClass } from './gpujs.js';
 import type { DeviceArray, Launch, Program, ProgramContext, ProgramFn } from './kernels/program.js';
-import type { KernelSource } from './kernels/sources.js';
+import type { KernelSource } from './kernels/source.js';
 import { StatsCounter } from './stats.js';
 import { GpuStorage, hostVersion, type Version } from './storage.js';
 
@@ -248,6 +248,14 @@ export class Runtime {
     return new WebGPUBufferResultClass({ buffer, output: [Math.max(1, size)], context: ctx, kernel: null });
   }
 
+  /** A vector-valued kernel result as a plain f32 buffer (the components lie consecutively), so kernels can read it. */
+  private flatten(out: WebGPUBufferResult, components: number): WebGPUBufferResult {
+    const size = out.output.reduce((x, y) => x * y, 1) * components;
+    const flat = new WebGPUBufferResultClass({ buffer: out.buffer, output: [size], context: out.context, kernel: null });
+    out.delete(); // the buffer is reference-counted: it lives on in `flat`
+    return flat;
+  }
+
   /** The version's contents on the host (WebGPU: copied back once and kept). Callers count the download. */
   async download(v: Version, dtype: DType, size: number): Promise<TypedArray> {
     if (v.host) return v.host;
@@ -270,7 +278,8 @@ export class Runtime {
   hostSync(x: View, op: string): TypedArray {
     const v = st(x).ready;
     if (!v || !v.host) {
-      throw new Error(`${op}: the gpu backend (${this.mode}) keeps this tensor on the device and cannot answer synchronously; use await t.read()`);
+      const why = `the gpu backend (${this.mode}) keeps this tensor on the device and cannot answer synchronously`;
+      throw new Error(`${op}: ${why}; use await t.read()`);
     }
     return v.host;
   }
@@ -302,7 +311,9 @@ export class Runtime {
   }
 
   private argSizes(l: Launch): (number | string)[] {
-    return l.args.map((a) => (typeof a === 'number' ? 'n' : a instanceof Float32Array ? a.length : (a as WebGPUBufferResult).output.reduce((x, y) => x * y, 1)));
+    const size = (a: DeviceArray): number =>
+      a instanceof Float32Array ? a.length : (a as WebGPUBufferResult).output.reduce((x, y) => x * y, 1);
+    return l.args.map((a) => (typeof a === 'number' ? 'n' : size(a)));
   }
 
   private driveSync(p: Program): Float32Array[] {
@@ -310,7 +321,7 @@ export class Runtime {
     while (!step.done) {
       const l = step.value;
       const o = l.src.output;
-      const out = flatResult(this.kernel(l.src, this.argSizes(l))(...l.args), o[0] * o[1] * o[2]);
+      const out = flatResult(this.kernel(l.src, this.argSizes(l))(...l.args), o[0] * o[1] * o[2] * (l.src.components ?? 1));
       this.stats.kernelLaunches++;
       step = p.next(out as DeviceArray);
     }
@@ -321,8 +332,9 @@ export class Runtime {
     let step = p.next();
     while (!step.done) {
       const l = step.value;
-      const out = (await this.kernel(l.src, this.argSizes(l))(...l.args)) as WebGPUBufferResult;
+      let out = (await this.kernel(l.src, this.argSizes(l))(...l.args)) as WebGPUBufferResult;
       this.stats.kernelLaunches++;
+      if (l.src.components) out = this.flatten(out, l.src.components);
       step = p.next(out as DeviceArray);
     }
     return step.value as WebGPUBufferResult[];
@@ -358,7 +370,8 @@ export class Runtime {
         const handles = versions.map((v) => this.upload(v) as DeviceArray);
         return (await this.driveAsync(program(handles, this.asyncCtx))).map((dev) => ({ host: null, dev }));
       } catch (e) {
-        this.warnOnce(`${op}:kernel`, `@myriad/gpu: ${op} kernel failed (${(e as Error).message.split('\n')[0]}); it runs on the CPU backend`);
+        const why = (e as Error).message.split('\n')[0];
+        this.warnOnce(`${op}:kernel`, `@myriad/gpu: ${op} kernel failed (${why}); it runs on the CPU backend`);
         this.stats.cpuFallbacks++;
         return (await this.cpuOn(versions, inputs, cpu)).map(hostVersion);
       }

@@ -4,4 +4,5 @@ import { runBackendConformance } from '@myriad/core/testing';
 import { createGpuBackend } from '@myriad/gpu';
 import { TOLERANCES, failOnUnexpectedFallback } from './tolerances.js';
 
-runBackendConformance('gpu (webasm)', () => createGpuBackend({ mode: 'webasm', warn: failOnUnexpectedFallback }), { numRuns: 6, tolerances: TOLERANCES });
+const make = (): ReturnType<typeof createGpuBackend> => createGpuBackend({ mode: 'webasm', warn: failOnUnexpectedFallback });
+runBackendConformance('gpu (webasm)', make, { numRuns: 6, tolerances: TOLERANCES });

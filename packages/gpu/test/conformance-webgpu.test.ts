@@ -8,5 +8,6 @@ import { TOLERANCES, failOnUnexpectedFallback } from './tolerances.js';
 
 // Two runs per property: each new shape compiles a WGSL shader (~0.1 s on the software adapter).
 describeWithOptional('backend conformance: gpu (webgpu)', await webgpuUnavailable(), VULKAN_INSTALL, () => {
-  runBackendConformance('gpu (webgpu)', () => createGpuBackend({ mode: 'webgpu', warn: failOnUnexpectedFallback }), { numRuns: 2, dtypes: ['float32', 'int32'], tolerances: TOLERANCES });
+  const make = (): ReturnType<typeof createGpuBackend> => createGpuBackend({ mode: 'webgpu', warn: failOnUnexpectedFallback });
+  runBackendConformance('gpu (webgpu)', make, { numRuns: 2, dtypes: ['float32', 'int32'], tolerances: TOLERANCES });
 });

@@ -4,7 +4,7 @@
  * included), and one kernel writes the whole new storage: src inside the box, the old data outside.
  */
 import { coordExpr, f, offsetExpr, type Space } from '../indexing.js';
-import type { KernelSource } from './sources.js';
+import type { KernelSource } from './source.js';
 
 /** One dim of the refactored storage (inner to outer): its stride, extent, and the window's part of it. */
 interface Level {
@@ -79,7 +79,9 @@ export function copyWindowSource(
   const sig = `${space.dims.join('x')}|${space.strides.map((s) => s.join(',')).join('|')}@${srcBase}`;
   const read = `a1[${offsetExpr(space, 1, srcBase)}]`;
   // A window covering the whole storage reads only src (an unused argument would be a bad binding).
-  if (conds.length === 0) return { whole: true, src: { key: `copyWhole:${sig}`, source: `function(a1) { return ${read}; }`, output: space.output } };
+  if (conds.length === 0) {
+    return { whole: true, src: { key: `copyWhole:${sig}`, source: `function(a1) { return ${read}; }`, output: space.output } };
+  }
   const inside = conds.join(' && ');
   const source = `function(a0, a1) { if (${inside}) { return ${read}; } return a0[${offsetExpr(space, 0, 0)}]; }`;
   return { whole: false, src: { key: `copyWindow:${sig}|${inside}`, source, output: space.output } };

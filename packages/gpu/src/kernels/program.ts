@@ -4,7 +4,7 @@
  * synchronously (WebAssembly, cpu, GL: results are Float32Arrays) or asynchronously (WebGPU: results
  * are device buffer handles, each launch awaited only for its submission).
  */
-import type { KernelSource } from './sources.js';
+import type { KernelSource } from './source.js';
 
 /** Device data a kernel reads or writes; opaque to programs (a Float32Array or a WebGPU buffer). */
 export interface DeviceArray {

@@ -5,7 +5,7 @@
  */
 import { f, offsetExpr, planSpace, type Space } from '../indexing.js';
 import type { DeviceArray, Launch, ProgramContext } from './program.js';
-import type { KernelSource, Operand } from './sources.js';
+import type { KernelSource, Operand } from './source.js';
 
 /** Space [...rows, n] with the last axis kept innermost (a stride-0/1 guard operand stops it merging). */
 function rowSpace(rowShape: readonly number[], n: number, x: Operand): Space {
@@ -31,7 +31,9 @@ function laterPass(output: readonly [number, number, number], d: number): Kernel
  * Inclusive scan of each row of n >= 2 elements of `x` (strides over [...rowShape, n]); returns the
  * contiguous result. Frees its intermediates, never `input`.
  */
-export function* scanRows(rowShape: readonly number[], n: number, x: Operand, input: DeviceArray, ctx: ProgramContext): Generator<Launch, DeviceArray, DeviceArray> {
+export function* scanRows(
+  rowShape: readonly number[], n: number, x: Operand, input: DeviceArray, ctx: ProgramContext,
+): Generator<Launch, DeviceArray, DeviceArray> {
   const first = firstPass(rowShape, n, x, x.strides[x.strides.length - 1]!);
   let cur: DeviceArray = yield { src: first, args: [input] };
   for (let d = 2; d < n; d *= 2) {

@@ -9,7 +9,7 @@ import { offsetExpr, planSpace } from '../indexing.js';
 import type { DeviceArray, ProgramFn } from './program.js';
 import { scanRows } from './scan.js';
 import { EMPTY_KEY, lowerBound, sortPositions, sortedKeysSource, type SortSpec } from './sort.js';
-import type { KernelSource } from './sources.js';
+import type { KernelSource, Operand } from './source.js';
 
 /** A [n, width] source: row p, column c at offset + p·rowStride + c·colStride. */
 export interface RowsOperand {
@@ -103,7 +103,9 @@ export function uniqueRowsProgram(width: number, n: number, idx: IndexOperand, s
   const find = `const j = this.thread.y * 1.0 + 1.0; ${lowerBound('cs', n, 'j')}`;
   const outIdx: KernelSource = {
     key: `uniqueIdx:${n}`,
-    source: `function(cs, sk) { const j = this.thread.x * 1.0 + 1.0; ${lowerBound('cs', n, 'j')} if (mrdLo < ${f(n)}) { return sk[mrdLo]; } return -1.0; }`,
+    source:
+      `function(cs, sk) { const j = this.thread.x * 1.0 + 1.0; ${lowerBound('cs', n, 'j')}` +
+      ` if (mrdLo < ${f(n)}) { return sk[mrdLo]; } return -1.0; }`,
     output: [n, 1, 1],
   };
   const outVal: KernelSource = {
@@ -135,7 +137,7 @@ export function uniqueRowsProgram(width: number, n: number, idx: IndexOperand, s
  * Flat target offsets for scatterAdd: for each element of index (shape `indexShape`), its offset in
  * x's contiguous layout with the index value along `dim`, or −1 where the index is −1.
  */
-export function scatterKeysSource(xShape: readonly number[], dim: number, indexShape: readonly number[], index: { strides: readonly number[]; offset: number }): KernelSource {
+export function scatterKeysSource(xShape: readonly number[], dim: number, indexShape: readonly number[], index: Operand): KernelSource {
   const cs: number[] = [];
   let acc = 1;
   for (let d = xShape.length - 1; d >= 0; d--) {
