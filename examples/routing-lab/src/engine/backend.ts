@@ -1,0 +1,55 @@
+// Picks the compute backend inside the worker: the CPU backend with WebAssembly SIMD kernels, or
+// gpu.js on WebGL2 / WebGPU. A GPU mode that cannot start falls back to the CPU and says why.
+import { cpuBackend, installWasmKernelsAsync, setBackend } from '@myriad/core';
+import type { BackendChoice } from '../spec.js';
+
+export interface ActiveBackend {
+  choice: BackendChoice;
+  /** What runs the kernels, in words ("CPU + WebAssembly SIMD", "WebGL2 (gpu.js)", ...). */
+  name: string;
+  device: string;
+  /** Why the backend differs from the one asked for, or what it falls back on; null when all is as asked. */
+  note: string | null;
+  /** True when results must be read with `await t.read()` (WebGPU). */
+  async: boolean;
+}
+
+let wasm: Promise<boolean> | null = null;
+const cores = (): number => (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+
+async function useCpu(choice: BackendChoice, note: string | null): Promise<ActiveBackend> {
+  setBackend(cpuBackend);
+  wasm ??= installWasmKernelsAsync().catch(() => false);
+  const simd = await wasm;
+  return {
+    choice,
+    name: simd ? 'CPU + WebAssembly SIMD' : 'CPU (plain JavaScript: this browser lacks WebAssembly SIMD)',
+    device: `1 of ${cores()} CPU threads (the worker)`,
+    note,
+    async: false,
+  };
+}
+
+/** Switches core to the chosen backend; never throws (an unavailable GPU mode falls back to the CPU). */
+export async function selectBackend(choice: BackendChoice, warnings: string[]): Promise<ActiveBackend> {
+  if (choice === 'cpu') return useCpu('cpu', null);
+  const label = choice === 'webgl2' ? 'WebGL2' : 'WebGPU';
+  let gpu: typeof import('@myriad/gpu');
+  try {
+    gpu = await import('@myriad/gpu');
+  } catch (e) {
+    return useCpu(choice, `${label} unavailable: @myriad/gpu failed to load (${(e as Error).message}); running on the CPU backend instead`);
+  }
+  try {
+    const backend = await gpu.createGpuBackend({ mode: choice, warn: (m) => warnings.push(m) });
+    if (backend.mode !== choice) {
+      const why = warnings.find((w) => w.includes('every op runs on the CPU')) ?? `gpu.js started in mode '${backend.mode}'`;
+      await backend.destroy().catch(() => undefined);
+      return useCpu(choice, `${label} unavailable here (${why.replace(/^@myriad\/gpu: /, '')}); running on the CPU backend instead`);
+    }
+    setBackend(backend);
+    return { choice, name: `${label} (gpu.js)`, device: backend.device, note: null, async: backend.async };
+  } catch (e) {
+    return useCpu(choice, `${label} could not start (${(e as Error).message}); running on the CPU backend instead`);
+  }
+}

@@ -1,0 +1,292 @@
+// One training session in the worker: corpus, model, optimizer, loaders and the routing statistics
+// the page draws. The loop is the Trainer's (schedule → batch → loss → backward → clip → AdamW step)
+// taken one step at a time, so the page can pause, single-step and probe between steps.
+import { manualSeed, noGrad, softmax, tensor, type Tensor } from '@myriad/core';
+import { MoE, PEER, PKM, gateMass } from '@myriad/nn';
+import {
+  AdamW,
+  BatchLoader,
+  CharTokenizer,
+  checkpointFromBytes,
+  checkpointToBytes,
+  clipGradNorm,
+  loadCheckpoint,
+  trainValidationSplit,
+  usageAndUnevenness,
+  weightDecayGroups,
+  type TokenizerJSON,
+} from '@myriad/train';
+import type { LayerSnapshot, ReadyInfo, TokenRoute } from '../protocol.js';
+import { validateSpec, type LabSpec } from '../spec.js';
+import type { ActiveBackend } from './backend.js';
+import { buildLabModel, type BuiltModel } from './model.js';
+import { layerRoutingOf, moeRoute, productKeyRoute, readArray, routeAgrees, routingArrays } from './route.js';
+
+export interface CorpusText {
+  name: string;
+  text: string;
+  /** Tokenizer to use (the whole book's vocabulary for Moby-Dick, so checkpoints fit the CLI's). */
+  tokenizer: TokenizerJSON | null;
+}
+
+/** The lab's learning-rate schedule: linear warmup, then constant (training has no fixed end). */
+export function labLr(step: number, lr: number, warmup: number): number {
+  return warmup > 0 && step < warmup ? (lr * (step + 1)) / warmup : lr;
+}
+
+async function scalar(t: Tensor): Promise<number> {
+  return (await readArray(t))[0]!;
+}
+
+export class Session {
+  readonly built: BuiltModel;
+  readonly tokenizer: CharTokenizer;
+  readonly trainLoader: BatchLoader;
+  readonly valLoader: BatchLoader;
+  readonly optimizer: AdamW;
+  step = 0;
+  /** Gate mass z′ since the last snapshot, and whether each expert was ever chosen. */
+  private window: Float64Array | null;
+  private windowSteps = 0;
+  private windowAux = 0;
+  private windowDropped = 0;
+  private everUsed: Uint8Array | null;
+  private captured: Tensor | null = null;
+  readonly corpusInfo: ReadyInfo['corpus'];
+  readonly validationText: string;
+
+  constructor(
+    readonly spec: LabSpec,
+    corpus: CorpusText,
+    readonly backend: ActiveBackend,
+  ) {
+    const problems = validateSpec(spec, corpus.text.length);
+    if (problems.length) throw new Error(problems.map((p) => p.message).join('; '));
+    this.tokenizer = corpus.tokenizer ? CharTokenizer.fromJSON(corpus.tokenizer) : CharTokenizer.fromText(corpus.text);
+    const tokens = this.tokenizer.encode(corpus.text);
+    const split = trainValidationSplit(tokens, 0.1);
+    const { contextLength } = spec.model;
+    if (split.validation.length < contextLength + 1) {
+      throw new Error(`the corpus "${corpus.name}" is too short: its validation tenth has ${split.validation.length} characters, fewer than context + 1 = ${contextLength + 1}; paste more text or shorten the context`);
+    }
+    manualSeed(spec.model.seed);
+    this.built = buildLabModel(spec.model, this.tokenizer.vocabSize);
+    this.trainLoader = new BatchLoader(split.train, { contextLength, batchSize: spec.train.batchSize, seed: spec.model.seed, name: 'training' });
+    this.valLoader = new BatchLoader(split.validation, { contextLength, batchSize: spec.train.batchSize, shuffle: false, name: 'validation' });
+    // As `npm run demo`: AdamW, decay on matrices only, betas (0.9, 0.95).
+    this.optimizer = new AdamW(weightDecayGroups(this.built.model, { weightDecay: 0.1 }), { lr: spec.train.lr, betas: [0.9, 0.95] });
+    const n = this.built.layer?.numExperts ?? 0;
+    this.window = n ? new Float64Array(n) : null;
+    this.everUsed = n ? new Uint8Array(n) : null;
+    this.corpusInfo = { name: corpus.name, characters: corpus.text.length, vocabSize: this.tokenizer.vocabSize, trainTokens: split.train.length, validationTokens: split.validation.length };
+    this.validationText = this.tokenizer.decode(split.validation.subarray(0, Math.min(split.validation.length, 4000)));
+    // Keep the routing layer's input of each forward: the route view starts from it.
+    const layer = this.built.layer;
+    if (layer) {
+      const forward = layer.forward.bind(layer) as (x: Tensor, ctx?: unknown) => Tensor;
+      (layer as { forward: (x: Tensor, ctx?: unknown) => Tensor }).forward = (x, ctx) => {
+        this.captured = x;
+        return forward(x, ctx);
+      };
+    }
+  }
+
+  get model() {
+    return this.built.model;
+  }
+
+  info(): ReadyInfo {
+    return {
+      backend: this.backend.name,
+      backendNote: this.backend.note,
+      device: this.backend.device,
+      parameters: this.built.parameters,
+      activeParameters: this.built.activeParameters,
+      corpus: this.corpusInfo,
+      sample: this.validationText.slice(0, 600),
+      cliConfig: this.built.cliCompatible ? this.built.config : null,
+      step: this.step,
+      spec: this.spec,
+    };
+  }
+
+  /** One optimizer step; returns its loss, learning rate, time and the balance loss (MoE). */
+  async trainStep(): Promise<{ loss: number; lr: number; ms: number; auxLoss: number | null }> {
+    const t0 = performance.now();
+    const { model } = this;
+    const lr = labLr(this.step, this.spec.train.lr, this.spec.train.warmupSteps);
+    this.optimizer.setLr(lr);
+    model.train();
+    const batch = this.trainLoader.next();
+    this.optimizer.zeroGrad();
+    const lossT = model.loss(batch.input, batch.target);
+    const loss = await scalar(lossT);
+    if (!Number.isFinite(loss)) throw new Error(`the loss is ${loss} at step ${this.step + 1} (lr ${lr.toExponential(2)}); lower the learning rate`);
+    lossT.backward();
+    clipGradNorm(model.parameters(), 1);
+    this.optimizer.step();
+    this.step++;
+    const layer = this.built.layer;
+    let auxLoss: number | null = null;
+    if (layer instanceof MoE) {
+      const aux = layer.auxLoss();
+      auxLoss = aux ? await scalar(aux) : null;
+      this.windowAux += auxLoss ?? 0;
+      this.windowDropped += layer.droppedFraction ?? 0;
+    }
+    if (layer && this.window) {
+      const r = await routingArrays(layer);
+      if (r) {
+        const z = gateMass({ ...r }, layer.numExperts);
+        for (let i = 0; i < z.length; i++) {
+          if (z[i]! > 0) {
+            this.window[i] += z[i]!;
+            this.everUsed![i] = 1;
+          }
+        }
+      }
+      this.windowSteps++;
+    }
+    return { loss, lr, ms: performance.now() - t0, auxLoss };
+  }
+
+  /** Mean validation loss over the first `evalBatches` windows (the CLI's evaluation, same windows). */
+  async evaluate(): Promise<number> {
+    const { model } = this;
+    model.eval();
+    this.valLoader.reset();
+    let sum = 0;
+    try {
+      for (let b = 0; b < this.spec.train.evalBatches; b++) {
+        const batch = this.valLoader.next();
+        sum += await scalar(noGrad(() => model.loss(batch.input, batch.target, { aux: false })));
+      }
+    } finally {
+      model.train();
+    }
+    return sum / this.spec.train.evalBatches;
+  }
+
+  /** Usage, unevenness and gate-mass shares over the steps since the last snapshot; starts a new window. */
+  snapshot(): LayerSnapshot | null {
+    const layer = this.built.layer;
+    if (!layer || !this.window || this.windowSteps === 0) return null;
+    const n = layer.numExperts;
+    const { usage, unevenness } = usageAndUnevenness(this.window);
+    let total = 0;
+    for (const v of this.window) total += v;
+    const share = new Float32Array(n);
+    for (let i = 0; i < n; i++) share[i] = total > 0 ? this.window[i]! / total : 0;
+    let dead = 0;
+    for (const u of this.everUsed!) if (!u) dead++;
+    const isMoE = layer instanceof MoE;
+    const snap: LayerSnapshot = {
+      step: this.step,
+      kind: this.spec.model.ffw,
+      numExperts: n,
+      gridWidth: isMoE ? Math.ceil(Math.sqrt(n)) : (layer as PKM | PEER).numKeys,
+      share,
+      usage,
+      unevenness,
+      dead,
+      windowSteps: this.windowSteps,
+      auxLoss: isMoE && layer.balance === 'loss' ? this.windowAux / this.windowSteps : null,
+      bias: isMoE && layer.expertBias ? Array.from(layer.expertBias.toTypedArray()) : null,
+      droppedFraction: isMoE ? this.windowDropped / this.windowSteps : null,
+    };
+    this.window.fill(0);
+    this.windowSteps = 0;
+    this.windowAux = 0;
+    this.windowDropped = 0;
+    return snap;
+  }
+
+  /** The route of the character at `position` of `text` (the context is the window ending there). */
+  async probe(text: string, position: number): Promise<TokenRoute> {
+    const chars = Array.from(text);
+    if (chars.length === 0) throw new Error('type or pick some text first');
+    const pos = Math.max(0, Math.min(position, chars.length - 1));
+    const start = Math.max(0, pos + 1 - this.spec.model.contextLength);
+    const window = chars.slice(start, pos + 1).join('');
+    let ids: Int32Array;
+    try {
+      ids = this.tokenizer.encode(window);
+    } catch (e) {
+      throw new Error(`this text has a character outside the model's vocabulary (${(e as Error).message.split(';')[0]})`);
+    }
+    const t = ids.length - 1;
+    const { model } = this;
+    const layer = this.built.layer;
+    // Eval mode throughout: BatchNorm on the query uses its running statistics (and leaves them alone).
+    model.eval();
+    try {
+      this.captured = null;
+      const logits = noGrad(() => model.forward(tensor(ids, { shape: [1, ids.length], dtype: 'int32' })));
+      const V = this.tokenizer.vocabSize;
+      const probs = await readArray(noGrad(() => softmax(logits.slice(1, t, t + 1).reshape([V]), -1)));
+      const next = Array.from(probs, (p, i) => ({ char: this.tokenizer.decode([i]), p }))
+        .sort((a, b) => b.p - a.p)
+        .slice(0, 5);
+      const base = { step: this.step, text: window, position: t, char: chars[pos]!, next };
+      if (!layer || !this.captured) return { ...base, detail: { kind: 'dense' }, layerRouting: null, agrees: null };
+      const x: Tensor = this.captured;
+      const recorded = await layerRoutingOf(layer, t);
+      const detail = layer instanceof MoE ? await moeRoute(layer, x, ids, t) : await productKeyRoute(layer, x, t);
+      return { ...base, detail, layerRouting: recorded, agrees: recorded ? routeAgrees(detail, recorded) : null };
+    } finally {
+      model.train();
+    }
+  }
+
+  /** Continues `prompt` by `tokens` sampled characters. */
+  generate(prompt: string, tokens: number, temperature: number, topK: number): string {
+    let ids: Int32Array;
+    try {
+      ids = this.tokenizer.encode(prompt.length ? prompt : '\n');
+    } catch (e) {
+      throw new Error(`the prompt has a character outside the model's vocabulary (${(e as Error).message.split(';')[0]})`);
+    }
+    const out = this.model.generate(tensor(ids, { shape: [ids.length], dtype: 'int32' }), {
+      maxNewTokens: tokens,
+      temperature,
+      topK: Math.min(topK, this.tokenizer.vocabSize),
+      seed: this.spec.model.seed + this.step,
+    });
+    return this.tokenizer.decode((out.toTypedArray() as Int32Array).subarray(ids.length));
+  }
+
+  /** A checkpoint of the session in the CLI's format (model, AdamW state, step, loader, RNG, tokenizer, config). */
+  save(): Uint8Array {
+    return checkpointToBytes({
+      model: this.model,
+      optimizer: this.optimizer,
+      step: this.step,
+      tokenizer: this.tokenizer,
+      config: this.built.config,
+      loader: this.trainLoader,
+      extra: { writtenBy: 'routing-lab', spec: this.spec },
+    });
+  }
+
+  /**
+   * Restores a checkpoint into this session. The model must match; the optimizer state and loader
+   * position are restored too when they fit (a run on the same corpus), else only the weights.
+   */
+  async load(bytes: Uint8Array, name: string): Promise<{ step: number; note: string }> {
+    const ckpt = checkpointFromBytes(bytes, name);
+    let note = 'weights, optimizer state, data position and step restored';
+    try {
+      await loadCheckpoint(ckpt, { model: this.model, optimizer: this.optimizer, loader: this.trainLoader, config: this.built.config, restoreRng: ckpt.rng !== null });
+    } catch (e) {
+      const message = (e as Error).message;
+      if (!/BatchLoader|optimizer|loader/.test(message)) throw e;
+      await loadCheckpoint(ckpt, { model: this.model, config: this.built.config, restoreRng: false });
+      note = `weights restored; optimizer and data position not (${message.replace(/^loadCheckpoint: [^:]*: /, '')})`;
+    }
+    this.step = ckpt.step;
+    this.window?.fill(0);
+    this.everUsed?.fill(0);
+    this.windowSteps = 0;
+    return { step: ckpt.step, note };
+  }
+}

@@ -1,0 +1,430 @@
+// The page: a form for the model, the controls, and the views. Everything heavy happens in the
+// worker (./worker.ts); this thread only sends requests and draws what comes back.
+import type { Event, LayerSnapshot, ReadyInfo, Request, TokenRoute } from './protocol.js';
+import { DEFAULT_SPEC, validateSpec, type LabSpec, type SpecProblem } from './spec.js';
+import { drawLineChart } from './ui/charts.js';
+import { drawHeatmap } from './ui/heatmap.js';
+import { drawRoute } from './ui/route-view.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const form = $<HTMLFormElement>('spec-form');
+
+/** What the page knows; `window.routingLab` exposes it for the curious (and for the browser tests). */
+const lab = {
+  spec: structuredClone(DEFAULT_SPEC) as LabSpec,
+  info: null as ReadyInfo | null,
+  training: false,
+  step: 0,
+  losses: [] as [number, number][],
+  evals: [] as [number, number][],
+  usage: [] as [number, number][],
+  kl: [] as [number, number][],
+  lastRoute: null as TokenRoute | null,
+  lastSnapshot: null as LayerSnapshot | null,
+  lastLoaded: null as { name: string; step: number; valLoss: number; note: string } | null,
+  lastError: null as string | null,
+  stepMs: [] as number[],
+  events: 0,
+  /** Longest time the page spent handling one worker message, per message type (ms). */
+  handlerMs: {} as Record<string, number>,
+  /** Longest time one frame's drawing took (ms). */
+  drawMs: 0,
+  handlerLog: null as [string, number][] | null,
+};
+(window as unknown as { routingLab: typeof lab }).routingLab = lab;
+
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+const send = (r: Request, transfer: Transferable[] = []) => worker.postMessage(r, transfer);
+
+// ---------------------------------------------------------------- the form
+
+function field(name: string): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | null {
+  return form.elements.namedItem(name) as HTMLInputElement | null;
+}
+
+function setForm(spec: LabSpec): void {
+  const m = spec.model;
+  (form.querySelector(`input[name=ffw][value=${m.ffw}]`) as HTMLInputElement).checked = true;
+  const values: Record<string, string | number> = {
+    dim: m.dim, depth: m.depth, heads: m.heads, contextLength: m.contextLength, seed: m.seed,
+    batchSize: spec.train.batchSize, lr: spec.train.lr, warmupSteps: spec.train.warmupSteps, evalEvery: spec.train.evalEvery, evalBatches: spec.train.evalBatches,
+    backend: spec.backend,
+  };
+  for (const kind of ['moe', 'pkm', 'peer'] as const) {
+    for (const [k, v] of Object.entries(m[kind])) values[`${kind}.${k}`] = v === Infinity ? '∞' : (v as string | number);
+  }
+  for (const [k, v] of Object.entries(values)) {
+    const f = field(k);
+    if (f) f.value = String(v);
+  }
+  const corpus = form.querySelector(`input[name=corpus][value=${spec.corpus.kind}]`) as HTMLInputElement;
+  corpus.checked = true;
+  showLayerOptions();
+}
+
+function num(name: string): number {
+  const raw = (field(name)?.value ?? '').trim();
+  if (raw === '∞' || /^inf(inity)?$/i.test(raw) || raw === '') return name.endsWith('capacityFactor') ? Infinity : NaN;
+  return Number(raw);
+}
+
+function readForm(): LabSpec {
+  const ffw = (form.querySelector('input[name=ffw]:checked') as HTMLInputElement).value as LabSpec['model']['ffw'];
+  const str = (name: string) => field(name)!.value;
+  const corpusKind = (form.querySelector('input[name=corpus]:checked') as HTMLInputElement).value;
+  const text = (field('text') as HTMLTextAreaElement).value;
+  return {
+    model: {
+      ffw, dim: num('dim'), depth: num('depth'), heads: num('heads'), contextLength: num('contextLength'), seed: num('seed'),
+      moe: { numExperts: num('moe.numExperts'), topK: num('moe.topK'), hidden: num('moe.hidden'), router: str('moe.router') as 'topk', balance: str('moe.balance') as 'loss', capacityFactor: num('moe.capacityFactor'), numShared: num('moe.numShared') },
+      pkm: { numExperts: num('pkm.numExperts'), heads: num('pkm.heads'), topK: num('pkm.topK'), dimKey: num('pkm.dimKey'), queryNorm: str('pkm.queryNorm') as 'batch' },
+      peer: { numExperts: num('peer.numExperts'), heads: num('peer.heads'), topK: num('peer.topK'), dimKey: num('peer.dimKey'), queryNorm: str('peer.queryNorm') as 'batch', scoreFn: str('peer.scoreFn') as 'softmax' },
+    },
+    train: { batchSize: num('batchSize'), lr: num('lr'), warmupSteps: num('warmupSteps'), evalEvery: num('evalEvery'), evalBatches: num('evalBatches') },
+    corpus: corpusKind === 'text' ? { kind: 'text', text, name: textName } : { kind: corpusKind as 'excerpt' | 'book' },
+    backend: str('backend') as LabSpec['backend'],
+  };
+}
+
+let textName = 'pasted text';
+
+function showLayerOptions(): void {
+  const ffw = (form.querySelector('input[name=ffw]:checked') as HTMLInputElement).value;
+  for (const fs of form.querySelectorAll<HTMLFieldSetElement>('fieldset.layer-options')) fs.hidden = fs.dataset.kind !== ffw;
+}
+
+/** Checks the form; shows each problem next to the form and marks its field. Returns the spec when valid. */
+function checkForm(): LabSpec | null {
+  const spec = readForm();
+  const problems: SpecProblem[] = validateSpec(spec, spec.corpus.kind === 'text' ? spec.corpus.text.length : null);
+  for (const el of form.querySelectorAll('.invalid')) el.classList.remove('invalid');
+  const list = $('problems');
+  list.replaceChildren(
+    ...problems.map((p) => {
+      const f = p.field === 'corpus' ? field('text') : field(p.field);
+      if (f instanceof HTMLElement) f.classList.add('invalid');
+      const li = document.createElement('li');
+      li.textContent = p.message;
+      return li;
+    }),
+  );
+  $<HTMLButtonElement>('apply').disabled = problems.length > 0;
+  return problems.length ? null : spec;
+}
+
+form.addEventListener('input', () => {
+  showLayerOptions();
+  checkForm();
+});
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const spec = checkForm();
+  if (spec) configure(spec);
+});
+
+const textArea = field('text') as HTMLTextAreaElement;
+textArea.addEventListener('dragover', (e) => e.preventDefault());
+textArea.addEventListener('drop', (e) => {
+  e.preventDefault();
+  const file = e.dataTransfer?.files[0];
+  if (!file) return;
+  if (file.size > 20 * 2 ** 20) return say(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB; the lab takes text files up to 20 MB`, true);
+  void file.text().then((text) => {
+    if (text.includes('\u0000')) return say(`${file.name} looks like a binary file, not text`, true);
+    textArea.value = text;
+    textName = file.name;
+    (form.querySelector('input[name=corpus][value=text]') as HTMLInputElement).checked = true;
+    checkForm();
+    say(`${file.name}: ${text.length} characters; press Apply to train on it`);
+  });
+});
+
+// ---------------------------------------------------------------- controls
+
+function say(message: string, isError = false): void {
+  const p = $('message');
+  p.textContent = message;
+  p.classList.toggle('error', isError);
+  if (isError) lab.lastError = message;
+}
+
+function configure(spec: LabSpec): void {
+  lab.spec = spec;
+  lab.losses = [];
+  lab.evals = [];
+  lab.usage = [];
+  lab.kl = [];
+  lab.stepMs = [];
+  lab.info = null;
+  setButtons();
+  $('stat-backend').textContent = 'starting…';
+  say('building the model…');
+  send({ type: 'configure', spec });
+}
+
+function setButtons(): void {
+  const ready = lab.info !== null;
+  $<HTMLButtonElement>('train').disabled = !ready || lab.training;
+  $<HTMLButtonElement>('pause').disabled = !ready || !lab.training;
+  $<HTMLButtonElement>('step').disabled = !ready || lab.training;
+  $<HTMLButtonElement>('save').disabled = !ready || lab.training;
+  $<HTMLButtonElement>('gen').disabled = !ready;
+}
+
+$('train').addEventListener('click', () => send({ type: 'train' }));
+$('pause').addEventListener('click', () => send({ type: 'pause' }));
+$('step').addEventListener('click', () => send({ type: 'step', steps: 1 }));
+$('save').addEventListener('click', () => send({ type: 'save' }));
+$<HTMLInputElement>('load').addEventListener('change', async (e) => {
+  const input = e.target as HTMLInputElement;
+  const file = input.files?.[0];
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  input.value = '';
+  say(`loading ${file.name}…`);
+  lab.losses = [];
+  lab.evals = [];
+  lab.info = null;
+  setButtons();
+  send({ type: 'load', bytes, name: file.name, spec: lab.spec }, [bytes.buffer]);
+});
+$('gen').addEventListener('click', () => {
+  const temperature = Number($<HTMLInputElement>('gen-temp').value);
+  const tokens = Number($<HTMLInputElement>('gen-tokens').value);
+  if (!(temperature >= 0) || !Number.isInteger(tokens) || tokens < 1 || tokens > 2000) return say('generate: temperature must be ≥ 0 and characters an integer from 1 to 2000', true);
+  $('gen-out').textContent = '…';
+  send({ type: 'generate', prompt: $<HTMLInputElement>('gen-prompt').value, tokens, temperature, topK: 20 });
+});
+
+// ---------------------------------------------------------------- the route of one token
+
+let probe = { text: '', position: 0 };
+let selectedHead = 0;
+
+function drawProbeText(text: string, position: number): void {
+  const host = $('probe-text');
+  const spans = Array.from(text).map((c, i) => {
+    const s = document.createElement('span');
+    s.textContent = c === '\n' ? '⏎\n' : c;
+    s.dataset.i = String(i);
+    if (i === position) s.className = 'selected';
+    return s;
+  });
+  host.replaceChildren(...spans);
+}
+
+$('probe-text').addEventListener('click', (e) => {
+  const i = (e.target as HTMLElement).dataset.i;
+  if (i === undefined) return;
+  probeAt(probe.text, Number(i));
+});
+$<HTMLInputElement>('probe-input').addEventListener('input', (e) => {
+  const text = (e.target as HTMLInputElement).value;
+  if (text.length) probeAt(text, Array.from(text).length - 1);
+});
+
+function renderRoute(): void {
+  if (!lab.lastRoute) return;
+  drawRoute($('route-view'), lab.lastRoute, selectedHead, (h) => {
+    selectedHead = h;
+    renderRoute();
+  });
+}
+
+function probeAt(text: string, position: number): void {
+  probe = { text, position };
+  drawProbeText(text, position);
+  send({ type: 'probe', text, position });
+}
+
+// ---------------------------------------------------------------- drawing, once per frame at most
+
+let dirty = { loss: false, layer: false };
+function schedule(part: keyof typeof dirty): void {
+  if (!dirty.loss && !dirty.layer) requestAnimationFrame(draw);
+  dirty[part] = true;
+}
+
+function draw(): void {
+  const t0 = performance.now();
+  if (dirty.loss) {
+    drawLineChart($('loss-chart'), [
+      { name: 'train', color: '#1f77b4', points: lab.losses },
+      { name: 'validation', color: '#d62728', points: lab.evals, dots: true },
+    ], { xLabel: 'step', yLabel: 'loss (nats)' });
+  }
+  if (dirty.layer && lab.lastSnapshot) drawLayer(lab.lastSnapshot);
+  dirty = { loss: false, layer: false };
+  lab.drawMs = Math.max(lab.drawMs, performance.now() - t0);
+}
+
+function drawLayer(s: LayerSnapshot): void {
+  const chosen = lab.lastRoute?.detail.kind === 'peer' || lab.lastRoute?.detail.kind === 'pkm' ? lab.lastRoute.detail.heads.flatMap((h) => h.winners.map((w) => w.expert)) : lab.lastRoute?.detail.kind === 'moe' ? lab.lastRoute.detail.chosen.map((c) => c.expert) : [];
+  drawHeatmap($<HTMLCanvasElement>('heatmap'), s.share, s.gridWidth, chosen);
+  const n = s.numExperts;
+  const side = Math.sqrt(n);
+  $('heatmap-caption').textContent =
+    `${n} experts${Number.isInteger(side) && s.kind !== 'moe' ? ` on a ${side}×${side} grid (row i, column j = expert i·${side} + j)` : ''}: each cell's share of the gate mass over the last ${s.windowSteps} training steps. ` +
+    'White: unused in the window; blue: below the uniform share 1/N; orange to red: above it (red ≥ 16×). Boxed: the experts of the token in the route view.';
+  const rows: [string, string][] = [
+    ['experts N', String(n)],
+    ['usage', `${(100 * s.usage).toFixed(1)}%`],
+    ['KL unevenness', `${s.unevenness.toFixed(3)} nats (max log N = ${Math.log(n).toFixed(2)})`],
+    ['dead experts', `${s.dead} (${((100 * s.dead) / n).toFixed(1)}%)`],
+  ];
+  if (s.auxLoss !== null) rows.push(['balance loss', s.auxLoss.toFixed(4)]);
+  if (s.droppedFraction !== null) rows.push(['dropped by capacity', `${(100 * s.droppedFraction).toFixed(2)}% of assignments`]);
+  if (s.bias) rows.push(['balancing bias', s.bias.map((b) => b.toFixed(3)).join(' ')]);
+  $('layer-stats').replaceChildren(
+    ...rows.map(([k, v]) => {
+      const d = document.createElement('div');
+      const dt = document.createElement('dt');
+      const dd = document.createElement('dd');
+      dt.textContent = k;
+      dd.textContent = v;
+      d.append(dt, dd);
+      return d;
+    }),
+  );
+  drawLineChart($('usage-chart'), [
+    { name: 'usage %', color: '#2ca02c', points: lab.usage },
+    { name: 'KL (nats)', color: '#9467bd', points: lab.kl },
+  ], { xLabel: 'step', yLabel: 'usage % / KL', height: 170, yMin: 0 });
+}
+
+function showInfo(info: ReadyInfo): void {
+  $('stat-backend').textContent = info.backend;
+  const note = $('backend-note');
+  note.hidden = info.backendNote === null;
+  note.textContent = info.backendNote ?? '';
+  const c = info.corpus;
+  const fmtN = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : String(n));
+  $('model-info').textContent =
+    `${fmtN(info.parameters)} parameters, ${fmtN(info.activeParameters)} used per token; ${c.name}: ${fmtN(c.characters)} characters, ` +
+    `${c.vocabSize} distinct, ${fmtN(c.trainTokens)} for training and ${fmtN(c.validationTokens)} held out. Device: ${info.device}. ` +
+    (info.cliConfig ? 'This is exactly the model of npm run demo: checkpoints move both ways.' : 'Custom layer options: the CLI cannot resume this model.');
+  setForm(info.spec);
+  lab.spec = info.spec;
+  checkForm();
+}
+
+// ---------------------------------------------------------------- worker events
+
+worker.addEventListener('error', (e) => say(`the training worker failed to start: ${e.message}`, true));
+worker.addEventListener('message', (msg: MessageEvent<Event>) => {
+  const e = msg.data;
+  lab.events++;
+  const t0 = performance.now();
+  try {
+    handle(e);
+  } finally {
+    const ms = performance.now() - t0;
+    (lab.handlerLog ??= []).push([e.type, Math.round(ms)]);
+    lab.handlerMs[e.type] = Math.max(lab.handlerMs[e.type] ?? 0, ms);
+  }
+});
+
+function handle(e: Event): void {
+  switch (e.type) {
+    case 'ready': {
+      lab.info = e.info;
+      lab.step = e.info.step;
+      showInfo(e.info);
+      say(`ready: ${e.info.spec.model.ffw.toUpperCase()} model on ${e.info.backend}. Press Train.`);
+      if (!probe.text) {
+        const text = e.info.sample.slice(0, 400);
+        probe = { text, position: Math.min(text.length - 1, text.indexOf(' ', 30) + 1 || 40) };
+      }
+      drawProbeText(probe.text, probe.position);
+      send({ type: 'probe', text: probe.text, position: probe.position });
+      schedule('loss');
+      break;
+    }
+    case 'status':
+      lab.training = e.training;
+      lab.step = e.step;
+      if (!e.training && lab.info) say(`paused at step ${e.step}`);
+      if (e.training) say('training…');
+      break;
+    case 'step':
+      lab.step = e.step;
+      lab.losses.push([e.step, e.loss]);
+      lab.stepMs.push(e.ms);
+      $('stat-step').textContent = String(e.step);
+      $('stat-loss').textContent = e.loss.toFixed(3);
+      $('stat-tps').textContent = String(Math.round(e.tokensPerSecond));
+      $('stat-ms').textContent = e.ms.toFixed(0);
+      schedule('loss');
+      break;
+    case 'eval':
+      lab.evals = lab.evals.filter(([s]) => s !== e.step);
+      lab.evals.push([e.step, e.valLoss]);
+      $('stat-val').textContent = e.valLoss.toFixed(4);
+      schedule('loss');
+      break;
+    case 'layer':
+      lab.lastSnapshot = e.snapshot;
+      lab.usage.push([e.snapshot.step, 100 * e.snapshot.usage]);
+      lab.kl.push([e.snapshot.step, e.snapshot.unevenness]);
+      schedule('layer');
+      break;
+    case 'route':
+      lab.lastRoute = e.route;
+      renderRoute();
+      if (lab.lastSnapshot) schedule('layer');
+      break;
+    case 'generated':
+      $('gen-out').textContent = '';
+      $('gen-out').append(Object.assign(document.createElement('b'), { textContent: e.prompt }), e.text);
+      break;
+    case 'saved': {
+      const url = URL.createObjectURL(new Blob([e.bytes as BlobPart], { type: 'application/octet-stream' }));
+      const a = Object.assign(document.createElement('a'), { href: url, download: e.name });
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      say(
+        e.cliCompatible
+          ? `saved ${e.name}. Continue it in Node: npm run demo -- --resume ${e.name} --steps ${Math.max(200, lab.step + 100)}`
+          : `saved ${e.name}. The lab loads it back; npm run demo resumes only the CLI's model trained on the whole book (choose "the whole book", keep the default layer options).`,
+      );
+      break;
+    }
+    case 'loaded':
+      lab.lastLoaded = { name: e.name, step: e.step, valLoss: e.valLoss, note: e.note };
+      say(`loaded ${e.name} at step ${e.step} (${e.note}); validation loss ${e.valLoss.toFixed(4)}`);
+      break;
+    case 'error':
+      say(`${e.where}: ${e.message}`, true);
+      if (!lab.info) $('stat-backend').textContent = 'not running';
+      break;
+  }
+  setButtons();
+}
+
+// ---------------------------------------------------------------- start
+
+/** Settings from the address, e.g. ?ffw=moe&backend=webgl2&batch=4 (shareable links, and the tests). */
+function specFromUrl(spec: LabSpec): LabSpec {
+  const q = new URLSearchParams(location.search);
+  const s = structuredClone(spec);
+  const ffw = q.get('ffw');
+  if (ffw === 'dense' || ffw === 'moe' || ffw === 'pkm' || ffw === 'peer') s.model.ffw = ffw;
+  const backend = q.get('backend');
+  if (backend === 'cpu' || backend === 'webgl2' || backend === 'webgpu') s.backend = backend;
+  const int = (k: string) => (q.has(k) ? Number(q.get(k)) : null);
+  s.train.batchSize = int('batch') ?? s.train.batchSize;
+  s.model.contextLength = int('context') ?? s.model.contextLength;
+  s.train.evalEvery = int('evalEvery') ?? s.train.evalEvery;
+  s.train.evalBatches = int('evalBatches') ?? s.train.evalBatches;
+  s.train.warmupSteps = int('warmup') ?? s.train.warmupSteps;
+  s.train.lr = q.has('lr') ? Number(q.get('lr')) : s.train.lr;
+  if (q.get('corpus') === 'book') s.corpus = { kind: 'book' };
+  return s;
+}
+
+const initial = specFromUrl(DEFAULT_SPEC);
+setForm(initial);
+setButtons();
+const ok = checkForm();
+if (ok) configure(ok);
+drawLineChart($('loss-chart'), [], { xLabel: 'step', yLabel: 'loss (nats)' });

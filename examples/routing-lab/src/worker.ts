@@ -1,0 +1,186 @@
+// The training worker: owns the model and runs every step, evaluation and probe here, so the page's
+// main thread only draws. Requests run one at a time through a queue; training re-queues itself one
+// step at a time, so a Pause, a click on a character or a Save gets in between two steps.
+import { checkpointFromBytes } from '@myriad/train';
+import { excerpt, excerptName, bookName, vocabulary } from 'virtual:moby-dick';
+import type { Event, Request } from './protocol.js';
+import { selectBackend, type ActiveBackend } from './engine/backend.js';
+import { Session, type CorpusText } from './engine/session.js';
+import { CLI_LAYERS, DEFAULT_SPEC, type CorpusSpec, type LabSpec } from './spec.js';
+
+const scope = self as unknown as { postMessage(e: Event, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
+const post = (e: Event, transfer: Transferable[] = []) => scope.postMessage(e, transfer);
+
+let session: Session | null = null;
+let backend: ActiveBackend | null = null;
+let training = false;
+let stepsLeft = 0;
+let probeTarget: { text: string; position: number } | null = null;
+let queue: Promise<void> = Promise.resolve();
+let book: Promise<string> | null = null;
+let smoothedMs = 0;
+
+const ROUTE_EVERY = 5;
+const SNAPSHOT_EVERY = 10;
+
+function enqueue(where: string, job: () => Promise<void> | void): Promise<void> {
+  queue = queue.then(job).catch((e: unknown) => {
+    training = false;
+    stepsLeft = 0;
+    post({ type: 'error', where, message: e instanceof Error ? e.message : String(e) });
+    post({ type: 'status', training: false, step: session?.step ?? 0 });
+  });
+  return queue;
+}
+
+function loadBook(): Promise<string> {
+  book ??= fetch(new URL('../corpus/moby-dick.txt', import.meta.url)).then((r) => {
+    if (!r.ok) throw new Error(`the whole book could not be fetched (HTTP ${r.status}); use the bundled excerpt`);
+    return r.text();
+  });
+  return book;
+}
+
+async function corpusText(c: CorpusSpec): Promise<CorpusText> {
+  const tokenizer = { type: 'char' as const, chars: vocabulary, unknown: 'error' as const };
+  if (c.kind === 'excerpt') return { name: excerptName, text: excerpt, tokenizer };
+  if (c.kind === 'book') return { name: bookName, text: await loadBook(), tokenizer };
+  return { name: c.name, text: c.text, tokenizer: null };
+}
+
+async function configure(spec: LabSpec): Promise<void> {
+  training = false;
+  stepsLeft = 0;
+  const warnings: string[] = [];
+  // A session per configuration: the backend is chosen before any tensor of the model exists.
+  backend = await selectBackend(spec.backend, warnings);
+  const corpus = await corpusText(spec.corpus);
+  session = new Session(spec, corpus, backend);
+  smoothedMs = 0;
+  post({ type: 'ready', info: session.info() });
+  post({ type: 'status', training: false, step: 0 });
+}
+
+async function afterStep(s: Session): Promise<void> {
+  if (s.step % s.spec.train.evalEvery === 0) {
+    const t0 = performance.now();
+    const valLoss = await s.evaluate();
+    post({ type: 'eval', step: s.step, valLoss, ms: performance.now() - t0 });
+  }
+  if (s.step % SNAPSHOT_EVERY === 0 || !training) {
+    const snap = s.snapshot();
+    if (snap) post({ type: 'layer', snapshot: snap }, [snap.share.buffer]);
+  }
+  if (probeTarget && (s.step % ROUTE_EVERY === 0 || !training)) {
+    post({ type: 'route', route: await s.probe(probeTarget.text, probeTarget.position) });
+  }
+}
+
+async function oneStep(): Promise<void> {
+  const s = session;
+  if (!s) throw new Error('no model yet: press Apply');
+  const r = await s.trainStep();
+  smoothedMs = smoothedMs === 0 ? r.ms : 0.9 * smoothedMs + 0.1 * r.ms;
+  const tokens = s.spec.train.batchSize * s.spec.model.contextLength;
+  post({ type: 'step', step: s.step, loss: r.loss, lr: r.lr, ms: r.ms, tokensPerSecond: (tokens * 1000) / smoothedMs, auxLoss: r.auxLoss });
+  await afterStep(s);
+}
+
+function pump(): void {
+  if (!training && stepsLeft === 0) return;
+  void enqueue('training', async () => {
+    if (!training && stepsLeft === 0) return;
+    if (stepsLeft > 0) stepsLeft--;
+    await oneStep();
+    if (!training && stepsLeft === 0) post({ type: 'status', training: false, step: session?.step ?? 0 });
+  }).then(() => setTimeout(pump, 0));
+}
+
+/** The lab spec a checkpoint was trained with: the lab's own (in `extra`), or the CLI's config. */
+function specOfCheckpoint(bytes: Uint8Array, name: string, current: LabSpec): LabSpec {
+  const ckpt = checkpointFromBytes(bytes, name);
+  const extra = ckpt.extra as { spec?: LabSpec };
+  if (extra.spec) return { ...extra.spec, backend: current.backend, corpus: extra.spec.corpus.kind === 'text' ? current.corpus : extra.spec.corpus };
+  const c = ckpt.config as { ffw?: string; dim?: number; depth?: number; heads?: number; contextLength?: number; seed?: number; vocabSize?: number } | null;
+  if (!c || !['dense', 'moe', 'pkm', 'peer'].includes(String(c.ffw)) || !c.dim || !c.depth || !c.heads || !c.contextLength || c.seed === undefined) {
+    throw new Error(`${name} is a Myriad checkpoint but not of a train-lm model (its config is ${JSON.stringify(ckpt.config)})`);
+  }
+  if (ckpt.tokenizer?.type !== 'char') throw new Error(`${name} has no character tokenizer; the lab reads train-lm checkpoints`);
+  const layers = structuredClone(CLI_LAYERS);
+  layers.moe.hidden = c.dim / 2;
+  const loader = ckpt.loader;
+  return {
+    model: { ffw: c.ffw as LabSpec['model']['ffw'], dim: c.dim, depth: c.depth, heads: c.heads, contextLength: c.contextLength, seed: c.seed, ...layers },
+    // The CLI trains on the whole book; its validation windows are the last tenth of it.
+    corpus: { kind: 'book' },
+    train: { ...DEFAULT_SPEC.train, ...current.train, batchSize: loader?.batchSize ?? current.train.batchSize },
+    backend: current.backend,
+  };
+}
+
+scope.onmessage = (e: MessageEvent<Request>) => {
+  const m = e.data;
+  switch (m.type) {
+    case 'configure':
+      void enqueue('building the model', () => configure(m.spec));
+      break;
+    case 'train':
+      if (!training) {
+        training = true;
+        post({ type: 'status', training: true, step: session?.step ?? 0 });
+        pump();
+      }
+      break;
+    case 'pause':
+      training = false;
+      stepsLeft = 0;
+      void enqueue('pausing', () => post({ type: 'status', training: false, step: session?.step ?? 0 }));
+      break;
+    case 'step':
+      if (!training) {
+        stepsLeft += m.steps;
+        post({ type: 'status', training: true, step: session?.step ?? 0 });
+        pump();
+      }
+      break;
+    case 'probe':
+      probeTarget = { text: m.text, position: m.position };
+      void enqueue('routing the token', async () => {
+        if (session) post({ type: 'route', route: await session.probe(m.text, m.position) });
+      });
+      break;
+    case 'generate':
+      void enqueue('generating', () => {
+        if (!session) throw new Error('no model yet: press Apply');
+        post({ type: 'generated', prompt: m.prompt, text: session.generate(m.prompt, m.tokens, m.temperature, m.topK) });
+      });
+      break;
+    case 'evaluate':
+      void enqueue('validating', async () => {
+        if (!session) throw new Error('no model yet: press Apply');
+        const t0 = performance.now();
+        post({ type: 'eval', step: session.step, valLoss: await session.evaluate(), ms: performance.now() - t0 });
+      });
+      break;
+    case 'save':
+      void enqueue('saving the checkpoint', () => {
+        if (!session) throw new Error('no model yet: press Apply');
+        const bytes = session.save();
+        const name = `routing-lab-${session.spec.model.ffw}-step${session.step}.safetensors`;
+        post({ type: 'saved', bytes, name, cliCompatible: session.built.cliCompatible && session.spec.corpus.kind === 'book' }, [bytes.buffer]);
+      });
+      break;
+    case 'load':
+      void enqueue(`loading ${m.name}`, async () => {
+        const spec = specOfCheckpoint(m.bytes, m.name, m.spec);
+        await configure(spec);
+        const { step, note } = await session!.load(m.bytes, m.name);
+        post({ type: 'ready', info: session!.info() });
+        const valLoss = await session!.evaluate();
+        post({ type: 'loaded', name: m.name, step, valLoss, note });
+        post({ type: 'eval', step, valLoss, ms: 0 });
+        post({ type: 'status', training: false, step });
+      });
+      break;
+  }
+};
