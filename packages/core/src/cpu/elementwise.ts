@@ -16,7 +16,7 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   abs: 'Math.abs(a)',
   tanh: 'Math.tanh(a)',
   sigmoid: '1 / (1 + Math.exp(-a))',
-  relu: 'a > 0 ? a : 0',
+  relu: 'a <= 0 ? 0 : a', // NaN fails every comparison, so it passes through (as in PyTorch)
   gelu: '0.5 * a * (1 + erf(a * Math.SQRT1_2))',
   silu: 'a / (1 + Math.exp(-a))',
   erf: 'erf(a)',

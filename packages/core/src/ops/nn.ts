@@ -9,6 +9,7 @@ import { max, mean, reduceDims, sum } from './reduce.js';
 import { expand, reshape, transpose } from './movement.js';
 import { gather, where } from './indexing.js';
 import { requireFloat, requireInt, wrap } from './util.js';
+import { cpuBackend } from '../cpu/cpu-backend.js';
 
 /** Runs a last-axis row kernel along `dim` (moved last and back). */
 function alongDim(op: RowOp, x: Tensor, dim: number, fn: (xLast: Tensor) => Tensor): Tensor {
@@ -79,13 +80,18 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   }
   if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`crossEntropy: labelSmoothing ${labelSmoothing} must be in [0, 1)`);
   const C = logits.shape[logits.ndim - 1]!;
-  const t = targets.toTypedArray();
-  let kept = 0;
-  for (let i = 0; i < t.length; i++) {
-    const v = t[i]!;
-    if (v === ignoreIndex) continue;
-    if (v < 0 || v >= C) throw new RangeError(`crossEntropy: target ${v} at flat index ${i} out of range for ${C} classes`);
-    kept++;
+  // Targets are checked (and counted) on the CPU backend; on a device that would read them back every
+  // step, so there the count of non-ignored targets is computed with ops and the gather's bounds apply.
+  let kept: number | null = null;
+  if (targets.backend === cpuBackend) {
+    const t = targets.toTypedArray();
+    kept = 0;
+    for (let i = 0; i < t.length; i++) {
+      const v = t[i]!;
+      if (v === ignoreIndex) continue;
+      if (v < 0 || v >= C) throw new RangeError(`crossEntropy: target ${v} at flat index ${i} out of range for ${C} classes`);
+      kept++;
+    }
   }
   const safeTargets = ignoreIndex === undefined ? targets : where(targets.eq(ignoreIndex), 0, targets).to('int32');
   const lsm = logSoftmax(logits, -1);
@@ -94,7 +100,9 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   if (ignoreIndex !== undefined) loss = mul(loss, cast(targets.ne(ignoreIndex), loss.dtype));
   if (reduction === 'none') return loss;
   const total = sum(loss);
-  return reduction === 'sum' ? total : div(total, Math.max(kept, 1));
+  if (reduction === 'sum') return total;
+  if (kept !== null || ignoreIndex === undefined) return div(total, Math.max(kept ?? targets.size, 1));
+  return div(total, maximum(sum(cast(targets.ne(ignoreIndex), total.dtype)), 1));
 }
 
 /** Layer normalisation over the last `normalizedDims` dims: (x − mean)/√(var + eps)·weight + bias. */

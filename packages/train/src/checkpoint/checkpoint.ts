@@ -1,7 +1,7 @@
 // Checkpoints: model, optimizer, step, RNG state, tokenizer, config and loader position in ONE
 // safetensors file. Tensors are named `model.<key>` and `optim.<param>.<buffer>`; everything else is
 // JSON in the metadata. Written atomically (temp file + rename), so a crash never leaves a torn file.
-import { getRngState, loadSafetensorsWithMetadata, removeStaleTempFiles, saveSafetensors, setRngState, writeFileAtomic, type Tensor } from '@myriad/core';
+import { Tensor, cpuBackend, getRngState, loadSafetensorsWithMetadata, removeStaleTempFiles, saveSafetensors, setRngState, writeFileAtomic } from '@myriad/core';
 import type { BatchLoader, BatchLoaderState } from '../data/batch-loader.js';
 import type { BaseHyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.js';
 import type { HasParameters } from '../optim/param-groups.js';
@@ -87,8 +87,11 @@ function json(value: unknown): string {
  * Temp files that a killed earlier save left next to `path` are removed.
  */
 export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
+  const { tensors, optimizer } = collect(options);
+  // Device tensors (WebGPU answers only asynchronously) are read here, once, into host tensors.
+  const host = await onHost(tensors);
   if (!options.allowNonFinite) {
-    const bad = findNonFinite(prefixed('model.', modelTensors(options.model)));
+    const bad = findNonFinite(Object.fromEntries(Object.entries(host).filter(([k]) => k.startsWith('model.'))));
     if (bad.length > 0 && nodeBuiltin('node:fs', 'saveCheckpoint').existsSync(path)) {
       throw new Error(
         `saveCheckpoint: model ${describeNonFinite(bad)}; refusing to replace ${path}, which may be the last good checkpoint ` +
@@ -96,25 +99,44 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
       );
     }
   }
-  await writeFileAtomic(path, checkpointToBytes(options));
+  await writeFileAtomic(path, encode(options, host, optimizer));
 }
 
-function prefixed(prefix: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [prefix + k, t]));
-}
-
-/** The bytes of the checkpoint `saveCheckpoint` writes (for a browser download, a network send, ...). */
+/** The bytes of the checkpoint `saveCheckpoint` writes (for a browser download, a network send, ...); synchronous backends only, else `checkpointToBytesAsync`. */
 export function checkpointToBytes(options: SaveCheckpointOptions): Uint8Array {
-  const { model, optimizer, step } = options;
-  if (!Number.isInteger(step) || step < 0) throw new RangeError(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
+  const { tensors, optimizer } = collect(options);
+  return encode(options, tensors, optimizer);
+}
+
+/** `checkpointToBytes` on every backend: device tensors are read asynchronously first. */
+export async function checkpointToBytesAsync(options: SaveCheckpointOptions): Promise<Uint8Array> {
+  const { tensors, optimizer } = collect(options);
+  return encode(options, await onHost(tensors), optimizer);
+}
+
+/** The tensors of a checkpoint (`model.*`, `optim.*`) and the optimizer's other state. */
+function collect(options: SaveCheckpointOptions): { tensors: Record<string, Tensor>; optimizer: Omit<OptimizerStateDict, 'tensors'> | null } {
   const tensors: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(modelTensors(model))) tensors[`model.${k}`] = t;
-  let optimMeta: Omit<OptimizerStateDict, 'tensors'> | null = null;
-  if (optimizer) {
-    const { tensors: optTensors, ...meta } = optimizer.stateDict();
+  for (const [k, t] of Object.entries(modelTensors(options.model))) tensors[`model.${k}`] = t;
+  let optimizer: Omit<OptimizerStateDict, 'tensors'> | null = null;
+  if (options.optimizer) {
+    const { tensors: optTensors, ...meta } = options.optimizer.stateDict();
     for (const [k, t] of Object.entries(optTensors)) tensors[`optim.${k}`] = t;
-    optimMeta = meta;
+    optimizer = meta;
   }
+  return { tensors, optimizer };
+}
+
+/** Host (CPU backend) copies of tensors that live on another backend; CPU tensors as they are. */
+async function onHost(tensors: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(tensors)) out[k] = t.backend === cpuBackend ? t : Tensor._make(cpuBackend, await t.read(), t.shape, t.dtype);
+  return out;
+}
+
+function encode(options: SaveCheckpointOptions, tensors: Record<string, Tensor>, optimMeta: Omit<OptimizerStateDict, 'tensors'> | null): Uint8Array {
+  const { step } = options;
+  if (!Number.isInteger(step) || step < 0) throw new RangeError(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
   const tok = options.tokenizer;
   const loader = options.loader;
   const metadata: Record<string, string> = {

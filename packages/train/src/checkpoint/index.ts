@@ -2,6 +2,7 @@ export {
   saveCheckpoint,
   readCheckpoint,
   checkpointToBytes,
+  checkpointToBytesAsync,
   checkpointFromBytes,
   loadCheckpoint,
   modelTensors,

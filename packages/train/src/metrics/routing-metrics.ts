@@ -2,7 +2,7 @@
 //   z'ᵢ = Σ_tokens gᵢ (gate of expert i, 0 where not selected),  z = z'/‖z'‖₁
 //   usage = |{i : zᵢ > 0}| / N,   unevenness = KL(z ‖ uniform) = log N + Σᵢ zᵢ log zᵢ
 // plus, for MoE with finite capacity, the fraction of tokens dropped.
-import { add, ge, reshape, scatterAdd, where, zeros, type Tensor } from '@myriad/core';
+import { add, cpuBackend, ge, reshape, scatterAdd, where, zeros, type Tensor } from '@myriad/core';
 import type { RoutingDecision, RoutingModel, RoutingSource } from './routing-source.js';
 
 /** Metrics of one routing layer over a window. */
@@ -81,7 +81,7 @@ export class RoutingAccumulator {
       throw new RangeError(`RoutingAccumulator.add: tokens·heads·k = ${d.tokens}·${d.heads}·${d.k} = ${expected}, but got ${ni} indices and ${ns} scores`);
     }
     const t = d.tensors ?? (!onHost(d.indices) && !onHost(d.scores) ? { indices: d.indices, scores: d.scores } : null);
-    if (t !== null && t.indices.backend.hostData(t.indices.storage) === null) {
+    if (t !== null && t.indices.backend !== cpuBackend) {
       const z = gateMassTensor(t.indices, t.scores, this.numExperts);
       this.pending = this.pending === null ? z : add(this.pending, z);
     } else {

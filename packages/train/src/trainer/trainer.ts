@@ -1,7 +1,7 @@
 // The training loop: batches → loss → backward → clip → optimizer step, with a learning-rate
 // schedule, evaluation every N steps (validation loss, perplexity, routing metrics), progress output,
 // a JSONL log of every record, periodic checkpoints, exact resume, and hooks for the caller.
-import { cast, noGrad, stack, type Tensor } from '@myriad/core';
+import { cast, cpuBackend, noGrad, stack, type Tensor } from '@myriad/core';
 import { loadCheckpoint, saveCheckpoint, type CheckpointModel, type Checkpoint } from '../checkpoint/checkpoint.js';
 import type { Batch, BatchLoader } from '../data/batch-loader.js';
 import { hasRoutingLayers } from '../metrics/routing-source.js';
@@ -203,7 +203,7 @@ export class Trainer<M extends TrainerModel> {
     const params = optimizer.params();
     const out: ProgressStream = o.output ?? process.stderr;
     const progress = new ProgressReporter(out, o.progress ?? 'auto', total, o.logEvery ?? 10);
-    if (o.logFile) this.log ??= new JsonlLog(o.logFile, this.step > 0);
+    if (o.logFile) this.log ??= new JsonlLog(o.logFile, this.step > 0, this.step);
     const losses: number[] = [];
     const evals: EvalRecord[] = [];
     const start = performance.now();
@@ -301,8 +301,7 @@ export class Trainer<M extends TrainerModel> {
 
 /** Reads the scalars `a` and `b` with one transfer (both to float32 when they must travel from a device). */
 async function readScalars(a: Tensor, b: Tensor): Promise<[number, number]> {
-  const host = (t: Tensor): boolean => t.backend.hostData(t.storage) !== null;
-  if ((host(a) && host(b)) || a.backend !== b.backend) return [(await a.read())[0]!, (await b.read())[0]!];
+  if (a.backend === cpuBackend || a.backend !== b.backend) return [(await a.read())[0]!, (await b.read())[0]!];
   const both = await noGrad(() => stack([cast(a.reshape([]), 'float32'), cast(b.reshape([]), 'float32')])).read();
   return [both[0]!, both[1]!];
 }
