@@ -12,7 +12,14 @@ const modes = (process.env.GPU_BENCH_MODES ?? 'webasm,webgpu').split(',') as Gpu
 const sizes = (process.env.GPU_BENCH_MATMUL ?? '256,512,1024').split(',').map(Number);
 const only = new Set((process.env.GPU_BENCH_ONLY ?? 'matmul,topk,scatter,update').split(','));
 
-const backends: { label: string; backend: Backend; device: string }[] = [{ label: 'cpu-backend', backend: cpuBackend, device: 'core CPU backend (TypeScript/wasm kernels)' }];
+interface Entry {
+  label: string;
+  backend: Backend;
+  device: string;
+}
+const backends: Entry[] = [{ label: 'cpu-backend', backend: cpuBackend, device: 'core CPU backend (TypeScript/wasm kernels)' }];
+/** The same modes with one output per matmul thread (before register blocking), for the matmul rows only. */
+const unblocked: Entry[] = [];
 for (const mode of modes) {
   const b: GpuBackend = await createGpuBackend({ mode, warn: (m) => console.log(`  note: ${m}`) });
   if (b.mode !== mode) {
@@ -20,6 +27,8 @@ for (const mode of modes) {
     continue;
   }
   backends.push({ label: `gpu:${b.mode}`, backend: b, device: b.device });
+  const u = await createGpuBackend({ mode, matmulBlocking: false, warn: (m) => console.log(`  note: ${m}`) });
+  unblocked.push({ label: `gpu:${b.mode} 1 output/thread`, backend: u, device: u.device });
 }
 for (const b of backends) console.log(`${b.label}: ${b.device}`);
 console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
@@ -49,9 +58,11 @@ async function timeIt(b: Backend, make: () => Tensor[], op: (xs: Tensor[]) => Te
 }
 
 /** One table row per backend, with the ratio to the CPU backend. */
-async function rows(name: string, make: () => Tensor[], op: (xs: Tensor[]) => Tensor, iterations: number, flops?: number): Promise<void> {
+async function rows(
+  name: string, make: () => Tensor[], op: (xs: Tensor[]) => Tensor, iterations: number, flops?: number, extra: Entry[] = [],
+): Promise<void> {
   let cpuMs = NaN;
-  for (const { label, backend } of backends) {
+  for (const { label, backend } of [...backends, ...extra]) {
     const ms = await timeIt(backend, make, op, iterations);
     if (label === 'cpu-backend') cpuMs = ms;
     const rate = flops ? ((flops / ms) / 1e6).toFixed(2) : '–';
@@ -72,7 +83,8 @@ const SCALARS = [0.9, 0.999, 1e-8, 1e-3, 1.0];
 console.log('\n| op | backend | median ms | GFLOP/s | vs CPU backend |\n|---|---|---|---|---|');
 if (only.has('matmul')) {
   for (const n of sizes) {
-    await rows(`matmul ${n}³`, () => [randn([n, n], { seed: 1 }), randn([n, n], { seed: 2 })], ([a, b]) => a!.matmul(b!), n >= 1024 ? 2 : 5, 2 * n ** 3);
+    const make = (): Tensor[] => [randn([n, n], { seed: 1 }), randn([n, n], { seed: 2 })];
+    await rows(`matmul ${n}³`, make, ([a, b]) => a!.matmul(b!), n >= 1024 ? 1 : 3, 2 * n ** 3, unblocked);
   }
 }
 if (only.has('topk')) {
@@ -84,12 +96,17 @@ if (only.has('scatter')) {
     const b = i!.backend;
     return tensorOf(b, b.scatterAddRows(65000, i!, s!), [65000, 256]);
   };
-  await rows('scatterAddRows 4096×256 → 65000 rows', () => [randint(0, 65000, [4096], { seed: 4 }), randn([4096, 256], { seed: 5 })], scatter, 3);
+  const make = (): Tensor[] => [randint(0, 65000, [4096], { seed: 4 }), randn([4096, 256], { seed: 5 })];
+  await rows('scatterAddRows 4096×256 → 65000 rows', make, scatter, 3);
 }
 if (only.has('update')) {
   // Adam on a 65000×256 table (just under gpu.js's 2^24-element limit), dense, and lazy on 4096 touched rows.
   const R = 65000, W = 256, touched = 4096;
-  const makeState = (): Tensor[] => [randn([R, W], { seed: 6 }), randn([R, W], { seed: 7 }).mul(0.01), randn([R, W], { seed: 8 }).abs().mul(0.01)];
+  const makeState = (): Tensor[] => [
+    randn([R, W], { seed: 6 }),
+    randn([R, W], { seed: 7 }).mul(0.01),
+    randn([R, W], { seed: 8 }).abs().mul(0.01),
+  ];
   const update = (lazy: boolean) => (xs: Tensor[]): Tensor => {
     const b = xs[0]!.backend;
     const out = b.applyUpdate(ADAM, xs.slice(0, 3), xs[3]!, lazy ? xs[4]! : null, SCALARS);
@@ -98,7 +115,9 @@ if (only.has('update')) {
   };
   await rows(`applyUpdate Adam dense ${R}×${W}`, () => [...makeState(), randn([R, W], { seed: 9 })], update(false), 2);
   const rowsIdx = Int32Array.from({ length: touched }, (_, i) => Math.floor((i * R) / touched));
-  await rows(`applyUpdate Adam lazy ${touched} of ${R}×${W}`, () => [...makeState(), randn([touched, W], { seed: 10 }), tensor(rowsIdx, { shape: [touched], dtype: 'int32' })], update(true), 3);
+  const rowIndex = (): Tensor => tensor(rowsIdx, { shape: [touched], dtype: 'int32' });
+  const makeLazy = (): Tensor[] => [...makeState(), randn([touched, W], { seed: 10 }), rowIndex()];
+  await rows(`applyUpdate Adam lazy ${touched} of ${R}×${W}`, makeLazy, update(true), 3);
 }
 
 /** A float32 tensor over storage a backend entry returned. */

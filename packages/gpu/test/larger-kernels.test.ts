@@ -23,7 +23,13 @@ describe('sort-based kernels at larger sizes (webasm)', () => {
   it('top-k equals the CPU backend, ties to the lower index', async () => {
     const b = await createGpuBackend({ mode: 'webasm', warn: (m) => { throw new Error(m); } });
     await fc.assert(
-      fc.asyncProperty(fc.record({ rows: fc.constantFrom(1, 3, 7), n: fc.constantFrom(100, 257, 1000), k: fc.constantFrom(1, 5, 16, 33, 65), seed: fc.nat() }),
+      fc.asyncProperty(
+        fc.record({
+          rows: fc.constantFrom(1, 3, 7),
+          n: fc.constantFrom(100, 257, 1000),
+          k: fc.constantFrom(1, 5, 16, 33, 65),
+          seed: fc.nat(),
+        }),
         async ({ rows, n, k, seed }) => {
           const data = (): Tensor => randint(-20, 20, [rows, n], { seed }).to('float32').div(4);
           const got = on(b, () => data().topk(Math.min(k, n)));
@@ -38,7 +44,8 @@ describe('sort-based kernels at larger sizes (webasm)', () => {
   it('scatterAddRows and uniqueRows equal the CPU backend bit for bit', async () => {
     const b = await createGpuBackend({ mode: 'webasm', warn: (m) => { throw new Error(m); } });
     await fc.assert(
-      fc.asyncProperty(fc.record({ rows: fc.constantFrom(50, 997), n: fc.constantFrom(300, 2049), width: fc.constantFrom(1, 3), seed: fc.nat() }),
+      fc.asyncProperty(
+        fc.record({ rows: fc.constantFrom(50, 997), n: fc.constantFrom(300, 2049), width: fc.constantFrom(1, 3), seed: fc.nat() }),
         async ({ rows, n, width, seed }) => {
           const idx = Int32Array.from(on(cpuBackend, () => randint(-1, rows, [n], { seed }).toTypedArray()));
           const src = Float32Array.from({ length: n * width }, (_, i) => Math.sin(i + seed) * 3);

@@ -32,25 +32,36 @@ function srcAt(src: RowsOperand, pos: string, col: string): string {
   return `sr[${src.offset} + ${pos} * ${src.rowStride} + ${col} * ${src.colStride}]`;
 }
 
+/** For each of `rows` rows, the first position of its segment in the sorted keys, or −1 (no source row); output [rows]. */
+function segmentStartsSource(rows: number, n: number): KernelSource {
+  const body =
+    `const r = this.thread.x * 1.0; ${lowerBound('sk', n, 'r')}` +
+    ` if (mrdLo < ${f(n)}) { if (sk[mrdLo] === r) { return mrdLo; } } return -1.0;`;
+  return { key: `segStarts:${rows}:${n}`, source: `function(sk) { ${body} }`, output: [rows, 1, 1] };
+}
+
 /** out[r, c] = Σ src[p, c] over positions p with index r, in position order; output [rows, width]. */
 function segmentRowsSource(rows: number, width: number, n: number, src: RowsOperand): KernelSource {
   const body =
-    `const r = this.thread.y * 1.0; ${lowerBound('sk', n, 'r')}` +
-    ` let acc = 0.0; for (let t = 0; t < ${n}; t++) { const u = mrdLo + t; if (u >= ${f(n)}) { break; } if (sk[u] !== r) { break; }` +
+    'const r = this.thread.y * 1.0; const u0 = st[this.thread.y]; if (u0 < 0.0) { return 0.0; }' +
+    ` let acc = 0.0; for (let t = 0; t < ${n}; t++) { const u = u0 + t; if (u >= ${f(n)}) { break; } if (sk[u] !== r) { break; }` +
     ` acc += ${srcAt(src, 'pm[u]', 'this.thread.x')}; } return acc;`;
   const key = `segRows:${rows}:${width}:${n}:${src.offset}:${src.rowStride}:${src.colStride}`;
-  return { key, source: `function(sk, pm, sr) { ${body} }`, output: [width, rows, 1] };
+  return { key, source: `function(st, sk, pm, sr) { ${body} }`, output: [width, rows, 1] };
 }
 
-/** A zero [rows, width] table plus src rows added at their indices (−1 skipped). Inputs: [indices, src]. */
+/**
+ * A zero [rows, width] table plus src rows added at their indices (−1 skipped). Inputs: [indices, src].
+ * Each row binary-searches its segment once; then each element sums its segment (untouched rows: 0).
+ */
 export function scatterRowsProgram(rows: number, width: number, n: number, idx: IndexOperand, src: RowsOperand): ProgramFn {
   const spec = sortSpec(n, idx);
   return function* ([indices, values], ctx) {
     const perm = yield* sortPositions(spec, indices!, ctx);
     const sk: DeviceArray = yield { src: sortedKeysSource(spec), args: [perm, indices!] };
-    const out: DeviceArray = yield { src: segmentRowsSource(rows, width, n, src), args: [sk, perm, values!] };
-    ctx.free(perm);
-    ctx.free(sk);
+    const starts: DeviceArray = yield { src: segmentStartsSource(rows, n), args: [sk] };
+    const out: DeviceArray = yield { src: segmentRowsSource(rows, width, n, src), args: [starts, sk, perm, values!] };
+    for (const a of [perm, sk, starts]) ctx.free(a);
     return [out];
   };
 }
