@@ -134,7 +134,14 @@ scope.onmessage = (e: MessageEvent<Request>) => {
     case 'pause':
       training = false;
       stepsLeft = 0;
-      void enqueue('pausing', () => post({ type: 'status', training: false, step: session?.step ?? 0 }));
+      void enqueue('pausing', async () => {
+        post({ type: 'status', training: false, step: session?.step ?? 0 });
+        // The views show the paused model: its route and the layer since the last snapshot.
+        if (!session) return;
+        const snap = session.snapshot();
+        if (snap) post({ type: 'layer', snapshot: snap }, [snap.share.buffer]);
+        if (probeTarget) post({ type: 'route', route: await session.probe(probeTarget.text, probeTarget.position) });
+      });
       break;
     case 'step':
       if (!training) {

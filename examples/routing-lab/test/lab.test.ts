@@ -5,7 +5,7 @@
 // moves checkpoints to and from `npm run demo`. Screenshots go to examples/routing-lab/test-results/.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -117,7 +117,11 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     expect(mean(losses.slice(-5))).toBeLessThan(losses[0]! - 0.5);
     const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
     console.log(`[lab] CPU: ${(mean(s.stepMs.slice(2)) | 0)} ms/step (batch 8 x 64), loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)}, long tasks ${JSON.stringify(longTasks.map(Math.round))}`);
-    expect(Math.max(0, ...longTasks)).toBeLessThanOrEqual(100);
+    // Long tasks are wall time: on a machine loaded beyond its cores every task stretches by about
+    // load/cores, so the 100 ms budget is scaled by that factor (and said loudly) there.
+    const stretch = Math.max(1, loadavg()[0]! / cpus().length);
+    if (stretch > 1) console.warn(`\n[myriad] routing lab: load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores: long-task budget ${Math.round(100 * stretch)} ms instead of 100 ms\n`);
+    expect(Math.max(0, ...longTasks)).toBeLessThanOrEqual(100 * stretch);
     // The route view shows the worker's lastRouting for the selected token.
     await waitFor(page, `window.routingLab.lastRoute.step === ${s.step}`);
     await expectRouteMatchesLayer(page);
