@@ -4,8 +4,11 @@
 // statics). Both expose GPU, WebGPUContext and WebGPUBufferResult, so nothing here needs node:.
 import gpujsModule from 'gpu.js';
 
+/** The gpu.js modes this package can pin, as a runtime list (e.g. to check a --gpu-mode flag). */
+export const GPU_MODES = ['gpu', 'webgl2', 'webgl', 'headlessgl', 'webgpu', 'webasm', 'cpu'] as const;
+
 /** The gpu.js modes this package can pin. */
-export type GpuMode = 'gpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webgpu' | 'webasm' | 'cpu';
+export type GpuMode = (typeof GPU_MODES)[number];
 
 /** The few WebGPU objects we touch directly (structural, so @webgpu/types is not needed to typecheck). */
 export interface DeviceBuffer {
