@@ -20,16 +20,29 @@ export interface GradNode {
 let gradEnabled = true;
 let checkNumerics = false;
 
-/** Runs fn without recording gradients (like torch.no_grad). */
+/**
+ * Runs fn without recording gradients (like torch.no_grad). fn must be synchronous: grad mode is a
+ * global flag, and code after an `await` would run after it was restored (or leak it into other
+ * work), so an async fn is refused before it runs, and a fn that returns a Promise throws.
+ */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`noGrad: expected a function, got ${typeof fn}`);
+  if (fn.constructor?.name === 'AsyncFunction') throw new TypeError(ASYNC_NO_GRAD);
   const prev = gradEnabled;
   gradEnabled = false;
+  let result: T;
   try {
-    return fn();
+    result = fn();
   } finally {
     gradEnabled = prev;
   }
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') throw new TypeError(ASYNC_NO_GRAD);
+  return result;
 }
+
+const ASYNC_NO_GRAD =
+  'noGrad: fn is async (returned a Promise); code after an await would run with gradients on again. ' +
+  'Pass a synchronous function, e.g. `const y = noGrad(() => model.forward(x)); await y.read();`';
 
 /** Whether ops currently record the graph. */
 export function isGradEnabled(): boolean {

@@ -17,7 +17,7 @@ export interface View {
   readonly dtype: DType;
 }
 
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'silu' | 'erf' | 'sign' | 'square' | 'reciprocal' | 'geluGrad';
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'silu' | 'erf' | 'sign' | 'square' | 'reciprocal' | 'geluGrad' | 'sin' | 'cos';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 export type ReduceOp = 'sum' | 'max' | 'min';
 export type RowOp = 'softmax' | 'logSoftmax' | 'logsumexp';

@@ -115,6 +115,22 @@ export function arange(start: number, end?: number, step = 1, options: Omit<Tens
   return fromTyped(out, [n], options.requiresGrad);
 }
 
+/**
+ * `steps` values evenly spaced from start to end, both included (torch.linspace); float32 unless
+ * `dtype` says otherwise. The first half counts up from start and the second down from end, so both
+ * ends are exact.
+ */
+export function linspace(start: number, end: number, steps: number, options: Omit<TensorOptions, 'shape'> = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`linspace: start and end must be finite, got ${start}, ${end}`);
+  if (options.dtype !== undefined) assertDType('linspace', options.dtype);
+  const out = allocTyped(options.dtype ?? 'float32', steps);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  const half = Math.ceil(steps / 2);
+  for (let i = 0; i < steps; i++) out[i] = i < half ? start + i * step : end - (steps - 1 - i) * step;
+  return fromTyped(out, [steps], options.requiresGrad);
+}
+
 function rngOf(options: RandomOptions): Rng {
   return options.rng ?? (options.seed !== undefined ? new Rng(options.seed) : getGlobalRng());
 }

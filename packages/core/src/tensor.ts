@@ -1,4 +1,5 @@
 import { getBackend, type Backend, type Storage, type View } from './backend.js';
+import { cpuBackend } from './cpu/cpu-backend.js';
 import { runBackward, type GradNode, type InputGrad } from './autograd.js';
 import type { DType, TypedArray } from './dtype.js';
 import { fmt } from './errors.js';
@@ -9,9 +10,26 @@ import * as red from './ops/reduce.js';
 import * as mv from './ops/movement.js';
 import * as idx from './ops/indexing.js';
 import * as nn from './ops/nn.js';
+import * as sorting from './ops/sort.js';
+import * as tri from './ops/triangular.js';
+import { isBackend, toBackend, toBackendAsync } from './ops/device.js';
 import { matmul } from './ops/linalg.js';
+import { DTYPES } from './dtype.js';
+import { formatTensor } from './format.js';
 
 type Operand = Tensor | number;
+
+/** A shape or dim list given as one array or as separate numbers (PyTorch's varargs: `x.reshape(2, 3)`). */
+type DimsArgs = [readonly number[]] | number[];
+
+function dimsOf(op: string, args: DimsArgs): readonly number[] {
+  if (args.length === 1 && Array.isArray(args[0])) return args[0] as readonly number[];
+  if (args.some((a) => typeof a !== 'number')) throw new TypeError(`${op}: expected one array of dims or separate numbers, got ${JSON.stringify(args)}`);
+  return args as number[];
+}
+
+/** Node's hook for console.log / util.inspect (a global symbol, so no node: import). */
+const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
 
 /** Nested arrays of numbers, as returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -167,9 +185,40 @@ export class Tensor implements View {
     return mv.contiguous(this);
   }
 
-  /** Converts to another dtype (differentiable between float dtypes). */
-  to(dtype: DType): Tensor {
-    return ew.cast(this, dtype);
+  /**
+   * Converts to another dtype (differentiable between float dtypes), or copies to another backend
+   * (`t.to(gpu)`, `t.to('cpu')`; differentiable: the gradient moves back). Other targets throw a TypeError.
+   */
+  to(target: DType | 'cpu' | Backend): Tensor {
+    if (typeof target === 'string') {
+      if ((DTYPES as readonly string[]).includes(target)) return ew.cast(this, target as DType);
+      if (target === 'cpu') return toBackend(this, cpuBackend);
+    } else if (isBackend(target)) {
+      return toBackend(this, target);
+    }
+    throw new TypeError(`to: unknown target ${describeTarget(target)}; expected a dtype (${DTYPES.map((d) => `'${d}'`).join(', ')}), 'cpu', or a Backend such as gpuBackend()`);
+  }
+
+  /** `to(backend)` for backends that can only be read asynchronously (WebGPU). */
+  toAsync(target: 'cpu' | Backend): Promise<Tensor> {
+    if (target === 'cpu') return toBackendAsync(this, cpuBackend);
+    if (!isBackend(target)) return Promise.reject(new TypeError(`toAsync: unknown target ${describeTarget(target)}; expected 'cpu' or a Backend`));
+    return toBackendAsync(this, target);
+  }
+
+  /** @internal Moves this leaf's elements (and its gradient) to `backend` in place, keeping its identity (module.to). */
+  _moveTo(backend: Backend): void {
+    if (this.backend === backend) return;
+    if (!this.isLeaf) throw new Error(`to: only leaf tensors move in place; ${fmt(this.shape)} was produced by ${this._node!.op}`);
+    const moved = toBackend(this.detach(), backend);
+    const self = this as unknown as { backend: Backend; storage: Storage; strides: readonly number[]; offset: number };
+    self.backend = backend;
+    self.storage = moved.storage;
+    self.strides = moved.strides;
+    self.offset = 0;
+    const g = this.grad;
+    if (g instanceof SparseGrad) this.grad = new SparseGrad(toBackend(g.indices, backend), toBackend(g.values, backend), g.shape);
+    else if (g !== null) this.grad = toBackend(g, backend);
   }
 
   /** Copies `src`'s values into this tensor in place (no gradient). */
@@ -178,8 +227,14 @@ export class Tensor implements View {
     return this;
   }
 
+  /** The values as PyTorch prints them (summarised past 1000 elements), with shape, dtype and gradient state. */
   toString(): string {
-    return `Tensor(${fmt(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return formatTensor(this);
+  }
+
+  /** What console.log shows in Node: the same text as toString(). */
+  [inspectCustom](): string {
+    return formatTensor(this);
   }
 
   // ---- method forms of the ops (see ops/ for documentation) ----
@@ -210,21 +265,41 @@ export class Tensor implements View {
   square() { return ew.square(this); }
   sign() { return ew.sign(this); }
   reciprocal() { return ew.reciprocal(this); }
-  clamp(min?: number, max?: number) { return ew.clamp(this, min, max); }
+  clamp(min?: Operand, max?: Operand) { return ew.clamp(this, min, max); }
+  sin() { return ew.sin(this); }
+  cos() { return ew.cos(this); }
   matmul(b: Tensor) { return matmul(this, b); }
   sum(dim?: number | readonly number[], keepdim = false) { return red.sum(this, dim, keepdim); }
   mean(dim?: number | readonly number[], keepdim = false) { return red.mean(this, dim, keepdim); }
   max(dim?: number | readonly number[], keepdim = false) { return red.max(this, dim, keepdim); }
   min(dim?: number | readonly number[], keepdim = false) { return red.min(this, dim, keepdim); }
   argmax(dim?: number, keepdim = false) { return red.argmax(this, dim, keepdim); }
+  var(dim?: number | readonly number[], options?: red.VarianceOptions) { return red.variance(this, dim, options); }
+  std(dim?: number | readonly number[], options?: red.VarianceOptions) { return red.std(this, dim, options); }
+  sort(dim = -1, descending = false) { return sorting.sort(this, dim, descending); }
+  argsort(dim = -1, descending = false) { return sorting.argsort(this, dim, descending); }
   cumsum(dim = -1) { return red.cumsum(this, dim); }
   softmax(dim = -1) { return nn.softmax(this, dim); }
   logSoftmax(dim = -1) { return nn.logSoftmax(this, dim); }
   logsumexp(dim: number | readonly number[] = -1, keepdim = false) { return nn.logsumexp(this, dim, keepdim); }
-  reshape(shape: readonly number[]) { return mv.reshape(this, shape); }
+  reshape(shape: readonly number[]): Tensor;
+  reshape(...shape: number[]): Tensor;
+  reshape(...shape: DimsArgs) { return mv.reshape(this, dimsOf('reshape', shape)); }
+  /** PyTorch's `view`: the same as reshape (a view whenever the layout allows, else a copy). */
+  view(shape: readonly number[]): Tensor;
+  view(...shape: number[]): Tensor;
+  view(...shape: DimsArgs) { return mv.reshape(this, dimsOf('view', shape)); }
   transpose(dim0 = -2, dim1 = -1) { return mv.transpose(this, dim0, dim1); }
-  permute(dims: readonly number[]) { return mv.permute(this, dims); }
-  expand(shape: readonly number[]) { return mv.expand(this, shape); }
+  permute(dims: readonly number[]): Tensor;
+  permute(...dims: number[]): Tensor;
+  permute(...dims: DimsArgs) { return mv.permute(this, dimsOf('permute', dims)); }
+  expand(shape: readonly number[]): Tensor;
+  expand(...shape: number[]): Tensor;
+  expand(...shape: DimsArgs) { return mv.expand(this, dimsOf('expand', shape)); }
+  split(sizeOrSections: number | readonly number[], dim = 0) { return mv.split(this, sizeOrSections, dim); }
+  chunk(chunks: number, dim = 0) { return mv.chunk(this, chunks, dim); }
+  tril(diagonal = 0) { return tri.tril(this, diagonal); }
+  triu(diagonal = 0) { return tri.triu(this, diagonal); }
   slice(dim: number, start?: number, end?: number) { return mv.slice(this, dim, start, end); }
   unsqueeze(dim: number) { return mv.unsqueeze(this, dim); }
   squeeze(dim?: number) { return mv.squeeze(this, dim); }
@@ -235,6 +310,8 @@ export class Tensor implements View {
   scatterAdd(dim: number, index: Tensor, src: Tensor) { return idx.scatterAdd(this, dim, index, src); }
   topk(k: number, dim = -1) { return idx.topk(this, k, dim); }
   maskedFill(mask: Tensor, value: number) { return idx.maskedFill(this, mask, value); }
+  /** torch's `x.where(cond, other)`: x where cond is non-zero, else other. */
+  where(cond: Tensor, other: Operand) { return idx.where(cond, this, other); }
 }
 
 function densifyGrad(g: Tensor | SparseGrad): Tensor {
@@ -265,4 +342,10 @@ function accumulateGrad(a: InputGrad, b: InputGrad): InputGrad {
   if (b === null) return a;
   if (a instanceof SparseGrad && b instanceof SparseGrad) return a.addSparse(b);
   return ew.add(densifyGrad(a), densifyGrad(b));
+}
+
+function describeTarget(target: unknown): string {
+  if (typeof target === 'string') return `'${target}'`;
+  if (target === null || typeof target !== 'object') return String(target);
+  return `${(target as object).constructor?.name ?? 'object'} (not a Backend: it lacks name/fromTypedArray/readSync)`;
 }

@@ -23,6 +23,8 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   sign: 'a > 0 ? 1 : a < 0 ? -1 : 0',
   square: 'a * a',
   reciprocal: '1 / a',
+  sin: 'Math.sin(a)',
+  cos: 'Math.cos(a)',
   // d/dx gelu(x) = Φ(x) + x·φ(x), fused so GELU's backward is one pass instead of ten.
   geluGrad: '0.5 * (1 + erf(a * Math.SQRT1_2)) + a * 0.3989422804014327 * Math.exp(-0.5 * a * a)',
 };

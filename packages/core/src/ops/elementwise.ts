@@ -119,12 +119,16 @@ export const erf = (x: Tensor): Tensor => unary('erf', x, (dy, X) => mul(dy, mul
 export const square = (x: Tensor): Tensor => unary('square', x, (dy, X) => mul(dy, mul(X, 2)), false);
 /** 1/x. */
 export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x, (dy, _x, out) => neg(mul(dy, square(out))));
+/** Sine (radians). */
+export const sin = (x: Tensor): Tensor => unary('sin', x, (dy, X) => mul(dy, cos(X)));
+/** Cosine (radians). */
+export const cos = (x: Tensor): Tensor => unary('cos', x, (dy, X) => neg(mul(dy, sin(X))));
 /** -1, 0 or 1 (no gradient). */
 export const sign = (x: Tensor): Tensor => unary('sign', x, null, false);
 
-/** Clamps into [min, max] (either bound optional); gradient passes where not clamped. */
-export function clamp(x: Tensor, min?: number, max?: number): Tensor {
-  if (min !== undefined && max !== undefined && min > max) throw new RangeError(`clamp: min ${min} > max ${max}`);
+/** Clamps into [min, max] (either bound optional, numbers or broadcasting tensors); gradient passes where not clamped. */
+export function clamp(x: Tensor, min?: Operand, max?: Operand): Tensor {
+  if (typeof min === 'number' && typeof max === 'number' && min > max) throw new RangeError(`clamp: min ${min} > max ${max}`);
   let y = x;
   if (min !== undefined) y = maximum(y, min);
   if (max !== undefined) y = minimum(y, max);

@@ -4,10 +4,10 @@ import { ShapeError, fmt } from '../errors.js';
 import { broadcastShapes, normalizeDim } from '../shape.js';
 import { SparseGrad } from '../sparse-grad.js';
 import type { Tensor } from '../tensor.js';
-import { cast, scalarLike, type Operand } from './elementwise.js';
-import { reshape, transpose } from './movement.js';
+import { cast, eq, scalarLike, type Operand } from './elementwise.js';
+import { reshape, transpose, unsqueeze } from './movement.js';
 import { sumToShape } from './reduce.js';
-import { broadcastView, requireInt, sameBackend, wrap } from './util.js';
+import { broadcastView, iota, requireInt, sameBackend, wrap } from './util.js';
 
 function zerosOf(x: Tensor): Tensor {
   return wrap(x.backend, x.backend.full(x.dtype, x.size, 0), x.shape, x.dtype);
@@ -108,4 +108,28 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
     throw new ShapeError(`maskedFill: mask ${fmt(mask.shape)} must broadcast to x ${fmt(x.shape)}`);
   }
   return where(mask, value, x);
+}
+
+/**
+ * One-hot encoding (torch.nn.functional.one_hot): int32 `indices` of any shape give int32
+ * indices.shape + [numClasses] with a 1 at each index. Without `numClasses`, max(indices) + 1 (read
+ * back to the host). Indices are range-checked where they can be read without a device round trip.
+ */
+export function oneHot(indices: Tensor, numClasses?: number): Tensor {
+  requireInt('oneHot', 'indices', indices);
+  const readable = indices.backend.hostData(indices.storage) !== null;
+  let classes = numClasses;
+  if (classes === undefined) {
+    let top = -1;
+    for (const v of indices.toTypedArray()) top = Math.max(top, v);
+    classes = top + 1;
+  }
+  if (!Number.isInteger(classes) || classes < 0) throw new RangeError(`oneHot: numClasses must be a non-negative integer, got ${classes}`);
+  if (readable) {
+    const v = indices.toTypedArray();
+    for (let i = 0; i < v.length; i++) {
+      if (v[i]! < 0 || v[i]! >= classes) throw new RangeError(`oneHot: index ${v[i]} at flat index ${i} out of range for ${classes} classes; expected 0 <= index < ${classes}`);
+    }
+  }
+  return eq(unsqueeze(indices, -1), iota(indices.backend, classes));
 }

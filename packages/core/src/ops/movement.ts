@@ -203,3 +203,43 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const d = normalizeDim('stack', dim, first.ndim + 1);
   return concat(tensors.map((t) => unsqueeze(t, d)), d);
 }
+
+/** PyTorch's name for `concat`. */
+export const cat = concat;
+
+/**
+ * Splits x along `dim` into views (torch.split): pieces of `sizeOrSections` elements (the last may be
+ * smaller) when it is a number, or of exactly the listed sizes, which must sum to the dim's size.
+ */
+export function split(x: Tensor, sizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+  const d = normalizeDim('split', dim, x.ndim, x.shape);
+  const n = x.shape[d]!;
+  let sizes: number[];
+  if (typeof sizeOrSections === 'number') {
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new RangeError(`split: size ${sizeOrSections} must be a positive integer`);
+    sizes = [];
+    for (let at = 0; at < n; at += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - at));
+    if (n === 0) sizes = [0];
+  } else {
+    sizes = [...sizeOrSections];
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== n) {
+      throw new ShapeError(`split: sections ${JSON.stringify(sizes)} must be non-negative integers summing to ${n} (dim ${dim} of ${fmt(x.shape)}), got sum ${total}`);
+    }
+  }
+  const out: Tensor[] = [];
+  let at = 0;
+  for (const s of sizes) {
+    out.push(slice(x, d, at, at + s));
+    at += s;
+  }
+  return out;
+}
+
+/** Splits x along `dim` into `chunks` views of ⌈n / chunks⌉ elements (torch.chunk: the last may be smaller, and fewer pieces may come back). */
+export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new RangeError(`chunk: chunks ${chunks} must be a positive integer`);
+  const d = normalizeDim('chunk', dim, x.ndim, x.shape);
+  const n = x.shape[d]!;
+  return split(x, Math.max(1, Math.ceil(n / chunks)), d);
+}

@@ -2,7 +2,7 @@ import type { ReduceOp } from '../backend.js';
 import { record } from '../autograd.js';
 import { normalizeDim, shapeSize, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, cast, div, eq, mul, sub } from './elementwise.js';
+import { add, cast, div, eq, mul, sqrt, sub } from './elementwise.js';
 import { expand, reshape, transpose } from './movement.js';
 import { wrap } from './util.js';
 
@@ -58,6 +58,33 @@ export function mean(x: Tensor, dim?: number | readonly number[], keepdim = fals
   const count = shapeSize(dims.map((d) => x.shape[d]!));
   const X = x.dtype === 'int32' ? cast(x, 'float32') : x;
   return div(sum(X, dims, keepdim), count);
+}
+
+/** Options of `variance` and `std`. */
+export interface VarianceOptions {
+  /** Divide by n − 1 (Bessel's correction, the default, as torch.var) instead of n. */
+  unbiased?: boolean;
+  /** Keep the reduced dims as size 1. */
+  keepdim?: boolean;
+}
+
+/**
+ * Variance over `dim` (all dims when omitted): Σ(x − mean)² / (n − 1), or / n with `unbiased: false`.
+ * Composed of mean, sub, mul and sum, so its gradient is theirs. `x.var()` is the method form.
+ */
+export function variance(x: Tensor, dim?: number | readonly number[], options: VarianceOptions = {}): Tensor {
+  const { unbiased = true, keepdim = false } = options;
+  const dims = reduceDims('var', x, dim);
+  const n = shapeSize(dims.map((d) => x.shape[d]!));
+  const X = x.dtype === 'int32' ? cast(x, 'float32') : x;
+  const centered = sub(X, mean(X, dims, true));
+  // n − 1 = 0 gives NaN (0/0) for unbiased variance of one element, as PyTorch does.
+  return div(sum(mul(centered, centered), dims, keepdim), unbiased ? n - 1 : n);
+}
+
+/** Standard deviation over `dim`: √variance (unbiased by default, as torch.std). */
+export function std(x: Tensor, dim?: number | readonly number[], options: VarianceOptions = {}): Tensor {
+  return sqrt(variance(x, dim, options));
 }
 
 function extreme(op: 'max' | 'min', x: Tensor, dim: number | readonly number[] | undefined, keepdim: boolean): Tensor {

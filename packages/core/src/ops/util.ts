@@ -40,3 +40,10 @@ export function requireFloat(op: string, t: Tensor): void {
 export function requireInt(op: string, what: string, t: Tensor): void {
   if (t.dtype !== 'int32') throw new TypeError(`${op}: ${what} must be int32, got ${t.dtype} ${fmt(t.shape)}`);
 }
+
+/** int32 [0, 1, …, n−1] made on `backend` by kernels (a prefix sum of ones), so no host upload. */
+export function iota(backend: Backend, n: number): Tensor {
+  const ones = wrap(backend, backend.full('int32', n, 1), [n], 'int32');
+  const counts = wrap(backend, backend.cumsum(ones), [n], 'int32');
+  return wrap(backend, backend.binary('sub', counts, ones), [n], 'int32');
+}

@@ -57,7 +57,7 @@ const CONFORMANCE_RULE: UpdateRule = {
 };
 
 const DEFAULT_SIZES = [1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 31, 33];
-const UNARY: readonly UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu', 'erf', 'sign', 'square', 'reciprocal', 'geluGrad'];
+const UNARY: readonly UnaryOp[] = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu', 'erf', 'sign', 'square', 'reciprocal', 'geluGrad', 'sin', 'cos'];
 const INT_UNARY: readonly UnaryOp[] = ['neg', 'abs', 'relu', 'sign', 'square'];
 const BINARY: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
 const INT_BINARY: readonly BinaryOp[] = ['add', 'sub', 'mul', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];

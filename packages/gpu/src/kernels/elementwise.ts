@@ -30,6 +30,8 @@ export const UNARY_BODY: Record<UnaryOp, string> = {
   sign: 'const r = a > 0.0 ? 1.0 : (a < 0.0 ? -1.0 : 0.0);',
   square: 'const r = a * a;',
   reciprocal: 'const r = 1.0 / a;',
+  sin: 'const r = Math.sin(a);',
+  cos: 'const r = Math.cos(a);',
   geluGrad: `${ERF('a * 0.7071067811865476')} const r = 0.5 * (1.0 + ev) + a * 0.3989422804014327 * Math.exp(-0.5 * a * a);`,
 };
 
