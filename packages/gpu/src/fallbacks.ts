@@ -19,7 +19,7 @@ export const INT32_ON_CPU: Readonly<Record<string, string>> = {
   'binary.div': 'int32 division (f32 division is not correctly rounded)',
   'binary.pow': `int32 pow (${FLOAT_ONLY})`,
   ...Object.fromEntries(
-    ['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'gelu', 'silu', 'erf', 'reciprocal', 'geluGrad'].map((op) => [
+    ['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'gelu', 'silu', 'erf', 'reciprocal', 'geluGrad', 'sin', 'cos'].map((op) => [
       `unary.${op}`,
       `int32 ${op} (${FLOAT_ONLY})`,
     ]),
