@@ -2,7 +2,7 @@
 // own fields (and arrays and Maps inside them) on every call, so nothing is cached and nothing goes
 // stale. A tensor is a parameter or a buffer because it was wrapped once with `param()` / `buffer()`;
 // the mark travels with the tensor, so a tied weight is one parameter reachable under two names.
-import { Tensor, add, noGrad, type Rng } from '@myriad/core';
+import { Tensor, add, cpuBackend, isBackend, noGrad, type Backend, type Rng } from '@myriad/core';
 
 const PARAMETERS = new WeakSet<Tensor>();
 const BUFFERS = new WeakSet<Tensor>();
@@ -86,48 +86,126 @@ export abstract class Module {
   /** The layer's computation. */
   abstract forward(...args: never[]): unknown;
 
-  /** [name, module] for this module ('' ) and every submodule, depth first in field order; each module once. */
-  *namedModules(prefix = ''): Generator<[string, Module]> {
+  /**
+   * [name, module] for this module ('') and every submodule, depth first in field order; each module
+   * once. An array, like parameters() and namedParameters() (torch's named_modules).
+   */
+  namedModules(prefix = ''): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [];
     const seen = new Set<Module>();
-    const walk = function* (m: Module, name: string): Generator<[string, Module]> {
+    const walk = (m: Module, name: string): void => {
       if (seen.has(m)) return;
       seen.add(m);
-      yield [name, m];
-      for (const [key, child] of m.children()) yield* walk(child, name === '' ? key : `${name}.${key}`);
+      out.push([name, m]);
+      for (const [key, child] of m.children()) walk(child, name === '' ? key : `${name}.${key}`);
     };
-    yield* walk(this, prefix);
+    walk(this, prefix);
+    return out;
+  }
+
+  /** This module and every submodule, each once, depth first (torch's modules()). */
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
   }
 
   /** [name, module] for the direct submodules, found in fields, arrays and Maps (nested names are dotted). */
-  *children(): Generator<[string, Module]> {
+  children(): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [];
     for (const [name, value] of ownEntries(this)) {
-      if (value instanceof Module) yield [name, value];
+      if (value instanceof Module) out.push([name, value]);
     }
+    return out;
+  }
+
+  /** Calls fn on every submodule, then on this one (torch's apply: children first), each once; returns this. */
+  apply(fn: (module: Module) => void): this {
+    const seen = new Set<Module>();
+    const visit = (m: Module): void => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      for (const [, child] of m.children()) visit(child);
+      fn(m);
+    };
+    visit(this);
+    return this;
   }
 
   /** [dotted name, tensor] of every parameter, each tensor once (a tied weight under its first name). */
-  *namedParameters(): Generator<[string, Tensor]> {
-    const seen = new Set<Tensor>();
-    for (const [name, t] of this.namedTensors(PARAMETERS)) {
-      if (seen.has(t)) continue;
-      seen.add(t);
-      yield [name, t];
-    }
+  namedParameters(): Array<[string, Tensor]> {
+    return uniqueTensors(this.namedTensors(PARAMETERS));
   }
 
-  /** Every parameter tensor, each once. */
+  /** Every parameter tensor, each once (an array, as namedParameters()). */
   parameters(): Tensor[] {
-    return Array.from(this.namedParameters(), ([, t]) => t);
+    return this.namedParameters().map(([, t]) => t);
   }
 
   /** [dotted name, tensor] of every buffer (running statistics), each once. */
-  *namedBuffers(): Generator<[string, Tensor]> {
-    const seen = new Set<Tensor>();
-    for (const [name, t] of this.namedTensors(BUFFERS)) {
-      if (seen.has(t)) continue;
-      seen.add(t);
-      yield [name, t];
+  namedBuffers(): Array<[string, Tensor]> {
+    return uniqueTensors(this.namedTensors(BUFFERS));
+  }
+
+  /** Every buffer tensor, each once. */
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
+  }
+
+  /**
+   * Moves every tensor the module holds (parameters, buffers and other tensor fields, at any depth)
+   * to `target` in place, as torch's module.to(device): identities survive, so optimizers built
+   * before the move keep working. Gradients move too. Returns this.
+   */
+  to(target: Backend | 'cpu'): this {
+    const backend = target === 'cpu' ? cpuBackend : target;
+    if (!isBackend(backend)) {
+      const what = typeof target === 'string' ? `'${target}'` : String(target);
+      throw new TypeError(`Module.to(${this.constructor.name}): unknown target ${what}; expected 'cpu' or a Backend such as gpuBackend() (dtypes are chosen at construction: { dtype })`);
     }
+    const moved = new Set<Tensor>();
+    for (const m of this.modules()) {
+      for (const [, value] of ownEntries(m)) {
+        if (value instanceof Tensor && value.isLeaf && !moved.has(value)) {
+          moved.add(value);
+          value._moveTo(backend);
+        }
+      }
+    }
+    return this;
+  }
+
+  /** Extra text inside the parentheses when printing (torch's extra_repr); by default the module's own number, string and boolean fields. */
+  extraRepr(): string {
+    const parts: string[] = [];
+    for (const key of Object.keys(this)) {
+      const v = (this as unknown as Record<string, unknown>)[key];
+      if (key === 'training' || key.startsWith('_')) continue;
+      if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') parts.push(`${key}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+    }
+    return parts.slice(0, 8).join(', ');
+  }
+
+  /**
+   * The module tree as text: each submodule on its own line with its own tensors' shapes and its
+   * parameter count, like printing a torch module. `console.log(model)` shows the same.
+   */
+  toString(): string {
+    return formatModule(this, '', '', new Set());
+  }
+
+  /** What console.log shows in Node: the tree of toString(). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  /** @internal This module's own tensors (not its submodules'): parameters, then buffers marked so. */
+  _ownTensorSummary(): string {
+    const parts: string[] = [];
+    for (const [name, value] of ownEntries(this)) {
+      if (!(value instanceof Tensor)) continue;
+      const kind = PARAMETERS.has(value) ? '' : BUFFERS.has(value) ? ' buffer' : null;
+      if (kind !== null) parts.push(`${name}: [${value.shape.join(', ')}]${kind}`);
+    }
+    return parts.join(', ');
   }
 
   /** Number of trainable scalars (tied weights counted once). */
@@ -265,6 +343,39 @@ function* ownEntries(m: Module): Generator<[string, unknown]> {
     if (key === 'training') continue;
     yield* expand(key, (m as unknown as Record<string, unknown>)[key]);
   }
+}
+
+/** Keeps the first name of each tensor. */
+function uniqueTensors(entries: Iterable<[string, Tensor]>): Array<[string, Tensor]> {
+  const seen = new Set<Tensor>();
+  const out: Array<[string, Tensor]> = [];
+  for (const [name, t] of entries) {
+    if (seen.has(t)) continue;
+    seen.add(t);
+    out.push([name, t]);
+  }
+  return out;
+}
+
+function countText(n: number): string {
+  return `${n.toLocaleString('en-US')} parameter${n === 1 ? '' : 's'}`;
+}
+
+/** One module as text: `(name): Class(extra) {own tensors}  N parameters`, children indented inside ( … ). */
+function formatModule(m: Module, name: string, indent: string, seen: Set<Module>): string {
+  const head = `${indent}${name === '' ? '' : `(${name}): `}${m.constructor.name}`;
+  if (seen.has(m)) return `${head}(…shared, printed above)`;
+  seen.add(m);
+  const extra = m.extraRepr();
+  const own = m._ownTensorSummary();
+  const count = countText(m.numParameters());
+  const children = m.children();
+  if (children.length === 0) return `${head}(${extra})${own ? ` {${own}}` : ''}  ${count}`;
+  const lines = [`${head}(${extra}${extra ? ',' : ''}`];
+  if (own) lines.push(`${indent}  {${own}}`);
+  for (const [key, child] of children) lines.push(formatModule(child, key, `${indent}  `, seen));
+  lines.push(`${indent})  ${count}`);
+  return lines.join('\n');
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -13,3 +13,5 @@ export {
   type FeedForwardContext,
   type GenerateOptions,
 } from './transformer.js';
+export { Sequential } from './sequential.js';
+export { Dropout, type DropoutLayerOptions } from './dropout.js';
