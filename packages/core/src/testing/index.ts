@@ -6,4 +6,5 @@ export { allClose, assertAllClose, type AllCloseReport, type Comparable, type Mi
 export { installMatchers } from './matchers.js';
 export { gradCheck, type GradCheckOptions, type GradCheckResult, type GradCheckWorst } from './grad-check.js';
 export { runBackendConformance, type ConformanceOptions } from './conformance.js';
+export { checkKernel, type CheckKernelOptions, type CheckKernelResult, type KernelOutput } from './check-kernel.js';
 export { describeWithOptional, optionalSoftwareRequired } from './optional-software.js';
