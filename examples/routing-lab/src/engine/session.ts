@@ -275,14 +275,20 @@ export class Session {
   async load(bytes: Uint8Array, name: string): Promise<{ step: number; note: string }> {
     const ckpt = checkpointFromBytes(bytes, name);
     let note = 'weights, optimizer state, data position and step restored';
+    // A lab checkpoint must match this session's config; a CLI checkpoint's config also records the
+    // CLI's run options, so there the model itself is the check (keys, shapes, dtypes), and the
+    // session keeps the CLI's config so that a save resumes in the CLI.
+    const fromLab = (ckpt.extra as { writtenBy?: string }).writtenBy === 'routing-lab';
+    const config = fromLab ? this.built.config : undefined;
     try {
-      await loadCheckpoint(ckpt, { model: this.model, optimizer: this.optimizer, loader: this.trainLoader, config: this.built.config, restoreRng: ckpt.rng !== null });
+      await loadCheckpoint(ckpt, { model: this.model, optimizer: this.optimizer, loader: this.trainLoader, config, restoreRng: ckpt.rng !== null });
     } catch (e) {
       const message = (e as Error).message;
       if (!/BatchLoader|optimizer|loader/.test(message)) throw e;
-      await loadCheckpoint(ckpt, { model: this.model, config: this.built.config, restoreRng: false });
+      await loadCheckpoint(ckpt, { model: this.model, config, restoreRng: false });
       note = `weights restored; optimizer and data position not (${message.replace(/^loadCheckpoint: [^:]*: /, '')})`;
     }
+    if (!fromLab && ckpt.config !== null) this.built.config = ckpt.config;
     this.step = ckpt.step;
     this.window?.fill(0);
     this.everUsed?.fill(0);
