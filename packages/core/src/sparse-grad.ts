@@ -1,6 +1,7 @@
 import { ShapeError, fmt } from './errors.js';
 import { Tensor } from './tensor.js';
 import { shapeSize, shapesEqual } from './shape.js';
+import { cpuBackend } from './cpu/cpu-backend.js';
 
 /**
  * A row-sparse gradient of a [rows, ...rowShape] table: row `indices[i]` receives `values[i]`.
@@ -51,7 +52,9 @@ export class SparseGrad {
     const values = this.values.reshape([this.nnz, width]);
     const backend = values.backend;
     const r = backend.uniqueRows(this.indices, values);
-    const hostIdx = backend.hostData(r.indices);
+    // Only the CPU backend trims to the exact count (a free look at host memory); elsewhere reading the
+    // count would be a transfer, so the static size stays.
+    const hostIdx = backend === cpuBackend ? backend.hostData(r.indices) : null;
     let count = this.nnz;
     if (hostIdx !== null) {
       count = hostIdx.indexOf(-1);

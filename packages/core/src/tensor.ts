@@ -325,8 +325,8 @@ function densifyGrad(g: Tensor | SparseGrad): Tensor {
  */
 function ownGrad(g: Tensor | SparseGrad, claimed: Set<object>): Tensor | SparseGrad {
   const parts = g instanceof SparseGrad ? [g.indices, g.values] : [g];
-  // Device storage reports no host array, so its extent is unknown and such gradients are copied.
-  const owned = parts.every((t) => !claimed.has(t.storage) && isWholeStorage(t, t.backend.hostData(t.storage)));
+  // Only CPU storage is looked at (elsewhere a look counts as a read-back); other gradients are copied.
+  const owned = parts.every((t) => !claimed.has(t.storage) && t.backend === cpuBackend && isWholeStorage(t, t.backend.hostData(t.storage)));
   const kept = owned ? g : g.clone();
   for (const t of kept instanceof SparseGrad ? [kept.indices, kept.values] : [kept]) claimed.add(t.storage);
   return kept;
