@@ -7,6 +7,14 @@ export function count(n: number): string {
   return String(n);
 }
 
+/** Printed between a prompt and the text generated after it. */
+export const PROMPT_END = '▌';
+
+/** The prompt, the PROMPT_END marker, then the generated text. */
+export function markPrompt(prompt: string, generated: string): string {
+  return `${prompt}${PROMPT_END}${generated}`;
+}
+
 /** The end-of-run report: validation perplexity, routing metrics per layer, a sample. */
 export function formatSummary(s: RunSummary): string {
   const lines: string[] = [];
@@ -18,8 +26,11 @@ export function formatSummary(s: RunSummary): string {
     lines.push(`routing ${name}: ${r.numExperts} experts, usage ${(100 * r.usage).toFixed(1)}%, unevenness KL ${r.unevenness.toFixed(3)} nats (log N = ${Math.log(r.numExperts).toFixed(3)})${dropped}`);
   }
   lines.push(`checkpoint: ${s.checkpoint}`);
-  lines.push('sample:');
-  lines.push(s.sample.split('\n').map((l) => `  | ${l}`).join('\n'));
+  if (s.sample) {
+    const { prompt, generated, temperature, topK } = s.sample;
+    lines.push(`sample: ${[...prompt].length} characters of validation text, then ${[...generated].length} generated (temperature ${temperature}, top-k ${topK}); ${PROMPT_END} marks where the prompt ends`);
+    lines.push(markPrompt(prompt, generated).split('\n').map((l) => `  | ${l}`).join('\n'));
+  }
   return lines.join('\n');
 }
 

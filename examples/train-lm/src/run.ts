@@ -1,52 +1,62 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualSeed, tensor } from '@myriad/core';
 import type { TransformerLM } from '@myriad/nn';
-import { AdamW, BatchLoader, Trainer, readCheckpoint, warmupCosine, weightDecayGroups, type EvalRecord, type ProgressMode } from '@myriad/train';
-import type { CliOptions } from './args.js';
+import { AdamW, BatchLoader, Trainer, weightDecayGroups, type EvalRecord, type LogRecord, type ProgressMode } from '@myriad/train';
 import type { Corpus } from './corpus.js';
-import { buildModel, type ModelConfig } from './models.js';
+import { buildModel, type ResolvedModelConfig } from './models.js';
+import { planSchedule, type TrainPlan } from './plan.js';
 import { lineChart } from './svg-plot.js';
+
+/** What one training run is: the model, the plan, and where it starts and writes. */
+export interface RunSetup {
+  config: ResolvedModelConfig;
+  plan: TrainPlan;
+  /** Checkpoint to continue from (already checked against config and plan), or null for a fresh run. */
+  resume: string | null;
+  out: string;
+  /** Characters to generate at the end (0: no sample). */
+  sampleLength: number;
+  /** Save every N steps as well as at the end (0: only at the end). */
+  checkpointEvery: number;
+  quiet: boolean;
+}
+
+/** The sample printed at the end of a run. */
+export interface RunSample {
+  prompt: string;
+  generated: string;
+  temperature: number;
+  topK: number;
+}
 
 /** What one training run produced. */
 export interface RunSummary {
-  config: ModelConfig;
+  config: ResolvedModelConfig;
   parameters: number;
   activeParameters: number;
   final: EvalRecord;
   evals: EvalRecord[];
   losses: number[];
+  /** Steps trained in this call (0 when a finished run was resumed). */
+  stepsRun: number;
   tokensPerSecond: number;
   elapsedSeconds: number;
   checkpoint: string;
-  sample: string;
+  sample: RunSample | null;
 }
 
-/** Trains one model as the CLI options say; writes checkpoint, JSONL log and loss curve into `outDir`. */
-export async function trainOne(options: CliOptions, corpus: Corpus, outDir: string, progress: ProgressMode = 'auto'): Promise<RunSummary> {
+/** Trains one model as `setup` says; writes checkpoint, JSONL log and loss curve into `setup.out`. */
+export async function trainOne(setup: RunSetup, corpus: Corpus, progress: ProgressMode = 'auto'): Promise<RunSummary> {
+  const { plan, out: outDir } = setup;
   mkdirSync(outDir, { recursive: true });
-  manualSeed(options.seed);
-  const config: ModelConfig = {
-    ffw: options.ffw,
-    vocabSize: corpus.tokenizer.vocabSize,
-    dim: options.dim,
-    depth: options.depth,
-    heads: options.heads,
-    contextLength: options.contextLength,
-    seed: options.seed,
-  };
-  if (options.resume) {
-    // Refuse a checkpoint of another model before building anything.
-    const ckpt = await readCheckpoint(options.resume);
-    if (JSON.stringify(ckpt.config) !== JSON.stringify(config)) {
-      throw new Error(`--resume: ${options.resume} was trained with ${JSON.stringify(ckpt.config)}, but these options give ${JSON.stringify(config)}`);
-    }
-  }
-  const { model, activeParameters } = buildModel(config);
-  const trainLoader = new BatchLoader(corpus.train, { contextLength: options.contextLength, batchSize: options.batchSize, seed: options.seed, name: 'training' });
-  const valLoader = new BatchLoader(corpus.validation, { contextLength: options.contextLength, batchSize: options.batchSize, shuffle: false, name: 'validation' });
-  const optimizer = new AdamW(weightDecayGroups(model, { weightDecay: 0.1 }), { lr: options.lr, betas: [0.9, 0.95] });
+  manualSeed(setup.config.seed);
+  const { model, activeParameters, config } = buildModel(setup.config);
+  const trainLoader = new BatchLoader(corpus.train, { contextLength: config.contextLength, batchSize: plan.batchSize, seed: config.seed, name: 'training' });
+  const valLoader = new BatchLoader(corpus.validation, { contextLength: config.contextLength, batchSize: plan.batchSize, shuffle: false, name: 'validation' });
+  const optimizer = new AdamW(weightDecayGroups(model, { weightDecay: 0.1 }), { lr: plan.lr, betas: [0.9, 0.95] });
   const checkpoint = join(outDir, 'checkpoint.safetensors');
+  const logFile = join(outDir, 'log.jsonl');
   const trainer = new Trainer<TransformerLM>({
     model,
     optimizer,
@@ -54,43 +64,53 @@ export async function trainOne(options: CliOptions, corpus: Corpus, outDir: stri
     valLoader,
     loss: (m, b) => m.loss(b.input, b.target),
     evalLoss: (m, b) => m.loss(b.input, b.target, { aux: false }),
-    steps: options.steps,
-    schedule: warmupCosine({ lr: options.lr, minLr: options.lr / 10, warmupSteps: Math.min(50, Math.ceil(options.steps / 10)), totalSteps: options.steps }),
+    steps: plan.steps,
+    schedule: planSchedule(plan),
     gradClip: 1,
-    evalEvery: options.evalEvery,
-    evalBatches: options.evalBatches,
-    logFile: join(outDir, 'log.jsonl'),
-    progress: options.quiet ? 'none' : progress,
-    checkpoint: { path: checkpoint, config, tokenizer: corpus.tokenizer },
+    evalEvery: plan.evalEvery,
+    evalBatches: plan.evalBatches,
+    logFile,
+    progress: setup.quiet ? 'none' : progress,
+    // The config records the model and the plan, so the file alone rebuilds and continues the run.
+    checkpoint: { path: checkpoint, every: setup.checkpointEvery || undefined, config: { ...config, train: plan }, tokenizer: corpus.tokenizer },
+    hooks: setup.checkpointEvery ? { onCheckpoint: (path, step) => console.log(`saved ${path} at step ${step}`) } : {},
   });
-  if (options.resume) await trainer.resume(options.resume, { config });
+  if (setup.resume) await trainer.resume(setup.resume);
   const result = await trainer.run();
-  if (result.final === null) throw new Error('training ended without an evaluation');
-  // The sample continues the first characters of the validation text (unseen in training).
-  const prompt = corpus.validation.slice(0, Math.min(16, options.contextLength));
-  const ids = await model.generateAsync(tensor(prompt, { shape: [prompt.length] }), { maxNewTokens: options.sampleLength, temperature: 0.8, topK: Math.min(20, corpus.tokenizer.vocabSize), seed: options.seed });
-  const sample = corpus.tokenizer.decode(Int32Array.from(await ids.read()));
-  const evals = result.evals;
-  writeFileSync(
-    join(outDir, 'loss.svg'),
-    lineChart(
-      [
-        { name: 'train', points: result.losses.map((l, i) => [trainer.step - result.losses.length + i + 1, l] as const) },
-        { name: 'validation', points: evals.map((e) => [e.step, e.valLoss] as const) },
-      ],
-      { title: `${options.ffw}: loss`, xLabel: 'step', yLabel: 'cross-entropy (nats)' },
-    ),
-  );
+  // A finished run resumed: nothing to train, so evaluate it once to report on it.
+  const final = result.final ?? (await trainer.evaluateAsync());
+  let sample: RunSample | null = null;
+  if (setup.sampleLength > 0) {
+    // The sample continues the first characters of the validation text (unseen in training).
+    const promptIds = corpus.validation.slice(0, Math.min(16, config.contextLength));
+    const topK = Math.min(20, corpus.tokenizer.vocabSize);
+    const temperature = 0.8;
+    const ids = await model.generateAsync(tensor(promptIds, { shape: [promptIds.length] }), { maxNewTokens: setup.sampleLength, temperature, topK, seed: config.seed });
+    const all = Int32Array.from(await ids.read());
+    sample = { prompt: corpus.tokenizer.decode(all.subarray(0, promptIds.length)), generated: corpus.tokenizer.decode(all.subarray(promptIds.length)), temperature, topK };
+  }
+  writeLossPlot(logFile, join(outDir, 'loss.svg'), `${config.ffw}: loss`);
   return {
     config,
     parameters: model.numParameters(),
     activeParameters,
-    final: result.final,
-    evals,
+    final,
+    evals: result.evals.length ? result.evals : [final],
     losses: result.losses,
+    stepsRun: result.losses.length,
     tokensPerSecond: result.tokensPerSecond,
     elapsedSeconds: result.elapsedSeconds,
     checkpoint,
     sample,
   };
+}
+
+/** The training and validation curves of the whole run (the JSONL log, resumed sessions included). */
+function writeLossPlot(logFile: string, svg: string, title: string): void {
+  if (!existsSync(logFile)) return;
+  const records = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogRecord);
+  const train = records.flatMap((r) => (r.kind === 'train' ? [[r.step, r.loss] as const] : []));
+  const validation = records.flatMap((r) => (r.kind === 'eval' ? [[r.step, r.valLoss] as const] : []));
+  if (train.length + validation.length === 0) return;
+  writeFileSync(svg, lineChart([{ name: 'train', points: train }, { name: 'validation', points: validation }], { title, xLabel: 'step', yLabel: 'cross-entropy (nats)' }));
 }
