@@ -127,7 +127,7 @@ export function linspace(start: number, end: number, steps: number, options: Omi
   const out = allocTyped(options.dtype ?? 'float32', steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   const half = Math.ceil(steps / 2);
-  for (let i = 0; i < steps; i++) out[i] = i < half ? start + i * step : end - (steps - 1 - i) * step;
+  for (let i = 0; i < steps; i++) out[i] = i === 0 ? start : i === steps - 1 ? end : i < half ? start + i * step : end - (steps - 1 - i) * step;
   return fromTyped(out, [steps], options.requiresGrad);
 }
 
