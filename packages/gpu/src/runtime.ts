@@ -10,7 +10,7 @@ import { WebGPUBufferResultClass } from './gpujs.js';
 import type { DeviceArray, Launch, Program, ProgramContext, ProgramFn } from './kernels/program.js';
 import type { KernelSource } from './kernels/source.js';
 import { StatsCounter } from './stats.js';
-import { GpuStorage, hostVersion, type Version } from './storage.js';
+import { GpuStorage, hostVersion, type Version, type VersionCell } from './storage.js';
 
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 
@@ -84,7 +84,18 @@ export class Runtime {
   /** Settles after every op issued so far has been submitted (WebGPU): buffers are freed behind it. */
   issued: Promise<unknown> = Promise.resolve();
   private readonly kernels = new Map<string, KernelRun>();
-  private readonly live = new Set<GpuStorage>();
+  // Live storages, held weakly: a storage no tensor references any more is garbage-collected and
+  // `reclaim` frees its device buffer, so a training loop needs no tidy() to stay flat. dispose() and
+  // tidy() free at once.
+  private readonly live = new Set<WeakRef<GpuStorage>>();
+  private readonly refs = new WeakMap<GpuStorage, WeakRef<GpuStorage>>();
+  private liveBytes = 0;
+  private readonly reclaim = new FinalizationRegistry<{ ref: WeakRef<GpuStorage>; bytes: number; cell: VersionCell }>((r) => {
+    if (!this.live.delete(r.ref)) return;
+    this.liveBytes -= r.bytes;
+    const after = this.issued;
+    void r.cell.current.then((v) => this.releaseVersion(v, after), () => {});
+  });
   private readonly scopes: { created: Set<GpuStorage>; kept: Set<GpuStorage> }[] = [];
   private readonly warned = new Set<string>();
 
@@ -127,7 +138,7 @@ export class Runtime {
   make(dtype: DType, size: number, version: Version | Promise<Version>, fromHost: boolean): GpuStorage {
     const s = new GpuStorage(dtype, size, version);
     if (fromHost && !this.async && size > 0 && dtype !== 'float64') this.stats.upload(s.bytes);
-    this.live.add(s);
+    this.track(s);
     const scope = this.scopes[this.scopes.length - 1];
     if (scope) scope.created.add(s);
     return s;
@@ -146,10 +157,24 @@ export class Runtime {
     this.issued = Promise.allSettled([this.issued, p]);
   }
 
+  private track(s: GpuStorage): void {
+    const ref = new WeakRef(s);
+    this.refs.set(s, ref);
+    this.live.add(ref);
+    this.liveBytes += s.bytes;
+    this.reclaim.register(s, { ref, bytes: s.bytes, cell: s.cell }, s);
+  }
+
+  private untrack(s: GpuStorage): void {
+    const ref = this.refs.get(s);
+    if (ref && this.live.delete(ref)) this.liveBytes -= s.bytes;
+    this.reclaim.unregister(s);
+  }
+
   dispose(storage: GpuStorage): void {
     if (storage.disposed) return;
     storage.disposed = true;
-    this.live.delete(storage);
+    this.untrack(storage);
     for (const scope of this.scopes) scope.created.delete(storage);
     const after = this.issued;
     void storage.current.then((v) => this.releaseVersion(v, after), () => {});
@@ -157,7 +182,7 @@ export class Runtime {
 
   /** Makes `from`'s contents the new version of `to` (copyInto), releasing `to`'s old version after its readers. */
   moveInto(to: GpuStorage, from: GpuStorage): void {
-    this.live.delete(from);
+    this.untrack(from);
     for (const scope of this.scopes) scope.created.delete(from);
     from.disposed = true;
     const after = this.issued;
@@ -165,9 +190,7 @@ export class Runtime {
   }
 
   memory(): { buffers: number; bytes: number; kernels: number } {
-    let bytes = 0;
-    for (const s of this.live) bytes += s.bytes;
-    return { buffers: this.live.size, bytes, kernels: this.kernels.size };
+    return { buffers: this.live.size, bytes: this.liveBytes, kernels: this.kernels.size };
   }
 
   tidy<T>(fn: () => T): T {
@@ -215,7 +238,10 @@ export class Runtime {
 
   async destroy(): Promise<void> {
     await this.sync();
-    for (const s of [...this.live]) this.dispose(s);
+    for (const ref of [...this.live]) {
+      const s = ref.deref();
+      if (s) this.dispose(s);
+    }
     for (const k of this.kernels.values()) k.destroy();
     this.kernels.clear();
     await this.issued;

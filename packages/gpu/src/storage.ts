@@ -13,19 +13,36 @@ export interface Version {
 }
 
 /** A version holding host data (from host code, or a copy read back). */
-export function hostVersion(host: TypedArray): Version {
+export function hostVersion(host: TypedArray | null): Version {
   return { host, dev: null };
+}
+
+/**
+ * Where a storage's current version is kept. It is a separate object so that the backend can free
+ * the device buffer of a storage that was garbage-collected (a FinalizationRegistry holds the cell,
+ * which must not reach the storage itself).
+ */
+export interface VersionCell {
+  current: Promise<Version>;
 }
 
 /** A tensor's memory on the gpu backend. */
 export class GpuStorage {
   /** The current version, once known (always, in synchronous modes). */
   ready: Version | null;
-  /** Resolves to the current version (WebGPU: after the queued op that writes it has been submitted). */
-  current: Promise<Version>;
+  readonly cell: VersionCell;
   disposed = false;
 
+  /** Resolves to the current version (WebGPU: after the queued op that writes it has been submitted). */
+  get current(): Promise<Version> {
+    return this.cell.current;
+  }
+  set current(p: Promise<Version>) {
+    this.cell.current = p;
+  }
+
   constructor(readonly dtype: DType, readonly size: number, version: Version | Promise<Version>) {
+    this.cell = { current: Promise.resolve(hostVersion(null)) };
     if (version instanceof Promise) {
       this.ready = null;
       this.current = version.then((v) => {
