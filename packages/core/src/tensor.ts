@@ -81,6 +81,11 @@ export class Tensor implements View {
     this._requiresGrad = on;
   }
 
+  /** The gradient as a dense Tensor (a SparseGrad densified), or null before backward(): `.grad` without a cast. */
+  denseGrad(): Tensor | null {
+    return this.grad === null ? null : densifyGrad(this.grad);
+  }
+
   /** Sets requiresGrad and returns this (chainable). */
   requiresGrad_(on = true): this {
     this.requiresGrad = on;

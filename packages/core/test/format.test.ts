@@ -73,3 +73,13 @@ describe('moving tensors between backends', () => {
     expect((await tensor([5]).toAsync(other)).backend).toBe(other);
   });
 });
+
+describe('denseGrad', () => {
+  it('gives .grad as a Tensor without a cast, densifying row-sparse gradients', () => {
+    const table = tensor([[1, 2], [3, 4], [5, 6]], { requiresGrad: true });
+    expect(table.denseGrad()).toBeNull();
+    core.indexSelect(table, 0, tensor([2, 2], { dtype: 'int32' })).sum().backward();
+    expect(table.grad).toBeInstanceOf(core.SparseGrad);
+    expect(table.denseGrad()!.toArray()).toEqual([[0, 0], [0, 0], [2, 2]]);
+  });
+});
