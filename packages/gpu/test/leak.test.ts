@@ -1,6 +1,7 @@
 // A training step (forward, backward, SGD update in place) inside tidy() leaves exactly the storages
 // that existed before it: nothing leaks on the device.
-import { crossEntropy, matmul, noGrad, randn, randint, setBackend, getBackend, type Tensor } from '@myriad/core';
+import { randn, setBackend, getBackend, type Tensor } from '@myriad/core';
+import { tinyTraining } from './tiny-training.js';
 import { createGpuBackend, type GpuBackend } from '@myriad/gpu';
 import { describeWithOptional } from '@myriad/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,22 +11,8 @@ async function trainingStepLeaksNothing(b: GpuBackend): Promise<void> {
   const prev = getBackend();
   setBackend(b);
   try {
-    const w1 = randn([12, 16], { seed: 1 }).mul(0.3).detach().requiresGrad_();
-    const w2 = randn([16, 5], { seed: 2 }).mul(0.3).detach().requiresGrad_();
-    const x = randn([8, 12], { seed: 3 });
-    const y = randint(0, 5, [8], { seed: 4 });
-    const step = (): Tensor =>
-      b.tidy(() => {
-        const loss = crossEntropy(matmul(matmul(x, w1).gelu(), w2), y);
-        loss.backward();
-        noGrad(() => {
-          for (const p of [w1, w2]) {
-            p.assign(p.sub((p.grad as Tensor).mul(0.5)));
-            p.grad = null;
-          }
-        });
-        return loss.detach();
-      });
+    const tiny = tinyTraining();
+    const step = (): Tensor => b.tidy(tiny.step);
     const first = step();
     const before = b.memory().buffers;
     const losses = [await first.read()];

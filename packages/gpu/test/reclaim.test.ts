@@ -3,7 +3,8 @@
 // WebAssembly and on WebGPU.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { crossEntropy, getBackend, matmul, noGrad, randint, randn, setBackend, type Tensor } from '@myriad/core';
+import { getBackend, setBackend } from '@myriad/core';
+import { tinyTraining } from './tiny-training.js';
 import { describeWithOptional } from '@myriad/core/testing';
 import { createGpuBackend, type GpuBackend } from '@myriad/gpu';
 import { describe, expect, it } from 'vitest';
@@ -24,20 +25,10 @@ async function liveBuffersStayFlat(b: GpuBackend): Promise<void> {
   const prev = getBackend();
   setBackend(b);
   try {
-    const w1 = randn([12, 16], { seed: 1 }).mul(0.3).detach().requiresGrad_();
-    const w2 = randn([16, 5], { seed: 2 }).mul(0.3).detach().requiresGrad_();
-    const x = randn([8, 12], { seed: 3 });
-    const y = randint(0, 5, [8], { seed: 4 });
+    const { step } = tinyTraining();
     const counts: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const loss = crossEntropy(matmul(matmul(x, w1).gelu(), w2), y);
-      loss.backward();
-      noGrad(() => {
-        for (const p of [w1, w2]) {
-          p.assign(p.sub((p.grad as Tensor).mul(0.5)));
-          p.grad = null;
-        }
-      });
+      const loss = step();
       await loss.read();
       await collect();
       counts.push(b.memory().buffers);
