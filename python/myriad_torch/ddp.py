@@ -67,10 +67,12 @@ def _train(rank: int, world: int, args: dict) -> None:
     if tok is None:
         raise ValueError(f"{args['checkpoint']} holds no tokenizer; the corpus cannot be encoded as Myriad did")
     model.to(device).train()
-    text = read_corpus(args["corpus"])
+    cfg = ck.config if isinstance(ck.config, dict) else {}
+    # Without --corpus: the corpus train-lm recorded in the checkpoint's plan (config.train.corpus), else Moby-Dick.
+    plan = cfg.get("train") if isinstance(cfg.get("train"), dict) else {}
+    text = read_corpus(args["corpus"] if args["corpus"] is not None else plan.get("corpus"))
     tokens = tok.encode(text)
     train_tokens, val_tokens = train_validation_split(tokens, 0.1)
-    cfg = ck.config if isinstance(ck.config, dict) else {}
     if ck.loader is not None:
         L = ck.loader
         loader = BatchLoader(train_tokens, L["contextLength"], L["batchSize"], seed=L["seed"], shuffle=L["shuffle"])

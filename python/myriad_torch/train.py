@@ -26,7 +26,7 @@ def parse(argv):
     p.add_argument("--checkpoint", required=True, help="Myriad checkpoint to continue (train-lm's checkpoint.safetensors)")
     p.add_argument("--nproc", type=int, default=2, help="DDP processes (default 2)")
     p.add_argument("--steps", type=int, default=20, help="optimizer steps to take (default 20)")
-    p.add_argument("--corpus", default=None, help="the run's corpus, file or directory (default: bundled Moby-Dick)")
+    p.add_argument("--corpus", default=None, help="the run's corpus, file or directory (default: the one train-lm recorded in the checkpoint, else bundled Moby-Dick)")
     p.add_argument("--out", default=None, help="where to write the Myriad checkpoint (default: FILE with .torch.safetensors)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the checkpoint's last, held constant)")
     p.add_argument("--eval-batches", type=int, default=4, help="validation batches before and after (default 4, as train-lm)")

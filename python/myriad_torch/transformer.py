@@ -2,6 +2,7 @@
 model builder, and Myriad's parameter order (which numbers the optimizer state)."""
 from __future__ import annotations
 
+import math
 import re
 from typing import Callable, Iterator, List, Optional, Tuple
 
@@ -93,30 +94,69 @@ class TransformerLM(nn.Module):
         return seq.reshape(-1) if prompt.dim() == 1 else seq
 
 
-def sparse_layer(kind: str, dim: int) -> nn.Module:
-    """The middle block's layer of examples/train-lm (models.ts): matched active parameters 2·dim²."""
+# The middle layer's default sizes, as examples/train-lm/src/models.ts `layerDefaults` (matched active
+# parameters 2·dim²): a checkpoint config without a layer block (older train-lm versions, the routing
+# lab) means these.
+def layer_defaults(dim: int, router: str = "topk") -> dict:
+    """Default settings of each middle layer, keyed 'moe' / 'pkm' / 'peer', with Myriad's field names."""
+    return {
+        "moe": {"numExperts": 8, "topK": 2, "hidden": max(1, dim // 2), "router": router, "balance": "loss" if router == "topk" else "none",
+                "capacityFactor": None, "numShared": 0, "dispatch": "auto"},
+        "pkm": {"numExperts": 64 * 64, "heads": 4, "topK": 32, "dimKey": 32, "queryNorm": "batch"},
+        "peer": {"numExperts": 64 * 64, "heads": 8, "topK": 8, "dimKey": 32, "queryNorm": "batch", "scoreFn": "softmax"},
+    }
+
+
+def layer_config(config: dict) -> Optional[dict]:
+    """The middle layer's settings of a train-lm config: its `config[ffw]` block over the defaults (None for dense)."""
+    kind = config["ffw"]
+    if kind == "dense":
+        return None
+    if kind not in ("moe", "pkm", "peer"):
+        raise ValueError(f"unknown ffw kind {kind!r}; train-lm knows dense, moe, pkm, peer")
+    given = config.get(kind) or {}
+    if not isinstance(given, dict):
+        raise ValueError(f"config.{kind} must be an object of layer settings, got {given!r}")
+    defaults = layer_defaults(config["dim"], given.get("router", "topk"))[kind]
+    unknown = [k for k in given if k not in defaults]
+    if unknown:
+        raise ValueError(f"config.{kind}.{unknown[0]} is not a setting of the {kind} layer (it has {', '.join(defaults)})")
+    return {**defaults, **given}
+
+
+def sparse_layer(kind: str, dim: int, layer: Optional[dict] = None) -> nn.Module:
+    """The middle block's layer of examples/train-lm (models.ts) from its settings (default: `layer_defaults`).
+    MoE's `dispatch` is how Myriad schedules the work; PyTorch computes the same function either way."""
     if kind == "dense":
         return FeedForward(dim, dim)
+    o = layer if layer is not None else layer_config({"ffw": kind, "dim": dim})
     if kind == "moe":
-        return MoE(dim, dim // 2, num_experts=8, top_k=2)
+        cf = o["capacityFactor"]
+        return MoE(dim, o["hidden"], num_experts=o["numExperts"], top_k=o["topK"], router=o["router"], num_shared=o["numShared"],
+                   capacity_factor=math.inf if cf is None else float(cf), balance=o["balance"])
+    num_keys = math.isqrt(o["numExperts"])
+    if num_keys * num_keys != o["numExperts"]:
+        raise ValueError(f"config.{kind}.numExperts must be a perfect square (product keys), got {o['numExperts']}")
     if kind == "pkm":
-        return PKM(dim, num_keys=64, heads=4, top_k=32, dim_key=32)
+        return PKM(dim, num_keys=num_keys, heads=o["heads"], top_k=o["topK"], dim_key=o["dimKey"], query_norm=o["queryNorm"])
     if kind == "peer":
-        return PEER(dim, num_experts=64 * 64, heads=8, top_k=8, dim_key=32)
+        return PEER(dim, num_experts=o["numExperts"], heads=o["heads"], top_k=o["topK"], dim_key=o["dimKey"], query_norm=o["queryNorm"], score_fn=o["scoreFn"])
     raise ValueError(f"unknown ffw kind {kind!r}; train-lm knows dense, moe, pkm, peer")
 
 
 def build_train_lm_model(config: dict) -> TransformerLM:
-    """The model of a train-lm checkpoint config { ffw, vocabSize, dim, depth, heads, contextLength, seed }."""
+    """The model of a train-lm checkpoint config { ffw, vocabSize, dim, depth, heads, contextLength, seed,
+    and the middle layer's block `moe` / `pkm` / `peer` (missing fields: `layer_defaults`) }; `train` (the run's plan) is ignored."""
     need = ("ffw", "vocabSize", "dim", "depth", "heads", "contextLength")
     missing = [k for k in need if k not in (config or {})]
     if missing:
         raise ValueError(f"build_train_lm_model: config lacks {', '.join(missing)}; got {config!r} (pass your own model for other checkpoints)")
     dim, depth = config["dim"], config["depth"]
     middle = depth // 2
+    layer = layer_config(config)
     return TransformerLM(
         config["vocabSize"], dim, depth, config["heads"], config["contextLength"],
-        ffw=lambda l: sparse_layer(config["ffw"], dim) if l == middle else FeedForward(dim, 4 * dim),
+        ffw=lambda l: sparse_layer(config["ffw"], dim, layer) if l == middle else FeedForward(dim, 4 * dim),
     )
 
 

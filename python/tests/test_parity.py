@@ -1,5 +1,5 @@
 """Same weights → same outputs in Myriad and PyTorch (within 1e-4), for every layer and for
-train-lm's TransformerLM with each middle layer; also Myriad's parameter order and the buffers
+train-lm's TransformerLM with each middle layer (default sizes, and sized from a checkpoint config); also Myriad's parameter order and the buffers
 (BatchNorm running statistics, MoE balancing bias) after a training-mode forward."""
 import json
 import os
@@ -64,6 +64,7 @@ CASES = [
     "linear", "linear_nobias", "embedding", "layernorm", "rmsnorm", "batchnorm_train", "batchnorm_eval", "attention",
     "ffw_gelu", "ffw_relu", "ffw_silu", "ffw_tanh", "moe_topk", "moe_switch", "moe_shared_bias", "moe_expert_choice",
     "moe_hash", "pkm_batch", "pkm_layer", "peer_softmax", "peer_sigmoid", "lm_dense", "lm_moe", "lm_pkm", "lm_peer",
+    "lm_moe_sized", "lm_pkm_sized", "lm_peer_sized", "lm_moe_hash",
 ]
 
 
@@ -105,6 +106,19 @@ def test_same_outputs(reference, case):
         diff = (state[k].double() - v.double()).abs().max().item()
         assert diff <= TOL, f"{case}: state {k} after the forward differs by {diff:.3g}"
     assert [n for n, _ in mt.myriad_named_parameters(m)] == spec["order"], f"{case}: parameter order differs from Myriad's namedParameters()"
+
+
+def test_train_lm_config_defaults_and_errors():
+    """A config without a layer block gets train-lm's default sizes; unknown settings and non-square expert counts are refused."""
+    base = {"ffw": "peer", "vocabSize": 20, "dim": 16, "depth": 1, "heads": 2, "contextLength": 8, "seed": 0}
+    peer = mt.build_train_lm_model(base).blocks[0].ffw
+    assert (peer.num_experts, peer.heads, peer.top_k, peer.dim_key) == (4096, 8, 8, 32)
+    moe = mt.build_train_lm_model({**base, "ffw": "moe"}).blocks[0].ffw
+    assert (moe.num_experts, moe.top_k, moe.balance, moe.capacity_factor, len(moe.shared)) == (8, 2, "loss", float("inf"), 0)
+    with pytest.raises(ValueError, match="config.peer.experts is not a setting of the peer layer"):
+        mt.build_train_lm_model({**base, "peer": {"experts": 4}})
+    with pytest.raises(ValueError, match="config.pkm.numExperts must be a perfect square"):
+        mt.build_train_lm_model({**base, "ffw": "pkm", "pkm": {"numExperts": 50}})
 
 
 def test_batch_loader_windows_match_myriad(reference):

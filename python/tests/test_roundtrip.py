@@ -64,14 +64,34 @@ def test_myriad_torch_myriad(tmp_path, ffw):
 
     # Myriad takes it back: train-lm resumes (weights, AdamW moments, loader position) and samples.
     second = tmp_path / "resumed"
-    out = train_lm("--ffw", ffw, "--steps", "40", "--eval-every", "40", "--sample", "40", "--resume", ported, "--out", str(second))
+    # The plan recorded 30 steps; going on to 40 is an explicit choice. keep-schedule holds the final lr,
+    # the one PyTorch trained with (the checkpoint's last, held constant).
+    out = train_lm("--ffw", ffw, "--steps", "40", "--extend", "keep-schedule", "--eval-every", "40", "--sample", "40", "--resume", ported, "--out", str(second))
     recs2 = log_records(second / "log.jsonl")
     resumed = [r for r in recs2 if r["kind"] == "train"]
     assert resumed[0]["step"] == 36
     assert resumed[0]["loss"] < chance - 0.6 and abs(resumed[0]["loss"] - recent) < 0.35
     assert [r["valLoss"] for r in recs2 if r["kind"] == "eval"][-1] < chance - 0.8
+    assert all(abs(r["lr"] - 3e-4) < 1e-12 for r in resumed), [r["lr"] for r in resumed]
     sample = out.split("sample:", 1)[1].strip()
     assert len(sample) >= 40, out
+
+
+def test_sized_train_lm_checkpoint_rebuilds_in_pytorch(tmp_path):
+    """A checkpoint of a middle layer sized from the CLI rebuilds from its own config: same shapes, and
+    PyTorch's validation loss equals Myriad's last evaluation."""
+    run = tmp_path / "sized"
+    train_lm("--ffw", "pkm", "--experts", "256", "--expert-top-k", "4", "--expert-heads", "2", "--key-dim", "8", "--query-norm", "layer",
+             "--steps", "2", "--eval-every", "2", "--sample", "0", "--out", str(run))
+    ck_path = str(run / "checkpoint.safetensors")
+    model, tok, ck = mt.load_myriad_checkpoint(ck_path)
+    assert ck.config["pkm"] == {"numExperts": 256, "heads": 2, "topK": 4, "dimKey": 8, "queryNorm": "layer"}
+    assert ck.config["train"]["steps"] == 2
+    layer = model.blocks[1].ffw
+    assert (layer.num_experts, layer.heads, layer.top_k, layer.dim_key) == (256, 2, 4, 8)
+    s = torch_train(ck_path, str(tmp_path / "torch.safetensors"), steps=1)
+    myriad_val = [r["valLoss"] for r in log_records(run / "log.jsonl") if r["kind"] == "eval"][-1]
+    assert abs(s["valLossBefore"] - myriad_val) < 1e-4, (s["valLossBefore"], myriad_val)
 
 
 def test_python_saved_checkpoint_loads_in_myriad(tmp_path):

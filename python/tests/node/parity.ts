@@ -83,12 +83,27 @@ for (const [name, kind, opts] of pk) {
   const m = kind === 'PKM' ? new PKM({ ...(opts as { dim: number; numKeys: number }), seed: seed++ }) : new PEER({ ...(opts as { dim: number; numExperts: number }), seed: seed++ });
   simple(name, kind, opts, m, x3(8, seed++));
 }
-for (const ffw of ['dense', 'moe', 'pkm', 'peer'] as const) {
-  const config: ModelConfig = { ffw, vocabSize: 20, dim: 16, depth: 3, heads: 2, contextLength: 8, seed: seed++ };
-  const { model } = buildModel(config);
+// train-lm's model: default layer sizes (a config without a layer block, as older checkpoints have),
+// and each layer sized from the CLI (the complete config a checkpoint records, plan included).
+const lmCases: Array<[string, ModelConfig]> = [];
+for (const ffw of ['dense', 'moe', 'pkm', 'peer'] as const) lmCases.push([`lm_${ffw}`, { ffw, vocabSize: 20, dim: 16, depth: 3, heads: 2, contextLength: 8, seed: 0 }]);
+const sized: Pick<ModelConfig, 'moe' | 'pkm' | 'peer'> = {
+  moe: { numExperts: 4, topK: 1, hidden: 12, router: 'topk', balance: 'bias', capacityFactor: 1.5, numShared: 1, dispatch: 'slots' },
+  pkm: { numExperts: 16, heads: 2, topK: 3, dimKey: 6, queryNorm: 'layer' },
+  peer: { numExperts: 25, heads: 3, topK: 2, dimKey: 4, queryNorm: 'none', scoreFn: 'sigmoid' },
+};
+for (const ffw of ['moe', 'pkm', 'peer'] as const) {
+  lmCases.push([`lm_${ffw}_sized`, { ffw, vocabSize: 20, dim: 16, depth: 3, heads: 2, contextLength: 8, seed: 0, [ffw]: sized[ffw] }]);
+}
+lmCases.push(['lm_moe_hash', { ffw: 'moe', vocabSize: 20, dim: 16, depth: 1, heads: 2, contextLength: 8, seed: 0, moe: { router: 'hash', numExperts: 3 } }]);
+for (const [name, base] of lmCases) {
+  const config = { ...base, seed: seed++ };
+  const { model, config: resolved } = buildModel(config);
   const ids = randint(0, 20, [2, 8], { seed: seed++ });
   const targets = randint(0, 20, [2, 8], { seed: seed++ });
-  record(`lm_${ffw}`, { kind: 'TransformerLM', config }, model, { ids, targets }, () => ({ logits: model.forward(ids), loss: model.loss(ids, targets) }));
+  // The sized cases hand Python the config exactly as a checkpoint records it (plan included).
+  const recorded = name.endsWith('_sized') ? { ...resolved, train: { steps: 10, lr: 0.003 } } : config;
+  record(name, { kind: 'TransformerLM', config: recorded }, model, { ids, targets }, () => ({ logits: model.forward(ids), loss: model.loss(ids, targets) }));
 }
 // The shuffled loader's windows over 20 batches (crossing an epoch), for the Python port of BatchLoader.
 {
