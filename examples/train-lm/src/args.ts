@@ -149,8 +149,10 @@ Model
   --heads N                  attention heads (default 4)
   --context N                context length in characters (default 64)
 Middle layer (defaults: the matched-compute sizes of src/models.ts; each flag refuses the other --ffw)
-  --experts N                moe: experts (default 8); pkm: memory rows, peer: experts, a perfect square (default 4096 = 64²)
-  --expert-top-k K           moe: experts per token (default 2); pkm: rows per head (default 32); peer: experts per head (default 8)
+  --experts N                moe: experts (default 8); pkm: memory rows, peer: experts, a perfect
+                             square (default 4096 = 64²)
+  --expert-top-k K           moe: experts per token (default 2); pkm: rows per head (default 32);
+                             peer: experts per head (default 8)
   --expert-heads H           pkm/peer: retrieval heads (default pkm 4, peer 8)
   --key-dim D                pkm/peer: query and key size per head, even (default 32)
   --query-norm batch|layer|none    pkm/peer: query normalisation (default batch)
@@ -159,7 +161,7 @@ Middle layer (defaults: the matched-compute sizes of src/models.ts; each flag re
   --shared-experts N         moe: experts every token goes through (default 0)
   --router topk|expert-choice|hash moe: routing (default topk)
   --balance loss|bias|none   moe: load balancing (default loss for topk, none for the others)
-  --capacity-factor X        moe: capacity per expert = ⌈X·tokens·k/experts⌉, overflow dropped (default: no limit)
+  --capacity-factor X        moe: capacity per expert ⌈X·tokens·k/experts⌉, overflow dropped (default: none)
   --dispatch auto|grouped|slots    moe topk: host grouping or device slots (default auto: grouped on the CPU)
 Training
   --steps N                  optimizer steps (default 200)
@@ -170,19 +172,19 @@ Training
   --eval-batches N           batches per validation (default 4)
 Data and files
   --corpus PATH              a text file or a directory of text files (default: Moby-Dick, bundled)
-  --out DIR                  where the checkpoint, JSONL log and SVG plots go (default runs/<ffw>; with --resume,
-                             the checkpoint's directory)
+  --out DIR                  where the checkpoint, JSONL log and SVG plots go (default runs/<ffw>;
+                             with --resume, the checkpoint's directory)
   --checkpoint-every N       also save the checkpoint every N steps (default 0: only at the end); a save
                              that would write NaN/Inf weights is refused, so the last good one stays
   --resume FILE              continue a run from its checkpoint: model, plan (steps, lr schedule, batch,
                              evaluation, corpus) and data position come from the file; the same total
                              reproduces the uninterrupted run exactly; a finished run is evaluated and sampled
   --extend keep-schedule|replan    with --resume and a different --steps: keep the planned lr schedule
-                             (after its end the lr stays at its floor), or re-plan warmup-cosine for the new total
+                             (past its end the lr stays at its floor), or re-plan it for the new total
 Other
   --backend cpu|gpu          compute backend (gpu needs @myriad/gpu; default cpu)
-  --gpu-mode MODE            gpu.js mode for --backend gpu (default webasm: works without a GPU); implies --backend gpu
-  --compare                  train dense, MoE, PKM and PEER with matched active parameters; write a table and plot
+  --gpu-mode MODE            gpu.js mode, implies --backend gpu (default webasm: works without a GPU)
+  --compare                  train dense, MoE, PKM and PEER at matched active parameters; table and plot
   --sample N                 characters to generate at the end (default 200; 0: no sample)
   --quiet                    no progress bar
   --help                     this text

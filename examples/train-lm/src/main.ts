@@ -3,7 +3,7 @@
 // the bundled Moby-Dick, print progress, validation perplexity, expert usage and a sample; with
 // --compare, train dense / MoE / PKM / PEER at matched active parameters and write a table and plot;
 // with --resume, continue a run from its checkpoint; `sample` continues a prompt with a checkpoint.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeModelDiff, HELP, modelConfigFromOptions, parseCli, type CliOptions } from './args.js';
 import { selectBackend } from './backend.js';
@@ -51,6 +51,9 @@ async function train(options: CliOptions): Promise<void> {
     const ckpt = await readRunCheckpoint(path, '--resume');
     const saved = checkpointModelConfig(ckpt, '--resume');
     const { plan, note } = resumePlan(savedPlan(ckpt.config, path), ckpt.step, options, options.given, options.extend, path);
+    if (!options.given.has('corpus') && plan.corpus !== null && !existsSync(plan.corpus)) {
+      throw new UsageError(`--resume: the run's corpus ${plan.corpus} is gone; give --corpus PATH (the same text, or the data position means nothing)`);
+    }
     corpus = loadCorpus(options.given.has('corpus') ? options.corpus : plan.corpus);
     const config = modelConfigFromOptions(options, corpus.tokenizer.vocabSize, saved);
     const diff = describeModelDiff(saved, config);

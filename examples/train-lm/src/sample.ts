@@ -26,7 +26,8 @@ Usage: npm run demo -- sample --checkpoint FILE --prompt TEXT [options]
   --prompt TEXT        the text to continue (characters of the model's vocabulary)
   --tokens N           characters to generate (default 200)
   --temperature T      softmax temperature, a decimal number >= 0; 0 is greedy (default 0.8)
-  --top-k K            sample among the K most likely characters, K <= vocabulary size (default 20, or the vocabulary if smaller)
+  --top-k K            sample among the K most likely characters, at most the vocabulary size
+                       (default 20, or the vocabulary if smaller)
   --seed N             seed of the sampler (default 1): the same seed gives the same text
   --raw                print only the prompt and the generated text (no header, no ${PROMPT_END} marker)
   --help               this text
