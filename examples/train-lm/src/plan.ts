@@ -69,7 +69,7 @@ export function savedPlan(config: unknown, path: string): TrainPlan | null {
   return p as unknown as TrainPlan;
 }
 
-const fmtLr = (lr: number) => lr.toPrecision(3).replace(/\.?0+(e|$)/, '$1');
+const fmtLr = (lr: number) => String(Number(lr.toPrecision(3)));
 
 /**
  * The plan of a resumed run. Without a saved plan, the options make a fresh one (what older versions

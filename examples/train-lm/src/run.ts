@@ -73,10 +73,25 @@ export async function trainOne(setup: RunSetup, corpus: Corpus, progress: Progre
     progress: setup.quiet ? 'none' : progress,
     // The config records the model and the plan, so the file alone rebuilds and continues the run.
     checkpoint: { path: checkpoint, every: setup.checkpointEvery || undefined, config: { ...config, train: plan }, tokenizer: corpus.tokenizer },
-    hooks: setup.checkpointEvery ? { onCheckpoint: (path, step) => console.log(`saved ${path} at step ${step}`) } : {},
+    hooks: {
+      onCheckpoint: (path, step) => {
+        lastSaved = step;
+        if (setup.checkpointEvery) console.log(`saved ${path} at step ${step}`);
+      },
+    },
   });
+  let lastSaved: number | null = null;
   if (setup.resume) await trainer.resume(setup.resume);
-  const result = await trainer.run();
+  let result;
+  try {
+    result = await trainer.run();
+  } catch (e) {
+    // A diverged run never overwrites a good checkpoint (the loss check stops it first, and a save of
+    // NaN/Inf weights is refused); say which one is left.
+    const kept = lastSaved !== null ? `${checkpoint} (step ${lastSaved})` : setup.resume ? `${setup.resume} (the one resumed)` : null;
+    if (kept && e instanceof Error) e.message += `. The last good checkpoint is ${kept}; continue from it with --resume (a different --lr needs --extend replan)`;
+    throw e;
+  }
   // A finished run resumed: nothing to train, so evaluate it once to report on it.
   const final = result.final ?? (await trainer.evaluateAsync());
   let sample: RunSample | null = null;

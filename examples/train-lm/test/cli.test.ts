@@ -291,6 +291,23 @@ describe('train-lm command line', () => {
     expect(mismatched.err).toContain('was trained with --ffw moe; these options give --ffw peer');
   }, 60_000);
 
+  it('a diverging run stops without touching its last finite checkpoint and names it; changing --lr on resume needs --extend replan', async () => {
+    const run = join(dir, 'diverged');
+    const r = cli([...TINY, '--ffw', 'dense', '--lr', '1e3', '--steps', '30', '--checkpoint-every', '2', '--sample', '0', '--out', run]);
+    expect(r.code).toBe(1);
+    const m = r.err.match(/the loss is (NaN|-?Infinity) at step (\d+) .*The last good checkpoint is (\S+) \(step (\d+)\); continue from it with --resume/);
+    expect(m, r.err).not.toBeNull();
+    const [failed, kept] = [Number(m![2]), Number(m![4])];
+    expect(m![3]).toBe(join(run, 'checkpoint.safetensors'));
+    expect(kept).toBe(2 * Math.floor((failed - 1) / 2));
+    const ck = await readCheckpoint(join(run, 'checkpoint.safetensors'));
+    expect(ck.step).toBe(kept);
+    expect(ck.nonFinite).toEqual([]);
+    const refused = cli(['--resume', join(run, 'checkpoint.safetensors'), '--lr', '1e-3', '--quiet']);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('was planned with --lr 1000; to train on with --lr 0.001, re-plan the schedule with --extend replan');
+  }, 60_000);
+
   it('sample prints the prompt, a marker, then the generated text; --raw prints them alone', () => {
     const ck = join(dir, 'sized', 'checkpoint.safetensors');
     const marked = cli(['sample', '--checkpoint', ck, '--prompt', 'Call me', '--tokens', '30', '--temperature', '0.7', '--top-k', '5', '--seed', '3']);
