@@ -16,6 +16,8 @@ export class SparseGrad {
     readonly values: Tensor,
     /** Shape of the dense gradient this stands for. */
     readonly shape: readonly number[],
+    /** True when the indices are already distinct and ascending (then `coalesce()` returns this). */
+    readonly coalesced = false,
   ) {
     if (indices.dtype !== 'int32' || indices.ndim !== 1) throw new TypeError(`SparseGrad: indices must be int32 [nnz], got ${indices.dtype} ${fmt(indices.shape)}`);
     if (values.ndim !== shape.length || values.shape[0] !== indices.shape[0] || values.shape.slice(1).some((d, i) => d !== shape[i + 1])) {
@@ -48,6 +50,7 @@ export class SparseGrad {
    * (every consumer skips −1), so nothing is read back to count them.
    */
   coalesce(): SparseGrad {
+    if (this.coalesced) return this;
     const width = shapeSize(this.shape.slice(1));
     const values = this.values.reshape([this.nnz, width]);
     const backend = values.backend;
@@ -62,8 +65,8 @@ export class SparseGrad {
     }
     const indices = Tensor._make(backend, r.indices, [this.nnz], 'int32');
     const summed = Tensor._make(backend, r.values, [this.nnz, ...this.shape.slice(1)], this.values.dtype);
-    if (count === this.nnz) return new SparseGrad(indices, summed, this.shape);
-    return new SparseGrad(indices.slice(0, 0, count).clone(), summed.slice(0, 0, count).clone(), this.shape);
+    if (count === this.nnz) return new SparseGrad(indices, summed, this.shape, true);
+    return new SparseGrad(indices.slice(0, 0, count).clone(), summed.slice(0, 0, count).clone(), this.shape, true);
   }
 
   /** Sum with another sparse gradient of the same table (concatenates rows; coalesce later). */
@@ -76,6 +79,6 @@ export class SparseGrad {
 
   /** A copy that shares no storage with tensors of the graph. */
   clone(): SparseGrad {
-    return new SparseGrad(this.indices.clone(), this.values.clone(), this.shape);
+    return new SparseGrad(this.indices.clone(), this.values.clone(), this.shape, this.coalesced);
   }
 }

@@ -31,7 +31,7 @@ import { BINARY_BODY, UNARY_BODY, mapSource } from './kernels/elementwise.js';
 import { gatherSource } from './kernels/gather.js';
 import { matmulBlockedSource, matmulSource } from './kernels/matmul.js';
 import { logsumexpSource, reduceSource } from './kernels/reduce.js';
-import { scatterFlatProgram, scatterKeysSource, scatterRowsProgram, uniqueRowsProgram } from './kernels/scatter.js';
+import { scatterAlongSource, scatterFlatProgram, scatterKeysSource, scatterRowsProgram, uniqueRowsProgram } from './kernels/scatter.js';
 import type { IndexOperand, RowsOperand } from './kernels/scatter.js';
 import type { KernelSource, Operand } from './kernels/source.js';
 import { topkProgram } from './kernels/topk.js';
@@ -39,6 +39,9 @@ import { mergeRowsSource, rowSlotsSource, updateSource, type TableOperand } from
 import { Runtime, st, type CpuFn, type OutSpec } from './runtime.js';
 import type { GpuStats } from './stats.js';
 import { GpuStorage, hostVersion, typedFor } from './storage.js';
+
+/** Up to this many index entries per output line, scatterAdd loops over them directly instead of sorting. */
+const SCATTER_ALONG_MAX = 64;
 
 /** Options of `gpuBackend`. */
 export interface GpuBackendOptions {
@@ -453,6 +456,15 @@ class GpuBackendImpl implements GpuBackend {
       return this.op('scatterAdd', x.dtype, [x, index, src], [out], () => noProgram, cpu)[0]!;
     }
     if (!this.async) this.checkIndices('scatterAdd', index, x.shape[dim]!, dim);
+    const k = index.shape[dim]!;
+    if (k <= SCATTER_ALONG_MAX && index.shape.every((d, e) => e === dim || d === x.shape[e])) {
+      // Few entries per output line (top-k / gather backwards): a direct loop beats a sort.
+      const lineStrides = (v: View): number[] => v.strides.map((s, e) => (e === dim ? 0 : s));
+      const src0 = (): KernelSource => scatterAlongSource(x.shape, dim, k, operand(x),
+        { strides: lineStrides(index), offset: index.offset, dimStride: index.strides[dim]! },
+        { strides: lineStrides(src), offset: src.offset, dimStride: src.strides[dim]! });
+      return this.one('scatterAdd', x.dtype, [x, index, src], out, src0, (h) => cpu(h)[0]!);
+    }
     // Each source element's flat target in x's contiguous layout (−1: skipped), then a segmented sum.
     // The CPU versions below run only if a kernel fails: keys as the CPU would number them, then the op.
     const keySrc = (): KernelSource => scatterKeysSource(x.shape, dim, index.shape, operand(index));

@@ -386,6 +386,26 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
           );
         }),
       );
+      // Backends may pick another algorithm for many entries per line or an index narrower than x.
+      check(`scatterAdd.${dtype}.long`, `scatterAdd with 70 entries per line, or an index narrower than x outside dim (${dtype})`, () =>
+        property(fc.record({ spec: specArb(shapeArb(2, 3)), dimSeed: fc.nat(), long: fc.boolean(), si: fc.nat(), ss: fc.nat() }), async ({ spec, dimSeed, long, si, ss }) => {
+          const d = dimSeed % spec.shape.length;
+          const other = d === 0 ? 1 : 0;
+          const idxShape = spec.shape.map((v, i) => (i === d ? (long ? 70 : 2) : i === other && !long ? Math.max(1, v - 1) : v));
+          await compareKernel(
+            `scatterAdd.${dtype}`,
+            [
+              { spec, values: { min: -9, max: 9 }, dtype },
+              { spec: { shape: idxShape, layout: 'contiguous', seed: si }, values: { min: 0, max: spec.shape[d]! - 1 }, dtype: 'int32' },
+              { spec: { shape: idxShape, layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype },
+            ],
+            (b, [x, i, s]) => b.scatterAdd(x!, d, i!, s!),
+            spec.shape,
+            dtype,
+            `${JSON.stringify(spec)} dim ${d} index [${idxShape}]`,
+          );
+        }),
+      );
       check(`gatherRows.${dtype}`, `gatherRows / scatterAddRows with repeated rows (${dtype})`, () =>
         property(fc.record({ rows: dim, width: dim, n: dim, st: fc.nat(), si: fc.nat(), ss: fc.nat() }), async ({ rows, width, n, st, si, ss }) => {
           const table: InputSpec = { shape: [rows, width], layout: 'sliced', seed: st };

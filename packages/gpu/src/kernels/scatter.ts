@@ -162,3 +162,23 @@ export function scatterKeysSource(xShape: readonly number[], dim: number, indexS
   const key = `scatterKeys:${cs[dim]}:${space.dims.join('x')}|${space.strides.map((s) => s.join(',')).join('|')}@${index.offset}`;
   return { key, source: `function(a0) { ${body} }`, output: space.output };
 }
+
+/**
+ * torch.scatter_add along `dim` when the index has x's shape outside `dim` and few entries along it
+ * (top-k and gather backwards: k per row): each output element loops over its own k index entries and
+ * adds the matching sources in index order, as the CPU's sequential loop does. O(size·k), no sort.
+ */
+export function scatterAlongSource(shape: readonly number[], dim: number, k: number, x: Operand, index: Operand & { readonly dimStride: number }, src: Operand & { readonly dimStride: number }): KernelSource {
+  const along = shape.map((_, d) => (d === dim ? 1 : 0)); // the coordinate along dim, as an operand
+  const space = planSpace(shape, [x.strides, index.strides, src.strides, along]);
+  const xo = offsetExpr(space, 0, x.offset);
+  const io = offsetExpr(space, 1, index.offset);
+  const so = offsetExpr(space, 2, src.offset);
+  const at = offsetExpr(space, 3, 0);
+  const body =
+    `let acc = a0[${xo}]; const j = ${at};` +
+    ` for (let i = 0; i < ${k}; i++) { if (a1[${io} + i * ${index.dimStride}] === j) { acc += a2[${so} + i * ${src.dimStride}]; } }` +
+    ' return acc;';
+  const key = `scatterAlong:${k}:${index.dimStride}:${src.dimStride}:${space.dims.join('x')}|${space.strides.map((s) => s.join(',')).join('|')}@${x.offset},${index.offset},${src.offset}`;
+  return { key, source: `function(a0, a1, a2) { ${body} }`, output: space.output };
+}

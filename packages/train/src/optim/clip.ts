@@ -80,11 +80,12 @@ export function clipGradNormTensor(params: Iterable<Tensor>, maxNorm: number | n
   }
   let sumSq: Tensor | null = null;
   for (const p of list) {
-    const g = p.grad;
+    let g = p.grad;
     if (g === null) continue;
-    // A sparse gradient's norm is that of its dense form: repeated rows are summed first.
-    const values = g instanceof SparseGrad ? g.coalesce().values : g;
-    const term = sum(square(values));
+    // A sparse gradient's norm is that of its dense form: repeated rows are summed first. The
+    // coalesced form replaces it (the same gradient), so the optimizer does not coalesce again.
+    if (g instanceof SparseGrad) p.grad = g = g.coalesce();
+    const term = sum(square(g instanceof SparseGrad ? g.values : g));
     sumSq = sumSq === null ? term : add(sumSq, term);
   }
   if (sumSq === null) return full([], 0);
@@ -94,7 +95,7 @@ export function clipGradNormTensor(params: Iterable<Tensor>, maxNorm: number | n
   for (const p of list) {
     const g = p.grad;
     if (g === null) continue;
-    p.grad = g instanceof SparseGrad ? new SparseGrad(g.indices, mul(g.values, scale), g.shape) : mul(g, scale);
+    p.grad = g instanceof SparseGrad ? new SparseGrad(g.indices, mul(g.values, scale), g.shape, g.coalesced) : mul(g, scale);
   }
   return norm;
 }
