@@ -1,11 +1,32 @@
 import type { SparseGrad } from './sparse-grad.js';
 import type { Tensor } from './tensor.js';
+import type { TypedArray } from './dtype.js';
+import { cpuBackend } from './cpu/cpu-backend.js';
 import { shapesEqual } from './shape.js';
 
 /**
  * Reverse-mode autograd, micrograd style: every op that sees an input requiring grad records a node
  * (its inputs and a backward closure written in terms of other ops). `backward()` orders the graph
- * topologically and walks it in reverse, summing gradients per tensor.
+ * topologically and walks it in reverse, summing gradients per tensor. The whole engine is this file:
+ * recording (`record`), the walk (`runBackward`) and the three rules for the gradients it hands
+ * around (accumulate, densify, own).
+ *
+ * Where each op's gradient lives (always in the op's own `record(...)` call, beside its forward):
+ *
+ * | file                 | ops                                                                                 |
+ * |----------------------|-------------------------------------------------------------------------------------|
+ * | ops/elementwise.ts   | cast, add sub mul div pow maximum minimum, neg exp log sqrt abs tanh sigmoid relu   |
+ * |                      | gelu silu erf square reciprocal sin cos (clamp is composed); comparisons, sign and  |
+ * |                      | geluGrad have none                                                                  |
+ * | ops/reduce.ts        | sum max min cumsum (mean, var, std composed; argmax has none)                       |
+ * | ops/movement.ts      | clone reshape permute expand slice concat (transpose, squeeze, stack, split, … are |
+ * |                      | views or compositions of these)                                                     |
+ * | ops/indexing.ts      | gather scatterAdd indexSelect (row-sparse gradient: SparseGrad) topk where          |
+ * |                      | (maskedFill composed; oneHot has none)                                              |
+ * | ops/linalg.ts        | matmul                                                                              |
+ * | ops/nn.ts            | softmax logSoftmax logsumexp (crossEntropy, layerNorm, dropout composed)            |
+ * | ops/device.ts        | to(backend): the gradient moves back                                                |
+ * | ops/losses.ts, ops/sort.ts, ops/triangular.ts | composed from the ops above; no gradient code          |
  */
 
 /** What a backward closure returns per input: a dense gradient, a row-sparse one, or null (no gradient). */
@@ -104,13 +125,7 @@ function topoOrder(root: Tensor): Tensor[] {
 }
 
 /** @internal Backpropagates `grad` (same shape as root) and accumulates into the leaves' `.grad`. */
-export function runBackward(
-  root: Tensor,
-  grad: Tensor,
-  accumulate: (a: InputGrad, b: InputGrad) => InputGrad,
-  densify: (g: Tensor | SparseGrad) => Tensor,
-  own: (g: Tensor | SparseGrad, claimed: Set<object>) => Tensor | SparseGrad,
-): void {
+export function runBackward(root: Tensor, grad: Tensor): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, InputGrad>([[root, grad]]);
   // Storage already visible to the caller (the seed gradient, gradients stored in leaves so far): a
@@ -125,10 +140,10 @@ export function runBackward(
       const node = t.gradNode;
       if (node === null) {
         // The first gradient is copied: backward closures may hand the same tensor to several inputs.
-        t.grad = t.grad === null ? own(g, claimed) : accumulate(t.grad, g);
+        t.grad = t.grad === null ? ownGrad(g, claimed) : accumulateGrad(t.grad, g);
         continue;
       }
-      const inputGrads = node.backward(densify(g));
+      const inputGrads = node.backward(densifyGrad(g));
       node.inputs.forEach((input, i) => {
         const ig = inputGrads[i] ?? null;
         if (!input.requiresGrad || ig === null) return;
@@ -137,9 +152,48 @@ export function runBackward(
           throw new Error(`backward: ${node.op} returned a gradient of shape [${shape.join(',')}] for an input of shape [${input.shape.join(',')}] (bug in the op's gradient)`);
         }
         // A non-leaf needs a dense gradient for its own backward; leaves keep sparse ones.
-        const value = input.gradNode === null ? ig : densify(ig);
-        grads.set(input, accumulate(grads.get(input) ?? null, value));
+        const value = input.gradNode === null ? ig : densifyGrad(ig);
+        grads.set(input, accumulateGrad(grads.get(input) ?? null, value));
       });
     }
   });
+}
+
+// ---- the rules for gradients in flight ----
+
+/** Whether a gradient is row-sparse (told apart structurally: autograd imports no value from sparse-grad.ts or tensor.ts). */
+function isSparseGrad(g: Tensor | SparseGrad): g is SparseGrad {
+  return !('backend' in g);
+}
+
+/** @internal A gradient as a dense Tensor (a SparseGrad scattered into a zero table). */
+export function densifyGrad(g: Tensor | SparseGrad): Tensor {
+  return isSparseGrad(g) ? g.toDense() : g;
+}
+
+/** Sum of two gradients of one tensor: two sparse ones stay sparse (rows concatenated), anything else is added densely. */
+function accumulateGrad(a: InputGrad, b: InputGrad): InputGrad {
+  if (a === null) return b;
+  if (b === null) return a;
+  if (isSparseGrad(a) && isSparseGrad(b)) return a.addSparse(b);
+  return densifyGrad(a).add(densifyGrad(b));
+}
+
+/**
+ * The gradient a leaf keeps. Backward closures may hand one tensor (or views of it) to several
+ * inputs, and optimizers update `.grad` in place, so a gradient that is a view or shares storage with
+ * the seed or another leaf's gradient is copied; a fresh, whole, unshared one is kept as it is.
+ */
+function ownGrad(g: Tensor | SparseGrad, claimed: Set<object>): Tensor | SparseGrad {
+  const parts = isSparseGrad(g) ? [g.indices, g.values] : [g];
+  // Only CPU storage is looked at (elsewhere a look counts as a read-back); other gradients are copied.
+  const owned = parts.every((t) => !claimed.has(t.storage) && t.backend === cpuBackend && isWholeStorage(t, t.backend.hostData(t.storage)));
+  const kept = owned ? g : g.clone();
+  for (const t of isSparseGrad(kept) ? [kept.indices, kept.values] : [kept]) claimed.add(t.storage);
+  return kept;
+}
+
+/** @internal Whether `t` is a contiguous view covering all of its host storage `host` (so writes touch nothing else). */
+export function isWholeStorage(t: Tensor, host: TypedArray | null): boolean {
+  return host !== null && t.offset === 0 && host.length === t.size && t.isContiguous();
 }

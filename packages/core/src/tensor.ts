@@ -1,6 +1,6 @@
 import { getBackend, type Backend, type Storage, type View } from './backend.js';
 import { cpuBackend } from './cpu/cpu-backend.js';
-import { runBackward, type GradNode, type InputGrad } from './autograd.js';
+import { densifyGrad, isWholeStorage, runBackward, type GradNode } from './autograd.js';
 import type { DType, TypedArray } from './dtype.js';
 import { fmt } from './errors.js';
 import { contiguousStrides, isContiguousLayout, shapeSize, shapesEqual } from './shape.js';
@@ -172,7 +172,7 @@ export class Tensor implements View {
       }
       g = grad;
     }
-    runBackward(this, g, accumulateGrad, densifyGrad, ownGrad);
+    runBackward(this, g);
   }
 
   /** The same data, cut from the graph. */
@@ -317,36 +317,6 @@ export class Tensor implements View {
   maskedFill(mask: Tensor, value: number) { return idx.maskedFill(this, mask, value); }
   /** torch's `x.where(cond, other)`: x where cond is non-zero, else other. */
   where(cond: Tensor, other: Operand) { return idx.where(cond, this, other); }
-}
-
-function densifyGrad(g: Tensor | SparseGrad): Tensor {
-  return g instanceof SparseGrad ? g.toDense() : g;
-}
-
-/**
- * The gradient a leaf keeps. Backward closures may hand one tensor (or views of it) to several
- * inputs, and optimizers update `.grad` in place, so a gradient that is a view or shares storage with
- * the seed or another leaf's gradient is copied; a fresh, whole, unshared one is kept as it is.
- */
-function ownGrad(g: Tensor | SparseGrad, claimed: Set<object>): Tensor | SparseGrad {
-  const parts = g instanceof SparseGrad ? [g.indices, g.values] : [g];
-  // Only CPU storage is looked at (elsewhere a look counts as a read-back); other gradients are copied.
-  const owned = parts.every((t) => !claimed.has(t.storage) && t.backend === cpuBackend && isWholeStorage(t, t.backend.hostData(t.storage)));
-  const kept = owned ? g : g.clone();
-  for (const t of kept instanceof SparseGrad ? [kept.indices, kept.values] : [kept]) claimed.add(t.storage);
-  return kept;
-}
-
-/** Whether `t` is a contiguous view covering all of its host storage `host` (so writes touch nothing else). */
-function isWholeStorage(t: Tensor, host: TypedArray | null): boolean {
-  return host !== null && t.offset === 0 && host.length === t.size && t.isContiguous();
-}
-
-function accumulateGrad(a: InputGrad, b: InputGrad): InputGrad {
-  if (a === null) return b;
-  if (b === null) return a;
-  if (a instanceof SparseGrad && b instanceof SparseGrad) return a.addSparse(b);
-  return ew.add(densifyGrad(a), densifyGrad(b));
 }
 
 function describeTarget(target: unknown): string {

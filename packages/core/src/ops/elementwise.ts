@@ -2,7 +2,7 @@ import type { BinaryOp, UnaryOp } from '../backend.js';
 import { record, type InputGrad } from '../autograd.js';
 import { promoteTypes, type DType } from '../dtype.js';
 import { broadcastShapes } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { sumToShape } from './reduce.js';
 import { broadcastView, sameBackend, wrap } from './util.js';
 
