@@ -3,7 +3,7 @@
 // statements per element) plus the scalars of a step; the base class runs that rule in place on host
 // memory (CPU backend), or as backend kernels on a device (no parameter, gradient or moment leaves
 // it), densely or lazily on the rows of a row-sparse gradient.
-import { SparseGrad, Tensor, compileUpdateRule, cpuBackend, contiguousStrides, tensor, type TypedArray, type UpdateRule, type View } from '@myriad/core';
+import { SparseGrad, Tensor, compileUpdateRule, cpuBackend, contiguousStrides, tensor, type Storage, type TypedArray, type UpdateRule, type View } from '@myriad/core';
 import { coalesceRows } from './coalesce.js';
 import { gradData, liveData } from './live-data.js';
 
@@ -142,16 +142,16 @@ export abstract class Optimizer<H extends BaseHyper> {
     const width = rows === 0 ? 0 : p.size / rows;
     const as2d = (t: Tensor, n: number): View => t.contiguous().reshape([n, width]);
     const backend = p.backend;
-    let next;
+    const state2d = tables.map((t) => as2d(t, rows));
+    let next: Storage[];
     if (grad instanceof SparseGrad) {
       const c = grad.coalesce();
-      next = backend.applyUpdate(rule, tables.map((t) => as2d(t, rows)), as2d(c.values, c.nnz), c.indices, scalars);
+      next = backend.applyUpdate(rule, state2d, as2d(c.values, c.nnz), c.indices, scalars);
     } else {
-      next = backend.applyUpdate(rule, tables.map((t) => as2d(t, rows)), as2d(grad, rows), null, scalars);
+      next = backend.applyUpdate(rule, state2d, as2d(grad, rows), null, scalars);
     }
     tables.forEach((t, k) => {
-      const src: View = { storage: next[k]!, shape: t.shape, strides: t.strides, offset: 0, dtype: t.dtype };
-      backend.copyInto(t, t.isContiguous() ? src : { ...src, strides: contiguousStrides(t.shape) });
+      backend.copyInto(t, { storage: next[k]!, shape: t.shape, strides: contiguousStrides(t.shape), offset: 0, dtype: t.dtype });
       backend.dispose(next[k]!);
     });
   }
