@@ -98,13 +98,7 @@ function operand(x: View): Operand {
 
 /** A contiguous view over a whole storage. */
 function viewOf(storage: GpuStorage, shape: readonly number[], dtype: DType): View {
-  const strides: number[] = [];
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    strides[d] = acc;
-    acc *= shape[d]!;
-  }
-  return { storage, shape, strides, offset: 0, dtype };
+  return { storage, shape, strides: contiguousStrides(shape), offset: 0, dtype };
 }
 
 /** scatterAdd's flat targets on the host (what scatterKeysSource computes), for its CPU fallback. */

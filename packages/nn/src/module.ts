@@ -2,7 +2,7 @@
 // own fields (and arrays and Maps inside them) on every call, so nothing is cached and nothing goes
 // stale. A tensor is a parameter or a buffer because it was wrapped once with `param()` / `buffer()`;
 // the mark travels with the tensor, so a tied weight is one parameter reachable under two names.
-import { Tensor, add, cpuBackend, isBackend, noGrad, type Backend, type Rng } from '@myriad/core';
+import { Tensor, add, cpuBackend, isBackend, noGrad, shapesEqual, type Backend, type Rng } from '@myriad/core';
 
 const PARAMETERS = new WeakSet<Tensor>();
 const BUFFERS = new WeakSet<Tensor>();
@@ -241,7 +241,7 @@ export abstract class Module {
       if (src === undefined) continue;
       if (!(src instanceof Tensor)) {
         wrongShapes.push(`${k} (not a Tensor)`);
-      } else if (!sameShape(src.shape, target.shape)) {
+      } else if (!shapesEqual(src.shape, target.shape)) {
         wrongShapes.push(`${k} (got ${fmtShape(src.shape)}, expected ${fmtShape(target.shape)})`);
       }
     }
@@ -378,10 +378,7 @@ function formatModule(m: Module, name: string, indent: string, seen: Set<Module>
   return lines.join('\n');
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
+/** A shape as `[2, 3]` (nn's messages, which tests and docs quote, put a space after each comma). */
 function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

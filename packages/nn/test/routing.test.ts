@@ -43,7 +43,7 @@ describe('routing helpers', () => {
     expect(g.map((x) => Array.from(x.slots))).toEqual([[2], [0, 3], []]);
   });
 
-  it('gateMass sums gates per expert (z′ of DESIGN.md), skipping empty slots, and checks sizes', () => {
+  it('gateMass sums gates per expert (z′ of docs/train.md), skipping empty slots, and checks sizes', () => {
     const d = { indices: Int32Array.from([2, 0, -1, 2]), scores: Float32Array.from([0.5, 0.25, 0.9, 0.25]), tokens: 2, heads: 1, k: 2 };
     expect(Array.from(gateMass(d, 3))).toEqual([0.25, 0, 0.75]);
     expect(() => gateMass({ ...d, k: 3 }, 3)).toThrow(/tokens·heads·k = 6, but got 4 indices/);

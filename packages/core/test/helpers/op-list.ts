@@ -13,7 +13,7 @@ export const NOT_OPS = new Set([
   'installKernels', 'installWasmKernels', 'installWasmKernelsAsync', 'isBackend', 'isContiguousLayout', 'isGradEnabled',
   'loadSafetensors', 'loadSafetensorsWithMetadata', 'manualSeed', 'noGrad', 'onesOf', 'promoteTypes', 'readSafetensorsFile',
   'readSafetensorsFileWithMetadata', 'readSafetensorsMetadata', 'removeStaleTempFiles', 'resetKernels', 'saveSafetensors',
-  'scalarLike', 'setBackend', 'setCheckNumerics', 'setRngState', 'shapeSize', 'toBackendAsync', 'wasmKernels',
+  'scalarLike', 'setBackend', 'setCheckNumerics', 'setRngState', 'shapeSize', 'shapesEqual', 'sortRowPositions', 'toBackendAsync', 'wasmKernels',
   'writeFileAtomic', 'writeSafetensorsFile',
 ]);
 

@@ -4,8 +4,8 @@
  * original order, so results equal a sequential scatter-add (the CPU reference) term for term.
  * Index −1 (an empty slot) sorts last and is never summed.
  */
-import { f } from '../indexing.js';
-import { offsetExpr, planSpace } from '../indexing.js';
+import { contiguousStrides } from '@myriad/core';
+import { f, offsetExpr, planSpace } from '../indexing.js';
 import type { DeviceArray, ProgramFn } from './program.js';
 import { scanRows } from './scan.js';
 import { EMPTY_KEY, lowerBound, sortPositions, sortedKeysSource, type SortSpec } from './sort.js';
@@ -73,12 +73,7 @@ export function scatterRowsProgram(rows: number, width: number, n: number, idx: 
  */
 export function scatterFlatProgram(xShape: readonly number[], xStrides: readonly number[], xOffset: number, n: number): ProgramFn {
   const spec = sortSpec(n, { offset: 0, step: 1 });
-  const cs: number[] = [];
-  let acc = 1;
-  for (let d = xShape.length - 1; d >= 0; d--) {
-    cs[d] = acc;
-    acc *= xShape[d]!;
-  }
+  const cs = contiguousStrides(xShape);
   const space = planSpace(xShape, [xStrides, cs]);
   const xo = offsetExpr(space, 0, xOffset);
   const flat = offsetExpr(space, 1, 0);
@@ -149,12 +144,7 @@ export function uniqueRowsProgram(width: number, n: number, idx: IndexOperand, s
  * x's contiguous layout with the index value along `dim`, or −1 where the index is −1.
  */
 export function scatterKeysSource(xShape: readonly number[], dim: number, indexShape: readonly number[], index: Operand): KernelSource {
-  const cs: number[] = [];
-  let acc = 1;
-  for (let d = xShape.length - 1; d >= 0; d--) {
-    cs[d] = acc;
-    acc *= xShape[d]!;
-  }
+  const cs = contiguousStrides(xShape);
   const space = planSpace(indexShape, [index.strides, cs.map((s, d) => (d === dim ? 0 : s))]);
   const io = offsetExpr(space, 0, index.offset);
   const base = offsetExpr(space, 1, 0);

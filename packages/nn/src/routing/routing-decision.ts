@@ -76,7 +76,7 @@ export function routingDecision(indices: Tensor, gates: Tensor, tokens: number, 
 
 /**
  * z′ᵢ = Σ_tokens gᵢ of a routing decision (gate mass per expert, 0 where never selected): the
- * quantity the PEER paper's usage and KL-unevenness metrics are computed from (DESIGN.md, Metrics).
+ * quantity the PEER paper's usage and KL-unevenness metrics are computed from (docs/train.md, routing metrics).
  */
 export function gateMass(decision: RoutingDecision, numExperts: number): Float64Array {
   const idx = decision.indices instanceof Int32Array ? decision.indices : (decision.indices.toTypedArray() as Int32Array);

@@ -1,8 +1,9 @@
 // Coalescing a row-sparse gradient on typed arrays: unique ascending rows, duplicate rows summed in
 // their original order (the order a dense scatter-add uses, so lazy and dense updates agree bit for
-// bit). One native numeric sort of packed (row, position) keys. Rows that occur once are not copied:
+// bit). The sort is core's sortRowPositions (SparseGrad.coalesce's). Rows that occur once are not copied:
 // each unique row points at its gradient either in the input `values` or in a small `summed` buffer
 // that holds only the rows that occurred more than once.
+import { sortRowPositions } from '@myriad/core';
 import type { FloatArray } from './live-data.js';
 
 /** Unique sorted rows and where each row's (summed) gradient lives. */
@@ -24,26 +25,24 @@ export function coalesceRows(indices: Int32Array, values: FloatArray, rowSize: n
     throw new RangeError(`coalesceRows: ${n} indices of rows of ${rowSize} need ${n * rowSize} values, got ${values.length}`);
   }
   const Float = values.constructor as new (len: number) => FloatArray;
-  // key = row·n + position is exact in a float64 while row·n < 2^53, and sorts by row, then position.
-  const keys = new Float64Array(n);
   let ascending = true;
   for (let i = 0; i < n; i++) {
     const r = indices[i]!;
     if (!(r >= 0)) throw new RangeError(`coalesceRows: row index ${r} at position ${i} is negative`);
-    keys[i] = r * n + i;
     if (i > 0 && indices[i - 1]! >= r) ascending = false;
   }
   if (ascending) {
     // Already unique and sorted (e.g. coalesced upstream): every row points into `values`.
     return { rows: indices, offsets: Int32Array.from({ length: n }, (_, i) => i * rowSize), values, summed: new Float(0) };
   }
-  keys.sort();
+  // Core's packed-key sort (the one SparseGrad.coalesce uses): rows ascending, duplicates in their original order.
+  const order = sortRowPositions(indices);
   let unique = 0;
   let repeated = 0;
   for (let i = 0; i < n; i++) {
-    const r = Math.floor(keys[i]! / n);
-    if (i === 0 || r !== Math.floor(keys[i - 1]! / n)) unique++;
-    else if (i === 1 || r !== Math.floor(keys[i - 2]! / n)) repeated++; // second occurrence: one summed row
+    const r = order.rows[i]!;
+    if (i === 0 || r !== order.rows[i - 1]!) unique++;
+    else if (i === 1 || r !== order.rows[i - 2]!) repeated++; // second occurrence: one summed row
   }
   const rows = new Int32Array(unique);
   const offsets = new Int32Array(unique);
@@ -52,9 +51,8 @@ export function coalesceRows(indices: Int32Array, values: FloatArray, rowSize: n
   let nextSum = 0;
   let last = -1;
   for (let i = 0; i < n; i++) {
-    const key = keys[i]!;
-    const r = Math.floor(key / n);
-    const src = (key - r * n) * rowSize;
+    const r = order.rows[i]!;
+    const src = order.positions[i]! * rowSize;
     if (r !== last) {
       last = r;
       rows[++slot] = r;

@@ -59,17 +59,6 @@ const WASM_MIN_BINARY = 256;
 const WASM_MIN_UNARY = 64;
 
 /**
- * out[outOffset + i] = op(x[xOffset + i]) for i < n with a SIMD exp/erf/gelu/geluGrad/tanh/sigmoid/
- * silu; returns false (having done nothing) for other ops, short runs, or without WebAssembly SIMD,
- * so the caller runs its plain loop. The kernel seam's unaryF32 uses the same kernels.
- */
-export function wasmUnaryF32(op: string, x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, n: number): boolean {
-  if (n < WASM_MIN_UNARY) return false;
-  const ctx = getWasmContext();
-  return ctx !== null && unaryWasm(ctx, op, x, xOffset, out, outOffset, n);
-}
-
-/**
  * Installs the WebAssembly kernels into the CPU backend unless MYRIAD_CPU_KERNELS=js is set or
  * WebAssembly SIMD is unavailable; returns whether they were installed.
  */
