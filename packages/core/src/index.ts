@@ -15,6 +15,7 @@ export { broadcastShapes, contiguousStrides, isContiguousLayout, shapeSize, shap
 export { coalesce as coalesceDims } from './cpu/strided.js';
 export { Rng, manualSeed, getGlobalRng, getRngState, setRngState } from './random.js';
 export { type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, type RowOp, setBackend, getBackend } from './backend.js';
+export type { RoutingDecision, RoutingSource } from './routing.js';
 export { type UpdateRule, type CompiledUpdate, compileUpdateRule, checkUpdateRule } from './update-rule.js';
 export { cpuBackend } from './cpu/cpu-backend.js';
 export { sortRowPositions } from './cpu/unique-rows.js';

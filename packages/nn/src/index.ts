@@ -5,13 +5,11 @@ export {
   buffer,
   isParameter,
   isBuffer,
-  isRoutingSource,
   type InitOptions,
   type LoadStateDictOptions,
   type LoadStateDictResult,
-  type RoutingDecision,
-  type RoutingSource,
 } from './module.js';
+export type { RoutingDecision, RoutingSource } from '@myriad/core';
 export { initRng, initDType, uniformInit, normalInit, constantInit, linearBound, requirePositiveInt } from './init.js';
 export * from './layers/index.js';
 export * from './routing/index.js';

@@ -2,7 +2,7 @@
 // own fields (and arrays and Maps inside them) on every call, so nothing is cached and nothing goes
 // stale. A tensor is a parameter or a buffer because it was wrapped once with `param()` / `buffer()`;
 // the mark travels with the tensor, so a tied weight is one parameter reachable under two names.
-import { Tensor, add, cpuBackend, isBackend, noGrad, shapesEqual, type Backend, type Rng } from '@myriad/core';
+import { Tensor, cpuBackend, isBackend, noGrad, shapesEqual, type Backend, type Rng } from '@myriad/core';
 
 const PARAMETERS = new WeakSet<Tensor>();
 const BUFFERS = new WeakSet<Tensor>();
@@ -42,28 +42,6 @@ export interface InitOptions {
   rng?: Rng;
   /** Parameter dtype, float32 by default (float64 for gradient checks). */
   dtype?: 'float32' | 'float64';
-}
-
-/**
- * The last routing decision of a layer, laid out [tokens, heads, k] row-major (structurally the
- * `RoutingDecision` of @myriad/train, which nn does not import): `indices` (−1 for an empty slot) and
- * `scores` (the gate each expert's output is weighted by).
- */
-export interface RoutingDecision {
-  indices: Int32Array | Tensor;
-  scores: Float32Array | Float64Array | Tensor;
-  tokens: number;
-  heads: number;
-  k: number;
-  /** The same decision as tensors on the backend that computed it, when the layer kept them there. */
-  readonly tensors?: { readonly indices: Tensor; readonly scores: Tensor };
-}
-
-/** A layer that routes tokens to experts (structurally @myriad/train's `RoutingSource`). */
-export interface RoutingSource {
-  readonly lastRouting: RoutingDecision | null;
-  readonly numExperts: number;
-  readonly droppedFraction?: number | null;
 }
 
 /** Options of `loadStateDict`. */
@@ -275,29 +253,6 @@ export abstract class Module {
     for (const t of this.parameters()) t.grad = null;
   }
 
-  /** [name, layer] for every submodule that records routing decisions (has `lastRouting`). */
-  *routingLayers(): Generator<[string, RoutingSource & Module]> {
-    for (const [name, m] of this.namedModules()) {
-      if (isRoutingSource(m)) yield [name, m];
-    }
-  }
-
-  /**
-   * Sum of `auxLoss()` over the submodules (not this one) that define it and have a loss from their
-   * last forward pass (MoE load balancing), or null when none has.
-   */
-  collectAuxLoss(): Tensor | null {
-    let total: Tensor | null = null;
-    for (const [, m] of this.namedModules()) {
-      if (m === this) continue;
-      const fn = (m as { auxLoss?: unknown }).auxLoss;
-      if (typeof fn !== 'function') continue;
-      const l = (fn as () => Tensor | null).call(m);
-      if (l !== null && l !== undefined) total = total === null ? l : add(total, l);
-    }
-    return total;
-  }
-
   /**
    * [dotted name, tensor] of every marked tensor (parameters, buffers, or both when kind is null) in
    * field order, depth first; repeats of a tensor included, each module visited once.
@@ -318,11 +273,6 @@ export abstract class Module {
     };
     yield* walk(this, '');
   }
-}
-
-/** Whether `m` exposes routing decisions (MoE, PKM, PEER). */
-export function isRoutingSource(m: unknown): m is RoutingSource {
-  return typeof m === 'object' && m !== null && 'lastRouting' in m && 'numExperts' in m;
 }
 
 /**

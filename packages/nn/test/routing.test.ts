@@ -1,6 +1,6 @@
 import { tensor, type Tensor } from '@myriad/core';
 import { describe, expect, it } from 'vitest';
-import { MoE, PEER, PKM, gateMass, isRoutingSource, Module, type RoutingSource } from '../src/index.js';
+import { MoE, PEER, PKM, gateMass, isRoutingSource, Module, routingLayers, type RoutingSource } from '../src/index.js';
 import { applyCapacity, expertCapacity, hash32, hashExperts, updateBalanceBias } from '../src/routing/routers.js';
 import { groupByExpert } from '../src/routing/dispatch.js';
 
@@ -59,10 +59,10 @@ describe('routing helpers', () => {
       forward(): void {}
     }
     const net = new Net();
-    const layers = Array.from(net.routingLayers(), ([name]) => name);
+    const layers = Array.from(routingLayers(net), ([name]) => name);
     expect(layers).toEqual(['moe', 'pkm', 'peer']);
     const x = tensor(Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)), { shape: [3, 8] });
-    for (const [, layer] of net.routingLayers()) {
+    for (const [, layer] of routingLayers(net)) {
       const src: RoutingSource = layer;
       expect(isRoutingSource(src)).toBe(true);
       expect(src.lastRouting).toBeNull();

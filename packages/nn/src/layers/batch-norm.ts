@@ -4,7 +4,7 @@
 // running statistics are used.
 import { ShapeError, add, div, mean, mul, noGrad, sqrt, sub, type Tensor } from '@myriad/core';
 import { Module, buffer, param, type InitOptions } from '../module.js';
-import { constantInit, initDType, requirePositiveInt } from '../init.js';
+import { constantInit, initDType, requireLastDim, requirePositiveInt } from '../init.js';
 
 export interface BatchNorm1dOptions extends Pick<InitOptions, 'dtype'> {
   /** Added to the variance (default 1e-5). */
@@ -49,9 +49,7 @@ export class BatchNorm1d extends Module {
   /** x [..., dim] → same shape. Training needs more than one row per feature. */
   forward(x: Tensor): Tensor {
     const d = this.dim;
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== d) {
-      throw new ShapeError(`BatchNorm1d.forward: input [${x.shape.join(', ')}] must end in dim = ${d}`);
-    }
+    requireLastDim('BatchNorm1d.forward', x, 'dim', d);
     let y: Tensor;
     if (this.training) {
       const rows = x.size / d;

@@ -1,7 +1,7 @@
 // The transformer's position-wise MLP: y = down(act(up(x))).
-import { ShapeError, gelu, relu, silu, tanh, type Tensor } from '@myriad/core';
+import { gelu, relu, silu, tanh, type Tensor } from '@myriad/core';
 import { Module, type InitOptions } from '../module.js';
-import { initRng, requirePositiveInt } from '../init.js';
+import { initRng, requireLastDim, requirePositiveInt } from '../init.js';
 import { Linear } from './linear.js';
 
 /** Activations available to FeedForward (and routing layers); 'gelu' is the exact erf form. */
@@ -50,9 +50,7 @@ export class FeedForward extends Module {
 
   /** x [..., dim] → [..., dimOut]. */
   forward(x: Tensor): Tensor {
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== this.up.inFeatures) {
-      throw new ShapeError(`FeedForward.forward: input [${x.shape.join(', ')}] must end in dim = ${this.up.inFeatures}`);
-    }
+    requireLastDim('FeedForward.forward', x, 'dim', this.up.inFeatures);
     return this.down.forward(this.act(this.up.forward(x)));
   }
 }

@@ -1,7 +1,7 @@
 // LayerNorm over the last dim: y = (x − μ)/√(σ² + eps)·weight + bias, σ² the biased variance.
-import { ShapeError, layerNorm, type Tensor } from '@myriad/core';
+import { layerNorm, type Tensor } from '@myriad/core';
 import { Module, param, type InitOptions } from '../module.js';
-import { constantInit, initDType, requirePositiveInt } from '../init.js';
+import { constantInit, initDType, requireLastDim, requirePositiveInt } from '../init.js';
 
 export interface LayerNormOptions extends Pick<InitOptions, 'dtype'> {
   /** Added to the variance (default 1e-5, as PyTorch). */
@@ -33,9 +33,7 @@ export class LayerNorm extends Module {
 
   /** x [..., dim] → same shape. */
   forward(x: Tensor): Tensor {
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== this.dim) {
-      throw new ShapeError(`LayerNorm.forward: input [${x.shape.join(', ')}] must end in dim = ${this.dim}`);
-    }
+    requireLastDim('LayerNorm.forward', x, 'dim', this.dim);
     return layerNorm(x, 1, this.weight, this.bias, this.eps);
   }
 }

@@ -1,7 +1,7 @@
 // y = x·Wᵀ + b with PyTorch's layout (weight [out, in]) and default init U(±1/√in).
-import { ShapeError, add, matmul, type Tensor } from '@myriad/core';
+import { add, matmul, type Tensor } from '@myriad/core';
 import { Module, param, type InitOptions } from '../module.js';
-import { initDType, initRng, linearBound, requirePositiveInt, uniformInit } from '../init.js';
+import { initDType, initRng, linearBound, requireLastDim, requirePositiveInt, uniformInit } from '../init.js';
 
 export interface LinearOptions extends InitOptions {
   /** Learn an additive bias (default true). */
@@ -34,9 +34,7 @@ export class Linear extends Module {
   /** x [..., inFeatures] → [..., outFeatures]. */
   forward(x: Tensor): Tensor {
     const inF = this.inFeatures;
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
-      throw new ShapeError(`Linear.forward: input [${x.shape.join(', ')}] must end in inFeatures = ${inF}`);
-    }
+    requireLastDim('Linear.forward', x, 'inFeatures', inF);
     // One [N, in] @ [in, out] product instead of a batch of small ones.
     const lead = x.shape.slice(0, -1);
     const flat = x.ndim === 2 ? x : x.reshape([-1, inF]);

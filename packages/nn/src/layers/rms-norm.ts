@@ -1,7 +1,7 @@
 // RMSNorm (Zhang & Sennrich 2019): y = x / √(mean(x²) + eps) · weight — no centring, no bias.
-import { ShapeError, add, mean, mul, sqrt, div, type Tensor } from '@myriad/core';
+import { add, mean, mul, sqrt, div, type Tensor } from '@myriad/core';
 import { Module, param, type InitOptions } from '../module.js';
-import { constantInit, initDType, requirePositiveInt } from '../init.js';
+import { constantInit, initDType, requireLastDim, requirePositiveInt } from '../init.js';
 
 export interface RMSNormOptions extends Pick<InitOptions, 'dtype'> {
   /** Added to the mean square (default 1e-6). */
@@ -27,9 +27,7 @@ export class RMSNorm extends Module {
 
   /** x [..., dim] → same shape. */
   forward(x: Tensor): Tensor {
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== this.dim) {
-      throw new ShapeError(`RMSNorm.forward: input [${x.shape.join(', ')}] must end in dim = ${this.dim}`);
-    }
+    requireLastDim('RMSNorm.forward', x, 'dim', this.dim);
     const rms = sqrt(add(mean(mul(x, x), -1, true), this.eps));
     return mul(div(x, rms), this.weight);
   }

@@ -3,8 +3,9 @@
 //   hₗ = hₗ₋₁' + ffw(ln2(hₗ₋₁')),  hₗ₋₁' = hₗ₋₁ + attn(ln1(hₗ₋₁))       (pre-norm blocks)
 //   logits = head(norm(h_L))   (head.weight may be the token embedding table: tied weights)
 // The feed-forward of each block is pluggable (dense FeedForward, MoE, PKM, PEER, ...).
-import { Rng, ShapeError, add, arange, crossEntropy, dropout, getBackend, getGlobalRng, noGrad, tensor, type Tensor } from '@myriad/core';
+import { Rng, ShapeError, add, arange, crossEntropy, dropout, getBackend, getGlobalRng, noGrad, tensor, type RoutingSource, type Tensor } from '@myriad/core';
 import { Module, type InitOptions } from '../module.js';
+import { collectAuxLoss, routingLayers } from '../routing/routing-layers.js';
 import { initRng, requirePositiveInt } from '../init.js';
 import { CausalSelfAttention } from './attention.js';
 import { Embedding } from './embedding.js';
@@ -132,6 +133,11 @@ export class TransformerLM extends Module {
     if (tieWeights) this.head.weight = this.tokenEmbedding.weight;
   }
 
+  /** [name, layer] for every routing layer (MoE, PKM, PEER): the `RoutingModel` interface @myriad/train's metrics read. */
+  routingLayers(): Generator<[string, RoutingSource & Module]> {
+    return routingLayers(this);
+  }
+
   /** Final-norm hidden states [B, T, dim] of int32 ids [B, T]. */
   hidden(ids: Tensor): Tensor {
     if (ids.dtype !== 'int32' || ids.ndim !== 2) {
@@ -175,7 +181,7 @@ export class TransformerLM extends Module {
     const logits = this.forward(ids);
     const ce = crossEntropy(logits, targets, options.ignoreIndex === undefined ? {} : { ignoreIndex: options.ignoreIndex });
     if (options.aux === false) return ce;
-    const aux = this.collectAuxLoss();
+    const aux = collectAuxLoss(this);
     return aux === null ? ce : add(ce, aux);
   }
 

@@ -7,3 +7,4 @@ export { type QueryNorm } from './query-network.js';
 export { combineExperts, groupByExpert, type Assignments, type Expert } from './dispatch.js';
 export { expertCapacity, applyCapacity, hashExperts, hash32, updateBalanceBias } from './routers.js';
 export { gateMass, LazyRoutingDecision } from './routing-decision.js';
+export { isRoutingSource, routingLayers, collectAuxLoss } from './routing-layers.js';

@@ -26,10 +26,13 @@ import {
   tensor,
   topk,
   transpose,
+  shapeSize,
+  type RoutingDecision,
+  type RoutingSource,
   type Tensor,
 } from '@myriad/core';
-import { Module, buffer, type InitOptions, type RoutingDecision, type RoutingSource } from '../module.js';
-import { constantInit, initDType, initRng, requirePositiveInt } from '../init.js';
+import { Module, buffer, type InitOptions } from '../module.js';
+import { constantInit, initDType, initRng, requireLastDim, requirePositiveInt } from '../init.js';
 import { FeedForward, type Activation } from '../layers/feed-forward.js';
 import { Linear } from '../layers/linear.js';
 import { combineExperts, type Assignments } from './dispatch.js';
@@ -179,9 +182,9 @@ export class MoE extends Module implements RoutingSource {
    */
   forward(x: Tensor, options: MoEForwardOptions = {}): Tensor {
     const { dim } = this;
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== dim) throw new ShapeError(`MoE.forward: input [${x.shape.join(', ')}] must end in dim = ${dim}`);
+    requireLastDim('MoE.forward', x, 'dim', dim);
     const lead = x.shape.slice(0, -1);
-    const tokens = lead.reduce((a, b) => a * b, 1);
+    const tokens = shapeSize(lead);
     const xf = reshape(x, [tokens, dim]);
     let y: Tensor;
     if (this.routerKind === 'topk' && (this.dispatch === 'slots' || (this.dispatch === 'auto' && xf.backend !== cpuBackend))) {

@@ -5,9 +5,9 @@
 //              g = scoreFn(qₕ·K_I)   (softmax or sigmoid over the k scores)             (eq. 2)
 //              fₕ(x) = Σ_{i∈I} gᵢ·eᵢ(x)                                                 (eq. 3)
 // y = Σₕ fₕ(x) (eq. 4). With topK = 1 and softmax, g = 1: an MLP of `heads` hidden neurons.
-import { ShapeError, indexSelect, matmul, reshape, sigmoid, softmax, transpose, unsqueeze, mul, type Tensor } from '@myriad/core';
-import { Module, param, type InitOptions, type RoutingDecision, type RoutingSource } from '../module.js';
-import { initDType, initRng, normalInit } from '../init.js';
+import { indexSelect, matmul, reshape, sigmoid, softmax, transpose, unsqueeze, mul, shapeSize, type RoutingDecision, type RoutingSource, type Tensor } from '@myriad/core';
+import { Module, param, type InitOptions } from '../module.js';
+import { initDType, initRng, normalInit, requireLastDim } from '../init.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import { activationFn, type Activation } from '../layers/feed-forward.js';
@@ -104,9 +104,9 @@ export class PEER extends Module implements RoutingSource {
   /** x [..., dim] → [..., dimOut]. */
   forward(x: Tensor): Tensor {
     const { dim, heads, dimKey, topK: k } = this;
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== dim) throw new ShapeError(`PEER.forward: input [${x.shape.join(', ')}] must end in dim = ${dim}`);
+    requireLastDim('PEER.forward', x, 'dim', dim);
     const lead = x.shape.slice(0, -1);
-    const tokens = lead.reduce((a, b) => a * b, 1);
+    const tokens = shapeSize(lead);
     const xf = reshape(x, [tokens, dim]);
     const q = normalizeQueries(this.queryNorm, this.query.forward(xf), heads, dimKey); // [T, H, dk]
     const { scores, indices } = productKeyTopk(q, this.keys, k); // eq. 1: [T, H, k]

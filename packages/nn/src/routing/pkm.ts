@@ -3,9 +3,9 @@
 //              w = softmax(q·K_I)                                   (eq. 2)
 //              m(x) = Σ_{i∈I} wᵢ·vᵢ                                  (eq. 3)
 // and the heads' outputs are summed (§3.3, multi-head memory).
-import { ShapeError, indexSelect, matmul, reshape, softmax, type Tensor } from '@myriad/core';
-import { Module, param, type InitOptions, type RoutingDecision, type RoutingSource } from '../module.js';
-import { initDType, initRng, normalInit } from '../init.js';
+import { indexSelect, matmul, reshape, softmax, shapeSize, type RoutingDecision, type RoutingSource, type Tensor } from '@myriad/core';
+import { Module, param, type InitOptions } from '../module.js';
+import { initDType, initRng, normalInit, requireLastDim } from '../init.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import type { BatchNorm1d } from '../layers/batch-norm.js';
@@ -77,9 +77,9 @@ export class PKM extends Module implements RoutingSource {
   /** x [..., dim] → [..., dimOut]. */
   forward(x: Tensor): Tensor {
     const { dim, heads, dimKey, topK: k } = this;
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== dim) throw new ShapeError(`PKM.forward: input [${x.shape.join(', ')}] must end in dim = ${dim}`);
+    requireLastDim('PKM.forward', x, 'dim', dim);
     const lead = x.shape.slice(0, -1);
-    const tokens = lead.reduce((a, b) => a * b, 1);
+    const tokens = shapeSize(lead);
     const q = normalizeQueries(this.queryNorm, this.query.forward(reshape(x, [tokens, dim])), heads, dimKey); // [T, H, dk]
     const { scores, indices } = productKeyTopk(q, this.keys, k); // [T, H, k]
     const w = softmax(scores, -1); // eq. 2

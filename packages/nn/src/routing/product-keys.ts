@@ -3,7 +3,7 @@
 // query q = [q₁ ; q₂] its score splits: q·K_ij = q₁·c_i + q₂·c'_j. The top-k of all N sums therefore
 // lies among the k² pairs built from the top-k of each half (a pair outside them is beaten by at
 // least k pairs inside), which makes this exact at O(√N) cost instead of O(N).
-import { ShapeError, type Tensor, add, gather, matmul, mul, permute, reshape, slice, topk, transpose, unsqueeze } from '@myriad/core';
+import { ShapeError, type Tensor, add, shapeSize, gather, matmul, mul, permute, reshape, slice, topk, transpose, unsqueeze } from '@myriad/core';
 
 /** Result of `productKeyTopk`: scores and expert indices, both `[...lead, heads, k]`, best first. */
 export interface ProductKeyTopk {
@@ -41,7 +41,7 @@ export function productKeyTopk(queries: Tensor, subKeys: Tensor, k: number): Pro
     throw new RangeError(`productKeyTopk: k must be an integer in [1, numKeys=${numKeys}], got ${k}`);
   }
   const lead = queries.shape.slice(0, -2);
-  const rows = lead.reduce((a, b) => a * b, 1);
+  const rows = shapeSize(lead);
   const q = reshape(queries, [rows, heads, dimKey]);
   const q1 = slice(q, -1, 0, half);
   const q2 = slice(q, -1, half);

@@ -1,7 +1,7 @@
 // Helpers shared by the routing layers: hyperparameter checks of product-key layers and the
 // bookkeeping of the last routing decision.
 import type { Tensor } from '@myriad/core';
-import type { RoutingDecision } from '../module.js';
+import type { RoutingDecision } from '@myriad/core';
 import { requirePositiveInt } from '../init.js';
 
 /** Checks the product-key hyperparameters common to PKM and PEER, naming the layer and the bad value. */

@@ -3,7 +3,8 @@
 //   usage = |{i : zᵢ > 0}| / N,   unevenness = KL(z ‖ uniform) = log N + Σᵢ zᵢ log zᵢ
 // plus, for MoE with finite capacity, the fraction of tokens dropped.
 import { add, cpuBackend, ge, reshape, scatterAdd, where, zeros, type Tensor } from '@myriad/core';
-import type { RoutingDecision, RoutingModel, RoutingSource } from './routing-source.js';
+import type { RoutingDecision, RoutingSource } from '@myriad/core';
+import type { RoutingModel } from './routing-source.js';
 
 /** Metrics of one routing layer over a window. */
 export interface RoutingMetrics {
