@@ -17,15 +17,45 @@ export interface View {
   readonly dtype: DType;
 }
 
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'silu' | 'erf' | 'sign' | 'square' | 'reciprocal' | 'geluGrad' | 'sin' | 'cos';
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
-export type ReduceOp = 'sum' | 'max' | 'min';
-export type RowOp = 'softmax' | 'logSoftmax' | 'logsumexp';
+/**
+ * Elementwise unary ops. All but the last are forward ops; `geluGrad` (Φ(x) + x·φ(x), GELU's
+ * derivative) is used only by gelu's backward, kept as one kernel because composing it from erf, exp
+ * and arithmetic would cost a device backend eight launches per GELU backward.
+ */
+export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu', 'erf', 'sign', 'square', 'reciprocal', 'sin', 'cos', 'geluGrad'] as const;
+/** Elementwise binary ops; comparisons give 0/1 in the operands' dtype. */
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+/** Reductions of one axis: sum / max / min keep x's dtype; argmax gives int32 indices (first on ties). */
+export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax'] as const;
+/** Ops over the last axis: softmax / logSoftmax keep the shape; logsumexp removes the axis. */
+export const ROW_OPS = ['softmax', 'logSoftmax', 'logsumexp'] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+export type BinaryOp = (typeof BINARY_OPS)[number];
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+export type RowOp = (typeof ROW_OPS)[number];
 
 /**
- * The primitive kernels every backend provides. Inputs are views (any strides, any offset); outputs
- * are new contiguous storage. Ops in `ops/` check shapes and dtypes before calling in, so kernels may
- * assume valid arguments. Gradients are written in terms of ops, so a backend never implements them.
+ * The primitive kernels every backend provides: this interface is the whole list of what a new
+ * backend implements (`name` and 22 methods; the op-name lists above are the cases of unary, binary,
+ * reduce and rowOp). Inputs are views (any strides, any offset); outputs are new contiguous storage.
+ * Ops in `ops/` check shapes and dtypes before calling in, so kernels may assume valid arguments.
+ * Gradients are written in terms of ops, so a backend never implements them. The conformance suite
+ * (`@myriad/core/testing`, `runConformance`) checks every method and op name against the CPU backend.
+ *
+ * | group                 | methods                                                                     |
+ * |-----------------------|-----------------------------------------------------------------------------|
+ * | storage               | fromTypedArray, full, readSync, read, hostData, dispose                     |
+ * | copies                | cast (also the plain contiguous copy: `cast(x, x.dtype)`), copyInto         |
+ * | elementwise           | unary, binary, where                                                        |
+ * | reductions and matmul | reduce (argmax included), matmul, rowOp, cumsum                             |
+ * | indexing              | topk, gather, scatterAdd (any dim, any index shape)                         |
+ * | row tables            | gatherRows, scatterAddRows, uniqueRows: the row-sparse (embedding) path     |
+ * | training              | applyUpdate (an optimizer's UpdateRule on its state tables)                 |
+ *
+ * gather / scatterAdd and gatherRows / scatterAddRows overlap in what they can express, and are kept
+ * apart on purpose: the row forms move whole rows of a [rows, width] table by one index per row (a
+ * memcpy per row on the CPU; one sort of n keys, not n·width, on a device) and skip index −1, which
+ * the static-size row-sparse gradients of a device need.
  */
 export interface Backend {
   readonly name: string;
@@ -42,7 +72,7 @@ export interface Backend {
   /** Releases storage (no-op for garbage-collected memory). */
   dispose(storage: Storage): void;
 
-  /** Contiguous copy of `x` converted to `dtype`. */
+  /** Contiguous copy of `x` converted to `dtype` (`cast(x, x.dtype)` is the plain contiguous copy). */
   cast(x: View, dtype: DType): Storage;
   /** Writes `src` (same shape) into the strided window `dst`, in place. */
   copyInto(dst: View, src: View): void;
@@ -52,10 +82,8 @@ export interface Backend {
   binary(op: BinaryOp, a: View, b: View): Storage;
   /** `cond ? a : b` with all three broadcast to one shape; a and b share a dtype. */
   where(cond: View, a: View, b: View): Storage;
-  /** Reduces one axis away (output shape: x.shape without `axis`). */
+  /** Reduces one axis away (output shape: x.shape without `axis`); 'argmax' gives the int32 index of the largest element, first on ties. */
   reduce(op: ReduceOp, x: View, axis: number): Storage;
-  /** Index (int32) of the largest element along `axis`, first one on ties. */
-  argmax(x: View, axis: number): Storage;
   /** Batched matmul: a is [...batch, M, K], b is [...batch, K, N] (batch dims already broadcast); output [...batch, M, N]. */
   matmul(a: View, b: View): Storage;
   /** softmax / logSoftmax along the last axis (same shape), or logsumexp (last axis removed). */

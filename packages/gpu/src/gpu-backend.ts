@@ -318,24 +318,13 @@ class GpuBackendImpl implements GpuBackend {
 
   reduce(op: ReduceOp, x: View, axis: number): Storage {
     const outShape = x.shape.filter((_, d) => d !== axis);
-    const size = shapeSize(outShape);
+    const out: OutSpec = { dtype: op === 'argmax' ? 'int32' : x.dtype, size: shapeSize(outShape) };
     const len = x.shape[axis]!;
     const cpu = ([h]: View[]): TypedArray => cpuBackend.reduce(op, h!, axis) as TypedArray;
-    if (len === 0) return this.rt.onCpu(op, 'an empty axis', [x], [{ dtype: x.dtype, size }], (h) => [cpu(h)])[0]!;
+    if (len === 0) return this.rt.onCpu(op, 'an empty axis', [x], [out], (h) => [cpu(h)])[0]!;
     const strides = x.strides.filter((_, d) => d !== axis);
     const src = (): KernelSource => reduceSource(op, outShape, { strides, offset: x.offset }, len, x.strides[axis]!);
-    return this.one(`reduce.${op}`, x.dtype, [x], { dtype: x.dtype, size }, src, cpu);
-  }
-
-  argmax(x: View, axis: number): Storage {
-    const outShape = x.shape.filter((_, d) => d !== axis);
-    const size = shapeSize(outShape);
-    const len = x.shape[axis]!;
-    const cpu = ([h]: View[]): TypedArray => cpuBackend.argmax(h!, axis) as TypedArray;
-    if (len === 0) return this.rt.onCpu('argmax', 'an empty axis', [x], [{ dtype: 'int32', size }], (h) => [cpu(h)])[0]!;
-    const strides = x.strides.filter((_, d) => d !== axis);
-    const src = (): KernelSource => reduceSource('argmax', outShape, { strides, offset: x.offset }, len, x.strides[axis]!);
-    return this.one('argmax', x.dtype, [x], { dtype: 'int32', size }, src, cpu);
+    return this.one(`reduce.${op}`, x.dtype, [x], out, src, cpu);
   }
 
   matmul(a: View, b: View): Storage {

@@ -145,6 +145,7 @@ export const cpuBackend: Backend = {
   },
 
   reduce(op: ReduceOp, x, axis) {
+    if (op === 'argmax') return argmaxAlong(x, axis);
     const outShape = dropAxis(x.shape, axis);
     const out = allocTyped(x.dtype, shapeSize(outShape));
     const src = arr(x.storage);
@@ -168,28 +169,6 @@ export const cpuBackend: Backend = {
         else if (op === 'max') for (let r = 0; r < len; r++, p += step) { const v = src[p]!; if (v > acc || v !== v) acc = v; }
         else for (let r = 0; r < len; r++, p += step) { const v = src[p]!; if (v < acc || v !== v) acc = v; }
         out[oo] = acc;
-      }
-    });
-    return out;
-  },
-
-  argmax(x, axis) {
-    const outShape = dropAxis(x.shape, axis);
-    const out = new Int32Array(shapeSize(outShape));
-    const src = arr(x.storage);
-    const len = x.shape[axis]!;
-    const step = x.strides[axis]!;
-    forEachRow(outShape, [dropAxis(x.strides, axis), contiguousStrides(outShape)], [x.offset, 0], (o, n, s) => {
-      let xo = o[0]!;
-      let oo = o[1]!;
-      for (let i = 0; i < n; i++, xo += s[0]!, oo += s[1]!) {
-        let best = -Infinity;
-        let bi = 0;
-        for (let r = 0, p = xo; r < len; r++, p += step) {
-          const v = src[p]!;
-          if (v > best || (v !== v && best === best)) { best = v; bi = r; }
-        }
-        out[oo] = bi;
       }
     });
     return out;
@@ -357,3 +336,26 @@ export const cpuBackend: Backend = {
 };
 
 registerDefaultBackend(() => cpuBackend);
+
+/** Index (int32) of the largest element along `axis`, first on ties (a NaN counts as the largest). */
+function argmaxAlong(x: View, axis: number): Int32Array {
+  const outShape = dropAxis(x.shape, axis);
+  const out = new Int32Array(shapeSize(outShape));
+  const src = arr(x.storage);
+  const len = x.shape[axis]!;
+  const step = x.strides[axis]!;
+  forEachRow(outShape, [dropAxis(x.strides, axis), contiguousStrides(outShape)], [x.offset, 0], (o, n, s) => {
+    let xo = o[0]!;
+    let oo = o[1]!;
+    for (let i = 0; i < n; i++, xo += s[0]!, oo += s[1]!) {
+      let best = -Infinity;
+      let bi = 0;
+      for (let r = 0, p = xo; r < len; r++, p += step) {
+        const v = src[p]!;
+        if (v > best || (v !== v && best === best)) { best = v; bi = r; }
+      }
+      out[oo] = bi;
+    }
+  });
+  return out;
+}

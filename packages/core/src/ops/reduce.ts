@@ -114,7 +114,7 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   const axis = normalizeDim('argmax', dim, x.ndim, x.shape);
   if (x.shape[axis] === 0) throw new RangeError(`argmax: cannot reduce an empty dim of shape [${x.shape.join(',')}]`);
   const shape = x.shape.filter((_, k) => k !== axis);
-  const out = wrap(x.backend, x.backend.argmax(x, axis), shape, 'int32');
+  const out = wrap(x.backend, x.backend.reduce('argmax', x, axis), shape, 'int32');
   return keepdim ? reshape(out, keptShape(x, [axis])) : out;
 }
 

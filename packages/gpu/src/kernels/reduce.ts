@@ -7,7 +7,7 @@ import { sig, type KernelSource, type Operand } from './source.js';
  * Reduction along one axis of x: the output space is x.shape without `axis`; the loop walks `len`
  * elements `step` apart. `kind` picks sum, max, min or argmax (first index on ties).
  */
-export function reduceSource(kind: ReduceOp | 'argmax', outShape: readonly number[], x: Operand, len: number, step: number): KernelSource {
+export function reduceSource(kind: ReduceOp, outShape: readonly number[], x: Operand, len: number, step: number): KernelSource {
   const space = planSpace(outShape, [x.strides]);
   const base = offsetExpr(space, 0, x.offset);
   let body: string;
