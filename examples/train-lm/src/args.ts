@@ -9,7 +9,7 @@ export { UsageError } from './parse.js';
 export type { FfwKind } from './models.js';
 
 /** Middle-layer settings given on the command line (field names as in the checkpoint config). */
-export type LayerFlags = Partial<Record<string, number | string | null>>;
+type LayerFlags = Partial<Record<string, number | string | null>>;
 
 export interface CliOptions {
   ffw: FfwKind;
@@ -42,7 +42,7 @@ export interface CliOptions {
 }
 
 /** Middle-layer flags: flag → config field, and the layers it applies to. */
-export const LAYER_FLAGS: Readonly<Record<string, { field: string; kind: 'int' | 'number' | readonly string[]; min?: number }>> = {
+const LAYER_FLAGS: Readonly<Record<string, { field: string; kind: 'int' | 'number' | readonly string[]; min?: number }>> = {
   experts: { field: 'numExperts', kind: 'int' },
   'expert-top-k': { field: 'topK', kind: 'int' },
   'expert-heads': { field: 'heads', kind: 'int' },
@@ -61,7 +61,7 @@ export const LAYER_FLAGS: Readonly<Record<string, { field: string; kind: 'int' |
 const MODEL_FLAGS: Readonly<Record<string, keyof ModelConfig>> = { ffw: 'ffw', dim: 'dim', depth: 'depth', heads: 'heads', context: 'contextLength', seed: 'seed' };
 
 /** Names config fields by the flags that set them, for messages about command lines. */
-export function flagName(field: string, layer: FfwKind | null): string {
+function flagName(field: string, layer: FfwKind | null): string {
   if (layer === null) {
     if (field === 'vocabSize') return 'the vocabulary size';
     return `--${Object.keys(MODEL_FLAGS).find((f) => MODEL_FLAGS[f] === field) ?? field}`;

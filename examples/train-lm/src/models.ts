@@ -6,13 +6,13 @@ export const FFW_KINDS: readonly FfwKind[] = ['dense', 'moe', 'pkm', 'peer'];
 export const MOE_ROUTERS: readonly MoERouter[] = ['topk', 'expert-choice', 'hash'];
 export const MOE_BALANCES: readonly MoEBalance[] = ['loss', 'bias', 'none'];
 export const MOE_DISPATCHES: readonly MoEDispatch[] = ['auto', 'grouped', 'slots'];
-export type QueryNormKind = 'batch' | 'layer' | 'none';
+type QueryNormKind = 'batch' | 'layer' | 'none';
 export const QUERY_NORMS: readonly QueryNormKind[] = ['batch', 'layer', 'none'];
-export type ScoreFnKind = 'softmax' | 'sigmoid';
+type ScoreFnKind = 'softmax' | 'sigmoid';
 export const SCORE_FNS: readonly ScoreFnKind[] = ['softmax', 'sigmoid'];
 
 /** The MoE middle layer (`config.moe`). capacityFactor null = no capacity limit (JSON has no Infinity). */
-export interface MoELayerConfig {
+interface MoELayerConfig {
   numExperts: number;
   topK: number;
   hidden: number;
@@ -24,7 +24,7 @@ export interface MoELayerConfig {
 }
 
 /** The PKM middle layer (`config.pkm`): numExperts = numKeys² memory rows. */
-export interface PKMLayerConfig {
+interface PKMLayerConfig {
   numExperts: number;
   heads: number;
   topK: number;
@@ -33,7 +33,7 @@ export interface PKMLayerConfig {
 }
 
 /** The PEER middle layer (`config.peer`): numExperts = numKeys² singleton experts. */
-export interface PEERLayerConfig {
+interface PEERLayerConfig {
   numExperts: number;
   heads: number;
   topK: number;
@@ -42,7 +42,7 @@ export interface PEERLayerConfig {
   scoreFn: ScoreFnKind;
 }
 
-export interface LayerConfigs {
+interface LayerConfigs {
   moe: MoELayerConfig;
   pkm: PKMLayerConfig;
   peer: PEERLayerConfig;
@@ -92,8 +92,8 @@ export const LAYER_FIELDS: { readonly [K in keyof LayerConfigs]: readonly (keyof
 };
 
 /** How a field is named in messages: a CLI flag, or a checkpoint's config path. */
-export type FieldNamer = (field: string, layer: FfwKind | null) => string;
-export const configPath: FieldNamer = (field, layer) => (layer ? `config.${layer}.${field}` : `config.${field}`);
+type FieldNamer = (field: string, layer: FfwKind | null) => string;
+const configPath: FieldNamer = (field, layer) => (layer ? `config.${layer}.${field}` : `config.${field}`);
 
 const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
 
@@ -168,7 +168,7 @@ interface SparseLayer {
 }
 
 /** The middle block's feed-forward layer of a resolved config (see `layerDefaults` for the default sizes). */
-export function sparseLayer(config: ResolvedModelConfig, seed: number): SparseLayer {
+function sparseLayer(config: ResolvedModelConfig, seed: number): SparseLayer {
   const { dim } = config;
   switch (config.ffw) {
     case 'dense': {

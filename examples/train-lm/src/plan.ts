@@ -26,7 +26,7 @@ export interface TrainPlan {
 }
 
 /** What a plan is made from (the CLI's options). */
-export interface PlanOptions {
+interface PlanOptions {
   steps: number;
   lr: number;
   batchSize: number;

@@ -9,7 +9,7 @@ import { planSchedule, type TrainPlan } from './plan.js';
 import { lineChart } from './svg-plot.js';
 
 /** What one training run is: the model, the plan, and where it starts and writes. */
-export interface RunSetup {
+interface RunSetup {
   config: ResolvedModelConfig;
   plan: TrainPlan;
   /** Checkpoint to continue from (already checked against config and plan), or null for a fresh run. */
@@ -23,7 +23,7 @@ export interface RunSetup {
 }
 
 /** The sample printed at the end of a run. */
-export interface RunSample {
+interface RunSample {
   prompt: string;
   generated: string;
   temperature: number;

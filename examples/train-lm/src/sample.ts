@@ -7,7 +7,7 @@ import { loadCheckpointModel, readRunCheckpoint } from './checkpoint-model.js';
 import { intOption, numberOption, parseOptions, UsageError, type OptionSpec } from './parse.js';
 import { count, PROMPT_END, markPrompt } from './report.js';
 
-export interface SampleOptions {
+interface SampleOptions {
   checkpoint: string;
   prompt: string;
   tokens: number;

@@ -1,6 +1,6 @@
 /** A dependency-free SVG line chart: loss curves readable in any browser or markdown viewer. */
 
-export interface Series {
+interface Series {
   name: string;
   points: readonly (readonly [number, number])[];
 }

@@ -9,7 +9,7 @@ const EDGE = 3;
 const LINE_WIDTH = 80;
 
 /** What `formatTensor` needs to know of a tensor. */
-export interface Printable {
+interface Printable {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly requiresGrad: boolean;

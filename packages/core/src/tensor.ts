@@ -1,4 +1,4 @@
-import { getBackend, type Backend, type Storage, type View } from './backend.js';
+import { type Backend, type Storage, type View } from './backend.js';
 import { cpuBackend } from './cpu/cpu-backend.js';
 import { densifyGrad, isWholeStorage, runBackward, type GradNode } from './autograd.js';
 import type { DType, TypedArray } from './dtype.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import * as core from '@myriad/core';
-import { Rng, tensor, type Tensor } from '@myriad/core';
+import { Rng, tensor } from '@myriad/core';
 import { arbMatmulShapes, arbShape, arbTensor, arbValues, gradCheck } from '@myriad/core/testing';
 
 // Gradient checks for every non-elementwise differentiable op over random shapes and arguments.

@@ -5,7 +5,7 @@
 import { GPU, WebGPUContext, type GpuMode, type WebGPUContextObject } from './gpujs.js';
 
 /** Installs `navigator.gpu` from the npm package `webgpu` when running in Node without one. */
-export async function ensureNavigatorGpu(): Promise<string | null> {
+async function ensureNavigatorGpu(): Promise<string | null> {
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (g.navigator?.gpu) return null;
   let mod: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };

@@ -11,14 +11,14 @@ export const GPU_MODES = ['gpu', 'webgl2', 'webgl', 'headlessgl', 'webgpu', 'web
 export type GpuMode = (typeof GPU_MODES)[number];
 
 /** The few WebGPU objects we touch directly (structural, so @webgpu/types is not needed to typecheck). */
-export interface DeviceBuffer {
+interface DeviceBuffer {
   readonly size: number;
   destroy(): void;
   mapAsync(mode: number): Promise<void>;
   getMappedRange(): ArrayBuffer;
   unmap(): void;
 }
-export interface Device {
+interface Device {
   createBuffer(desc: { size: number; usage: number; mappedAtCreation?: boolean }): DeviceBuffer;
   createCommandEncoder(): { copyBufferToBuffer(src: DeviceBuffer, so: number, dst: DeviceBuffer, d: number, n: number): void; finish(): unknown };
   readonly queue: { writeBuffer(b: DeviceBuffer, offset: number, data: ArrayBufferView): void; submit(cmds: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
@@ -44,7 +44,7 @@ export interface KernelRun {
   readonly kernel: { constructor: { mode: string }; fallbackReason?: string };
 }
 
-export interface GpuInstance {
+interface GpuInstance {
   readonly Kernel: { mode: string };
   createKernel(source: string, settings: Record<string, unknown>): KernelRun;
   destroy(): Promise<void>;

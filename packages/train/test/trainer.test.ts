@@ -59,6 +59,7 @@ describe('Trainer', () => {
   it('draws a redrawn bar on a TTY', async () => {
     const out = new Sink(true);
     await new Trainer({ ...setup(), steps: 3, evalEvery: 0, evalBatches: 1, output: out }).run();
+    // eslint-disable-next-line no-control-regex -- the progress bar redraws with ESC [K
     expect(out.text).toMatch(/\r\x1b\[K\[#+-*\] +\d+% \d\/3 loss/);
     expect(out.text).toMatch(/100% 3\/3/);
     expect(out.text).toMatch(/eval step 3: val loss/);

@@ -3,8 +3,8 @@ import type { TypedArray } from '../dtype.js';
 import { erf, erf32 } from './math.js';
 
 /** A strided loop over one row: out[oo + i*os] = f(x[xo + i*xs]). */
-export type UnaryLoop = (x: TypedArray, xo: number, xs: number, out: TypedArray, oo: number, os: number, n: number) => void;
-export type BinaryLoop = (a: TypedArray, ao: number, as: number, b: TypedArray, bo: number, bs: number, out: TypedArray, oo: number, os: number, n: number) => void;
+type UnaryLoop = (x: TypedArray, xo: number, xs: number, out: TypedArray, oo: number, os: number, n: number) => void;
+type BinaryLoop = (a: TypedArray, ao: number, as: number, b: TypedArray, bo: number, bs: number, out: TypedArray, oo: number, os: number, n: number) => void;
 
 // Each op is a scalar expression in `a` (and `b`). Loops are generated once per op so every op gets
 // its own monomorphic, inlinable loop instead of a shared loop calling a closure per element.

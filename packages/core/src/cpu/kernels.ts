@@ -1,5 +1,4 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
-import type { TypedArray } from '../dtype.js';
 import { binaryRunJs, unaryRunF32Js } from './elementwise.js';
 import { matmulJs } from './matmul.js';
 import { sumAxisJs } from './reduce.js';

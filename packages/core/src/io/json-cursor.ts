@@ -8,7 +8,7 @@
 export const MAX_JSON_DEPTH = 128;
 
 /** Longest excerpt of the input quoted in an error message. */
-export const MAX_QUOTE_CHARS = 200;
+const MAX_QUOTE_CHARS = 200;
 
 /** `s` cut to `max` characters, with "…" when cut, so no message quotes unbounded input. */
 export function clip(s: string, max = MAX_QUOTE_CHARS): string {
@@ -28,7 +28,7 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const HEX4 = /[0-9a-fA-F]{4}/y;
 
 /** What kind of value starts at the cursor. */
-export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'literal';
+type JsonKind = 'object' | 'array' | 'string' | 'number' | 'literal';
 
 /**
  * A position in a JSON text with strict readers for each piece. Every error goes through `fail`

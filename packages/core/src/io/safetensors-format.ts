@@ -22,7 +22,7 @@ const DTYPES = Object.keys(ITEM_SIZE) as SafetensorsDType[];
 const RANK = new Map<string, number>(DTYPES.map((d, i) => [d, i]));
 
 /** The reference reader's limit on the header size (100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+const MAX_HEADER_BYTES = 100_000_000;
 
 /** A malformed safetensors file or an invalid entry to encode; the message starts with `safetensors:`. */
 export class SafetensorsError extends Error {
@@ -44,7 +44,7 @@ export interface SafetensorsEntry {
 }
 
 /** A decoded file: entries in data order, and the `__metadata__` strings (empty when absent). */
-export interface DecodedSafetensors {
+interface DecodedSafetensors {
   entries: Record<string, SafetensorsEntry>;
   metadata: Record<string, string>;
 }

@@ -7,7 +7,7 @@
 import { JsonCursor, clip, quoteString } from './json-cursor.js';
 
 /** One header entry, still unchecked against the data buffer. */
-export interface HeaderEntry {
+interface HeaderEntry {
   name: string;
   dtype: string;
   shape: number[];

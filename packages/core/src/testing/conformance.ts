@@ -23,7 +23,6 @@ import {
   type ReduceOp,
   type RowOp,
   type Storage,
-  type TypedArray,
   type UnaryOp,
   type UpdateRule,
 } from '../index.js';

@@ -2,6 +2,7 @@ import type { ExpectStatic } from 'vitest';
 import { allClose, type Comparable, type Tolerance } from './all-close.js';
 
 declare module 'vitest' {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- vitest declares Matchers<T = any>; a merged declaration must match it
   interface Matchers<T = any> {
     /** Elementwise closeness to a reference (see allClose), with a report of the worst mismatch. */
     toBeAllClose(expected: Comparable, tol?: Tolerance): T;

@@ -3,7 +3,7 @@
  * contiguous shape in which the window is a sub-box (a slice along some dims, any dim order, steps
  * included), and one kernel writes the whole new storage: src inside the box, the old data outside.
  */
-import { coordExpr, f, offsetExpr, type Space } from '../indexing.js';
+import { coordExpr, offsetExpr, type Space } from '../indexing.js';
 import type { KernelSource } from './source.js';
 
 /** One dim of the refactored storage (inner to outer): its stride, extent, and the window's part of it. */
@@ -87,4 +87,3 @@ export function copyWindowSource(
   return { whole: false, src: { key: `copyWindow:${sig}|${inside}`, source, output: space.output } };
 }
 
-export { f };

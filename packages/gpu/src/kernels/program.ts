@@ -36,11 +36,6 @@ export function single(src: KernelSource): ProgramFn {
   };
 }
 
-/** Bits needed for a binary search over n sorted elements (iterations of the halving loop). */
-export function searchSteps(n: number): number {
-  return Math.ceil(Math.log2(n + 1)) + 1;
-}
-
 /** The next power of two >= n (>= 1). */
 export function pow2(n: number): number {
   let p = 1;
@@ -49,6 +44,7 @@ export function pow2(n: number): number {
 }
 
 /** The program of an op that runs on the CPU backend (never driven). */
+// eslint-disable-next-line require-yield -- a ProgramFn that throws before its first kernel
 export const noProgram: ProgramFn = function* () {
   throw new Error('gpu backend: this op runs on the CPU backend and has no kernel program');
 };

@@ -3,7 +3,7 @@
  * element d to the left, so after the pass with d = 2^t every element holds the sum of the 2^(t+1)
  * elements ending at it. The first pass reads the input view with its strides.
  */
-import { f, offsetExpr, planSpace, type Space } from '../indexing.js';
+import { offsetExpr, planSpace, type Space } from '../indexing.js';
 import type { DeviceArray, Launch, ProgramContext } from './program.js';
 import type { KernelSource, Operand } from './source.js';
 
@@ -44,4 +44,3 @@ export function* scanRows(
   return cur;
 }
 
-export { f };

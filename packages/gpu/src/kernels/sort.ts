@@ -28,7 +28,7 @@ export function sortedLength(n: number): number {
 }
 
 /** Inline key expression for position expression `p` (clamped into the row: pads read a real element). */
-export function keyExpr(spec: SortSpec, base: string, p: string, n = f(spec.n)): string {
+function keyExpr(spec: SortSpec, base: string, p: string, n = f(spec.n)): string {
   const raw = `ky[${base} + Math.min(${p}, ${n} - 1.0) * ${spec.step}]`;
   return spec.order === 'values' ? `-${raw}` : raw;
 }

@@ -14,7 +14,7 @@ function deviceArange(n: number): Tensor {
 }
 
 /** What `slotDispatch` decided, as tensors on the backend ([tokens, k] unless noted). */
-export interface SlotRouting {
+interface SlotRouting {
   /** Expert of each assignment, −1 where dropped by capacity (int32). */
   expert: Tensor;
   /** Gate of each assignment, 0 where dropped. */

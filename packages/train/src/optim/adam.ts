@@ -19,7 +19,7 @@ export interface AdamHyper extends BaseHyper {
  * Adam's update of one element. Branch-free: with l2 = 0 and keep = 1 the extra terms are exact
  * no-ops (g + 0·p = g, p·1 = p), so one rule serves Adam and AdamW, dense and lazy rows alike.
  */
-export const ADAM_RULE: UpdateRule = {
+const ADAM_RULE: UpdateRule = {
   name: 'adam',
   state: ['param', 'expAvg', 'expAvgSq'],
   // stepSize = lr/(1 − β₁ᵗ), invBc2Sqrt = 1/√(1 − β₂ᵗ), l2 = Adam's coupled decay, keep = 1 − lr·λ (AdamW).

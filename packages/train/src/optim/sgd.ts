@@ -13,7 +13,7 @@ export interface SGDHyper extends BaseHyper {
 }
 
 /** Plain SGD of one element: p ← p − lr·(g + λ·p). */
-export const SGD_RULE: UpdateRule = {
+const SGD_RULE: UpdateRule = {
   name: 'sgd',
   state: ['param'],
   scalars: ['lr', 'weightDecay'],
@@ -21,7 +21,7 @@ export const SGD_RULE: UpdateRule = {
 };
 
 /** SGD with (Nesterov when nesterov = 1) momentum of one element; the buffer b ← μ·b + g. */
-export const SGD_MOMENTUM_RULE: UpdateRule = {
+const SGD_MOMENTUM_RULE: UpdateRule = {
   name: 'sgd-momentum',
   state: ['param', 'momentumBuffer'],
   scalars: ['lr', 'weightDecay', 'momentum', 'nesterov'],

@@ -6,7 +6,7 @@ import { BINARY_EXPORTS, BinaryMode, type WasmBinaryOp } from './binary-module.j
 import { Layout } from './runtime.js';
 
 /** Whether `op` has a WebAssembly version. */
-export function hasWasmBinary(op: string): op is WasmBinaryOp {
+function hasWasmBinary(op: string): op is WasmBinaryOp {
   return Object.prototype.hasOwnProperty.call(BINARY_EXPORTS, op);
 }
 

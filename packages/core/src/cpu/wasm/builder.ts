@@ -8,7 +8,7 @@ export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
 /** A WebAssembly value type byte. */
-export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
+type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 /** Single-byte opcodes of the core instruction set used by the kernels. */
 export const Op = {
@@ -47,7 +47,7 @@ export const Simd = {
 } as const;
 
 /** Appends the unsigned LEB128 encoding of `value` to `out`. */
-export function uleb(out: number[], value: number): void {
+function uleb(out: number[], value: number): void {
   let v = value >>> 0;
   do {
     let byte = v & 0x7f;
@@ -58,7 +58,7 @@ export function uleb(out: number[], value: number): void {
 }
 
 /** Appends the signed LEB128 encoding of the 32-bit integer `value` to `out`. */
-export function sleb(out: number[], value: number): void {
+function sleb(out: number[], value: number): void {
   let v = value | 0;
   for (;;) {
     const byte = v & 0x7f;

@@ -10,7 +10,7 @@ export const MR = 4;
 export const NR = 8;
 
 /** Indices of the matmul functions inside the module being built. */
-export interface MatmulFunctions {
+interface MatmulFunctions {
   packA: number;
   packB: number;
   gemmBlock: number;

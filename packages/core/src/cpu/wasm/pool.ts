@@ -3,7 +3,7 @@
 // e.g. "pack B", then "multiply"). Workers spin briefly after a job, then sleep in Atomics.wait, and
 // are unref'd so they never keep a process alive. Only Node's worker_threads is supported; where it
 // is missing (browsers) the pool is simply not created and kernels run on the calling thread.
-import { KERNEL_NAMES, type KernelExports, type WasmRuntime } from './runtime.js';
+import { KERNEL_NAMES, type WasmRuntime } from './runtime.js';
 
 // Control block layout (Int32 indices from address 0 of the shared memory).
 const SEQ = 0; // bumped by the main thread to publish a job
@@ -15,7 +15,7 @@ const ERROR = 5; // set by a worker whose call threw
 const READY = 16; // READY + id: worker id has instantiated the module
 const ROUNDS = 96; // ROUNDS + r*4: [split arg index (-1: none), total, step, next block counter]
 /** Most threads a job can use (main thread included). */
-export const MAX_THREADS = 64;
+const MAX_THREADS = 64;
 const MAX_ROUNDS = 4;
 const JOBS = 1024; // JOBS + (round*MAX_THREADS + thread)*JOB_INTS: [fn+1 (0 = idle), args...]
 const JOB_INTS = 16;

@@ -5,7 +5,7 @@
 import { type Code, F32, I32, ModuleBuilder, Op, Simd, V128 } from './builder.js';
 
 /** Indices of the row functions inside the module being built. */
-export interface RowFunctions {
+interface RowFunctions {
   topkRows: number;
   topkRowsRange: number;
 }

@@ -11,7 +11,7 @@ import { emitUnary } from './unary-module.js';
 
 const PAGE = 65536;
 /** Bytes at address 0 reserved: the worker pool's control block (first 32 KiB), then constants. */
-export const CONTROL_BYTES = PAGE;
+const CONTROL_BYTES = PAGE;
 /** Largest memory we ask for: 2 GiB keeps every byte address a non-negative i32. */
 const MAX_PAGES = 32768;
 const INITIAL_PAGES = 64;
@@ -48,7 +48,7 @@ export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'pack
   'binaryAdd', 'binarySub', 'binaryMul', 'binaryDiv', 'sumAxisCols'] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
-export function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
+function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder({ initialPages: 1, maximumPages: MAX_PAGES, shared });
   emitMatmul(mb);
   emitRows(mb);

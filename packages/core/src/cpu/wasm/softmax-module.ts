@@ -4,7 +4,7 @@
 // two f64 per row so the caller can form m + log(Σe) with Math.log exactly as the JS kernel does.
 import { type Code, F32, F64, I32, ModuleBuilder, Op, Simd, V128 } from './builder.js';
 
-const LOG2E = 1.44269504088896341;
+const LOG2E = 1.4426950408889634; // log2(e), the double nearest it
 // ln 2 split so n·LN2_HI is exact for the |n| <= 127 used here (Cephes expf).
 const LN2_HI = 0.693359375;
 const LN2_LO = -2.12194440e-4;

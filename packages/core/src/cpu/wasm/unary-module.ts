@@ -18,7 +18,7 @@ export const UNARY_EXPORTS = {
 /** An elementwise op that has a WebAssembly version. */
 export type WasmUnaryOp = keyof typeof UNARY_EXPORTS;
 
-const LOG2E = 1.44269504088896341;
+const LOG2E = 1.4426950408889634; // log2(e), the double nearest it
 const LN2_HI = 0.693359375;
 const LN2_LO = -2.12194440e-4;
 const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];

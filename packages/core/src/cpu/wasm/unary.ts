@@ -10,7 +10,7 @@ import { UNARY_EXPORTS, type WasmUnaryOp } from './unary-module.js';
 const BLOCK = 1 << 16;
 
 /** Whether `op` has a WebAssembly version. */
-export function hasWasmUnary(op: string): op is WasmUnaryOp {
+function hasWasmUnary(op: string): op is WasmUnaryOp {
   return Object.prototype.hasOwnProperty.call(UNARY_EXPORTS, op);
 }
 
