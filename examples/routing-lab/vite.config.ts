@@ -50,8 +50,10 @@ export default defineConfig({
   // "source": the @myriad/* packages' TypeScript entries, as in the tests (no tsc build needed).
   resolve: { conditions: ['source', 'browser', 'module', 'import', 'default'] },
   plugins: [mobyDick(true)],
-  worker: { format: 'es', plugins: () => [mobyDick(false)] },
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
+  // keepNames: minified classes keep their names, which checkpoints record (an optimizer's state says
+  // "AdamW"; a CLI checkpoint would not load into a class renamed "va").
+  worker: { format: 'es', plugins: () => [mobyDick(false)], rolldownOptions: { output: { keepNames: true } } },
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000, rolldownOptions: { output: { keepNames: true } } },
   server: { headers: ISOLATION_HEADERS },
   preview: { headers: ISOLATION_HEADERS },
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Per-step time of the demo-size PEER model in the page (the lab's worker, per backend) against the
 // Node CLI (`npm run demo`), interleaved on the same machine. Usage:
-//   node --import tsx examples/routing-lab/scripts/bench.ts [--steps 20] [--backends cpu,webgl2]
+//   node --conditions=source --import tsx examples/routing-lab/scripts/bench.ts [--steps 20] [--gpu-steps 8] [--backends cpu,webgl2]
 // Prints a markdown table (median and quartiles of ms/step after 3 warm-up steps) and the load.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { launch } from '../test/browser.js';
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1]! : fallback);
 const steps = Number(opt('steps', '20'));
+/** Steps of a GPU backend in the page (gpu.js on a software GPU takes seconds a step at this size). */
+const gpuSteps = Number(opt('gpu-steps', '8'));
 const backends = opt('backends', 'cpu').split(',');
 const WARMUP = 3;
 
@@ -35,16 +37,17 @@ async function cliSteps(): Promise<number[]> {
   }
 }
 
-async function pageSteps(url: string, backend: string): Promise<{ ms: number[]; name: string }> {
+async function pageSteps(url: string, backend: string, steps: number): Promise<{ ms: number[]; name: string; note: string | null }> {
   const browser = await launch();
   try {
     const page = await browser.newPage();
     await page.goto(`${url}?backend=${backend}&evalEvery=100000`);
     await page.waitForFunction('window.routingLab.info !== null', null, { timeout: 300_000 });
     await page.click('#train');
-    await page.waitForFunction(`window.routingLab.step >= ${steps}`, null, { timeout: 1_800_000, polling: 500 });
+    await page.waitForFunction(`window.routingLab.step >= ${steps} || window.routingLab.lastError !== null`, null, { timeout: 1_800_000, polling: 500 });
     await page.click('#pause');
-    const r = (await page.evaluate('({ ms: window.routingLab.stepMs, name: window.routingLab.info.backend })')) as { ms: number[]; name: string };
+    const r = (await page.evaluate('({ ms: window.routingLab.stepMs, name: window.routingLab.info.backend, note: window.routingLab.info.backendNote, error: window.routingLab.lastError })')) as { ms: number[]; name: string; note: string | null; error: string | null };
+    if (r.error) throw new Error(`page on ${backend}: ${r.error}`);
     return r;
   } finally {
     await browser.close();
@@ -56,13 +59,14 @@ const served = await serveStatic(DIST);
 const load0 = loadavg()[0]!;
 const rows: string[] = [];
 const cli = await cliSteps();
-rows.push(`| Node CLI (\`npm run demo\`), CPU + WebAssembly | ${quartiles(cli.slice(WARMUP - 1))} |`);
+rows.push(`| Node CLI (\`npm run demo\`, ${steps} steps), CPU + WebAssembly | ${quartiles(cli.slice(WARMUP - 1))} | ${cli.slice(0, WARMUP - 1).map(Math.round).join(', ')} |`);
 for (const b of backends) {
-  const r = await pageSteps(served.url, b);
-  rows.push(`| page (Chromium ${b}): ${r.name} | ${quartiles(r.ms.slice(WARMUP))} |`);
+  const n = b === 'cpu' ? steps : gpuSteps;
+  const r = await pageSteps(served.url, b, n);
+  rows.push(`| page (Chromium ${b}, ${n} steps): ${r.name}${r.note ? ` (${r.note})` : ''} | ${quartiles(r.ms.slice(WARMUP))} | ${r.ms.slice(0, WARMUP).map(Math.round).join(', ')} |`);
 }
 await served.close();
-console.log(`\ndemo-size PEER model (dim 64, 3 blocks, 64² experts, 8 heads × top-8), batch 16 × 64, ${steps} steps, first ${WARMUP} dropped`);
+console.log(`\ndemo-size PEER model (dim 64, 3 blocks, 64² experts, 8 heads × top-8), batch 16 × 64; first ${WARMUP} steps dropped (shown apart)`);
 console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}; load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}\n`);
-console.log('| where | ms/step: median (quartiles) |\n|---|---|');
+console.log('| where | ms/step: median (quartiles) | first steps (ms) |\n|---|---|---|');
 console.log(rows.join('\n'));

@@ -21,6 +21,9 @@ const lab = {
   kl: [] as [number, number][],
   lastRoute: null as TokenRoute | null,
   lastSnapshot: null as LayerSnapshot | null,
+  /** The route and layer snapshot the views show (they draw only while on screen). */
+  shownRoute: null as TokenRoute | null,
+  shownSnapshot: null as LayerSnapshot | null,
   lastLoaded: null as { name: string; step: number; valLoss: number; note: string } | null,
   lastError: null as string | null,
   stepMs: [] as number[],
@@ -223,8 +226,29 @@ $<HTMLInputElement>('probe-input').addEventListener('input', (e) => {
   if (text.length) probeAt(text, Array.from(text).length - 1);
 });
 
+/**
+ * Which views are on screen. A view out of sight is not drawn while it trains: its data is kept and
+ * drawn when it scrolls into view, so the main thread only draws what someone can see.
+ */
+const onScreen = { route: false, layer: false };
+const views = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const id = e.target.id as keyof typeof onScreen;
+    const was = onScreen[id];
+    onScreen[id] = e.isIntersecting;
+    if (!was && e.isIntersecting) {
+      if (id === 'route' && lab.shownRoute !== lab.lastRoute) renderRoute();
+      if (id === 'layer' && lab.lastSnapshot) schedule('layer');
+    }
+  }
+});
+views.observe($('route'));
+views.observe($('layer'));
+
 function renderRoute(): void {
   if (!lab.lastRoute) return;
+  if (!onScreen.route) return;
+  lab.shownRoute = lab.lastRoute;
   drawRoute($('route-view'), lab.lastRoute, selectedHead, (h) => {
     selectedHead = h;
     renderRoute();
@@ -253,7 +277,10 @@ function draw(): void {
       { name: 'validation', color: '#d62728', points: lab.evals, dots: true },
     ], { xLabel: 'step', yLabel: 'loss (nats)' });
   }
-  if (dirty.layer && lab.lastSnapshot) drawLayer(lab.lastSnapshot);
+  if (dirty.layer && lab.lastSnapshot && onScreen.layer) {
+    drawLayer(lab.lastSnapshot);
+    lab.shownSnapshot = lab.lastSnapshot;
+  }
   dirty = { loss: false, layer: false };
   lab.drawMs = Math.max(lab.drawMs, performance.now() - t0);
 }
@@ -265,7 +292,7 @@ function drawLayer(s: LayerSnapshot): void {
   const side = Math.sqrt(n);
   $('heatmap-caption').textContent =
     `${n} experts${Number.isInteger(side) && s.kind !== 'moe' ? ` on a ${side}×${side} grid (row i, column j = expert i·${side} + j)` : ''}: each cell's share of the gate mass over the last ${s.windowSteps} training steps. ` +
-    'White: unused in the window; blue: below the uniform share 1/N; orange to red: above it (red ≥ 16×). Boxed: the experts of the token in the route view.';
+    'Dark: unused in the window; pale to deep blue: below the uniform share 1/N; orange to red: above it (red ≥ 16×). Framed: the experts of the token in the route view.';
   const rows: [string, string][] = [
     ['experts N', String(n)],
     ['usage', `${(100 * s.usage).toFixed(1)}%`],
@@ -302,7 +329,9 @@ function showInfo(info: ReadyInfo): void {
   $('model-info').textContent =
     `${fmtN(info.parameters)} parameters, ${fmtN(info.activeParameters)} used per token; ${c.name}: ${fmtN(c.characters)} characters, ` +
     `${c.vocabSize} distinct, ${fmtN(c.trainTokens)} for training and ${fmtN(c.validationTokens)} held out. Device: ${info.device}. ` +
-    (info.cliConfig ? 'This is exactly the model of npm run demo: checkpoints move both ways.' : 'Custom layer options: the CLI cannot resume this model.');
+    (info.cliResumable
+      ? 'This is an npm run demo model (the CLI\'s config and builder): checkpoints move both ways.'
+      : 'This is an npm run demo model (the CLI\'s config and builder); the CLI resumes a save of it when it trains on the whole book (its corpus).');
   setForm(info.spec);
   lab.spec = info.spec;
   checkForm();
@@ -383,9 +412,9 @@ function handle(e: Event): void {
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
       say(
-        e.cliCompatible
-          ? `saved ${e.name}. Continue it in Node: npm run demo -- --resume ${e.name} --steps ${Math.max(200, lab.step + 100)}`
-          : `saved ${e.name}. The lab loads it back; npm run demo resumes only the CLI's model trained on the whole book (choose "the whole book", keep the default layer options).`,
+        e.cliResumable
+          ? `saved ${e.name}. Continue it in Node: ${e.resume}`
+          : `saved ${e.name}. The lab loads it back; npm run demo resumes a run on its corpus, the whole book: choose "the whole book" to train one it continues.`,
       );
       break;
     }
@@ -419,6 +448,14 @@ function specFromUrl(spec: LabSpec): LabSpec {
   s.train.warmupSteps = int('warmup') ?? s.train.warmupSteps;
   s.train.lr = q.has('lr') ? Number(q.get('lr')) : s.train.lr;
   if (q.get('corpus') === 'book') s.corpus = { kind: 'book' };
+  // Model sizes by form name: ?dim=16&depth=1&heads=2&peer.numExperts=16&peer.topK=2 (a tiny model).
+  const model = s.model as unknown as Record<string, unknown>;
+  for (const [key, value] of q) {
+    const [a, b] = key.split('.');
+    if (b === undefined && ['dim', 'depth', 'heads', 'contextLength', 'seed'].includes(a!)) model[a!] = Number(value);
+    const layer = a === 'moe' || a === 'pkm' || a === 'peer' ? (model[a] as Record<string, unknown>) : null;
+    if (layer && b !== undefined && b in layer) layer[b] = typeof layer[b] === 'string' ? value : value === '∞' || value === 'Infinity' ? Infinity : Number(value);
+  }
   return s;
 }
 

@@ -114,8 +114,10 @@ export interface ReadyInfo {
   activeParameters: number;
   corpus: { name: string; characters: number; vocabSize: number; trainTokens: number; validationTokens: number };
   sample: string;
-  /** The CLI's model config when this model is exactly `npm run demo`'s, else null. */
+  /** The checkpoint config: the CLI's model config (every lab model is a CLI model), plus its plan when continuing a CLI run. */
   cliConfig: unknown;
+  /** Whether `npm run demo -- --resume` continues a save of this session (the CLI's corpus: the whole book). */
+  cliResumable: boolean;
   step: number;
   spec: LabSpec;
 }
@@ -129,6 +131,6 @@ export type Event =
   | { type: 'layer'; snapshot: LayerSnapshot }
   | { type: 'route'; route: TokenRoute }
   | { type: 'generated'; prompt: string; text: string }
-  | { type: 'saved'; bytes: Uint8Array; name: string; cliCompatible: boolean }
+  | { type: 'saved'; bytes: Uint8Array; name: string; cliResumable: boolean; resume: string }
   | { type: 'loaded'; name: string; step: number; valLoss: number; note: string }
   | { type: 'error'; message: string; where: string };

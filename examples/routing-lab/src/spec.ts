@@ -15,6 +15,8 @@ export interface MoESpec {
   /** Infinity: no capacity limit. */
   capacityFactor: number;
   numShared: number;
+  /** How top-k routing dispatches tokens (the CLI's `config.moe.dispatch`; the form leaves it at 'auto'). */
+  dispatch?: 'auto' | 'grouped' | 'slots';
 }
 
 export interface PKMSpec {
@@ -71,8 +73,9 @@ export interface LabSpec {
 }
 
 /**
- * The layer sizes of `npm run demo` (examples/train-lm/src/models.ts): with these the lab builds the
- * very model the CLI builds, so checkpoints move both ways.
+ * The default layer sizes of `npm run demo` at width 64 (`layerDefaults(64)` of
+ * examples/train-lm/src/models.ts; the test checks they agree). Every lab model is a CLI model: the lab
+ * builds it with the CLI's builder from the CLI's config, whatever the layer options.
  */
 export const CLI_LAYERS: Pick<ModelSpec, 'moe' | 'pkm' | 'peer'> = {
   moe: { numExperts: 8, topK: 2, hidden: 32, router: 'topk', balance: 'loss', capacityFactor: Infinity, numShared: 0 },
@@ -87,14 +90,58 @@ export const DEFAULT_SPEC: LabSpec = {
   backend: 'cpu',
 };
 
-/** The CLI's model config (its checkpoint `config`) when the lab's model is exactly the CLI's, else null. */
-export function cliConfig(model: ModelSpec, vocabSize: number): { ffw: FfwKind; vocabSize: number; dim: number; depth: number; heads: number; contextLength: number; seed: number } | null {
-  const layerMatches =
-    model.ffw === 'dense' ||
-    JSON.stringify(model[model.ffw]) === JSON.stringify({ ...CLI_LAYERS[model.ffw], ...(model.ffw === 'moe' ? { hidden: model.dim / 2 } : {}) });
-  if (!layerMatches) return null;
+/**
+ * The model config `npm run demo` records in its checkpoints (examples/train-lm/src/models.ts,
+ * `ModelConfig`): the transformer's sizes and the middle layer's block (`moe`, `pkm` or `peer`; JSON
+ * has no Infinity, so an unlimited capacity is null). The CLI builds and resumes any such model.
+ */
+export interface CliModelConfig {
+  ffw: FfwKind;
+  vocabSize: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  contextLength: number;
+  seed: number;
+  moe?: Omit<MoESpec, 'capacityFactor' | 'dispatch'> & { capacityFactor: number | null; dispatch: 'auto' | 'grouped' | 'slots' };
+  pkm?: PKMSpec;
+  peer?: PEERSpec;
+}
+
+/** The CLI's model config of the lab's model (the layer block in the CLI's field order). */
+export function cliModelConfig(model: ModelSpec, vocabSize: number): CliModelConfig {
   const { ffw, dim, depth, heads, contextLength, seed } = model;
-  return { ffw, vocabSize, dim, depth, heads, contextLength, seed };
+  const base: CliModelConfig = { ffw, vocabSize, dim, depth, heads, contextLength, seed };
+  if (ffw === 'moe') {
+    const o = model.moe;
+    base.moe = { numExperts: o.numExperts, topK: o.topK, hidden: o.hidden, router: o.router, balance: o.balance, capacityFactor: Number.isFinite(o.capacityFactor) ? o.capacityFactor : null, numShared: o.numShared, dispatch: o.dispatch ?? 'auto' };
+  }
+  if (ffw === 'pkm') base.pkm = { ...model.pkm };
+  if (ffw === 'peer') base.peer = { ...model.peer };
+  return base;
+}
+
+/** The lab's model for a CLI model config (already resolved by the CLI's rules: the layer block complete). */
+export function modelSpecOfConfig(c: CliModelConfig): ModelSpec {
+  const layers = structuredClone(CLI_LAYERS);
+  layers.moe.hidden = Math.max(1, Math.floor(c.dim / 2));
+  if (c.moe) layers.moe = { ...c.moe, capacityFactor: c.moe.capacityFactor ?? Infinity };
+  if (c.pkm) layers.pkm = { ...c.pkm };
+  if (c.peer) layers.peer = { ...c.peer };
+  return { ffw: c.ffw, dim: c.dim, depth: c.depth, heads: c.heads, contextLength: c.contextLength, seed: c.seed, ...layers };
+}
+
+/** The training plan a CLI checkpoint records (`config.train`, examples/train-lm/src/plan.ts). */
+export interface CliTrainPlan {
+  steps: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  scheduleSteps: number;
+  batchSize: number;
+  evalEvery: number;
+  evalBatches: number;
+  corpus: string | null;
 }
 
 /** One problem with the form: which field, and a sentence a newcomer can act on. */

@@ -6,7 +6,8 @@ import { excerpt, excerptName, bookName, vocabulary } from 'virtual:moby-dick';
 import type { Event, Request } from './protocol.js';
 import { selectBackend, type ActiveBackend } from './engine/backend.js';
 import { Session, type CorpusText } from './engine/session.js';
-import { CLI_LAYERS, DEFAULT_SPEC, type CorpusSpec, type LabSpec } from './spec.js';
+import { resolveModelConfig } from '../../train-lm/src/models.js';
+import { modelSpecOfConfig, type CliModelConfig, type CliTrainPlan, type CorpusSpec, type LabSpec } from './spec.js';
 
 const scope = self as unknown as { postMessage(e: Event, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
 const post = (e: Event, transfer: Transferable[] = []) => scope.postMessage(e, transfer);
@@ -96,24 +97,33 @@ function pump(): void {
   }).then(() => setTimeout(pump, 0));
 }
 
-/** The lab spec a checkpoint was trained with: the lab's own (in `extra`), or the CLI's config. */
+/**
+ * The lab spec a checkpoint was trained with: the lab's own (in `extra`), or the CLI's: its model
+ * config read by the CLI's own rules (resolveModelConfig: an older config without a layer block gets
+ * the CLI's default sizes) and its plan's batch, lr and evaluation settings.
+ */
 function specOfCheckpoint(bytes: Uint8Array, name: string, current: LabSpec): LabSpec {
   const ckpt = checkpointFromBytes(bytes, name);
   const extra = ckpt.extra as { spec?: LabSpec };
   if (extra.spec) return { ...extra.spec, backend: current.backend, corpus: extra.spec.corpus.kind === 'text' ? current.corpus : extra.spec.corpus };
-  const c = ckpt.config as { ffw?: string; dim?: number; depth?: number; heads?: number; contextLength?: number; seed?: number; vocabSize?: number } | null;
-  if (!c || !['dense', 'moe', 'pkm', 'peer'].includes(String(c.ffw)) || !c.dim || !c.depth || !c.heads || !c.contextLength || c.seed === undefined) {
-    throw new Error(`${name} is a Myriad checkpoint but not of a train-lm model (its config is ${JSON.stringify(ckpt.config)})`);
+  const { train: plan, ...raw } = (ckpt.config ?? {}) as { train?: CliTrainPlan };
+  let config: CliModelConfig;
+  try {
+    config = resolveModelConfig(raw) as CliModelConfig;
+  } catch (e) {
+    throw new Error(`${name} is a Myriad checkpoint but not of an npm run demo model: ${(e as Error).message}`);
   }
-  if (ckpt.tokenizer?.type !== 'char') throw new Error(`${name} has no character tokenizer; the lab reads train-lm checkpoints`);
-  const layers = structuredClone(CLI_LAYERS);
-  layers.moe.hidden = c.dim / 2;
-  const loader = ckpt.loader;
+  if (ckpt.tokenizer?.type !== 'char') throw new Error(`${name} has no character tokenizer; the lab reads npm run demo's checkpoints`);
+  if (plan?.corpus && current.corpus.kind !== 'text') {
+    throw new Error(`${name} was trained on ${plan.corpus}; paste that text under "my text", Apply, and load it again`);
+  }
+  const batchSize = plan?.batchSize ?? ckpt.loader?.batchSize ?? current.train.batchSize;
+  const train = plan ? { ...current.train, batchSize, lr: plan.lr, warmupSteps: plan.warmupSteps, evalEvery: Math.max(1, plan.evalEvery), evalBatches: plan.evalBatches } : { ...current.train, batchSize };
   return {
-    model: { ffw: c.ffw as LabSpec['model']['ffw'], dim: c.dim, depth: c.depth, heads: c.heads, contextLength: c.contextLength, seed: c.seed, ...layers },
-    // The CLI trains on the whole book; its validation windows are the last tenth of it.
-    corpus: { kind: 'book' },
-    train: { ...DEFAULT_SPEC.train, ...current.train, batchSize: loader?.batchSize ?? current.train.batchSize },
+    model: modelSpecOfConfig(config),
+    // The CLI trains on the whole book (its validation windows are the last tenth of it), or a file.
+    corpus: plan?.corpus ? current.corpus : { kind: 'book' },
+    train,
     backend: current.backend,
   };
 }
@@ -157,9 +167,9 @@ scope.onmessage = (e: MessageEvent<Request>) => {
       });
       break;
     case 'generate':
-      void enqueue('generating', () => {
+      void enqueue('generating', async () => {
         if (!session) throw new Error('no model yet: press Apply');
-        post({ type: 'generated', prompt: m.prompt, text: session.generate(m.prompt, m.tokens, m.temperature, m.topK) });
+        post({ type: 'generated', prompt: m.prompt, text: await session.generate(m.prompt, m.tokens, m.temperature, m.topK) });
       });
       break;
     case 'evaluate':
@@ -170,11 +180,16 @@ scope.onmessage = (e: MessageEvent<Request>) => {
       });
       break;
     case 'save':
-      void enqueue('saving the checkpoint', () => {
+      void enqueue('saving the checkpoint', async () => {
         if (!session) throw new Error('no model yet: press Apply');
-        const bytes = session.save();
+        const bytes = await session.save();
         const name = `routing-lab-${session.spec.model.ffw}-step${session.step}.safetensors`;
-        post({ type: 'saved', bytes, name, cliCompatible: session.built.cliCompatible && session.spec.corpus.kind === 'book' }, [bytes.buffer]);
+        const plan = session.built.plan;
+        // A plan records its steps: training on past them changes it (--extend); without one the CLI plans from --steps.
+        const resume = plan
+          ? `npm run demo -- --resume ${name} --steps ${Math.max(plan.steps + 100, 200)} --extend keep-schedule`
+          : `npm run demo -- --resume ${name} --steps ${Math.max(200, session.step + 100)}${session.spec.train.batchSize !== 16 ? ` --batch ${session.spec.train.batchSize}` : ''}`;
+        post({ type: 'saved', bytes, name, cliResumable: session.cliResumable, resume }, [bytes.buffer]);
       });
       break;
     case 'load':

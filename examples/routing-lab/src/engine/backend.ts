@@ -41,7 +41,10 @@ export async function selectBackend(choice: BackendChoice, warnings: string[]): 
     return useCpu(choice, `${label} unavailable: @myriad/gpu failed to load (${(e as Error).message}); running on the CPU backend instead`);
   }
   try {
-    const backend = await gpu.createGpuBackend({ mode: choice, warn: (m) => warnings.push(m) });
+    // gpu.js's synchronous modes compile a kernel per op and argument sizes; a training step, the
+    // evaluation and the route probe together need several hundred. With the default cache of 256 the
+    // probe evicted the step's kernels and the next step compiled them all again (13 s on SwiftShader).
+    const backend = await gpu.createGpuBackend({ mode: choice, warn: (m) => warnings.push(m), kernelCacheSize: 4096 });
     if (backend.mode !== choice) {
       const why = warnings.find((w) => w.includes('every op runs on the CPU')) ?? `gpu.js started in mode '${backend.mode}'`;
       await backend.destroy().catch(() => undefined);

@@ -31,6 +31,13 @@ export async function readArray(t: Tensor): Promise<Float64Array | Float32Array 
 export async function routingArrays(layer: RoutingLayer): Promise<{ indices: Int32Array; scores: Float32Array | Float64Array; tokens: number; heads: number; k: number } | null> {
   const r = layer.lastRouting;
   if (!r) return null;
+  // A lazy decision (PKM, PEER, MoE on a device) copies its tensors to the host on read(); its
+  // indices/scores getters read synchronously, which a WebGPU backend refuses.
+  const lazy = r as { read?: () => Promise<{ indices: Int32Array; scores: Float32Array | Float64Array }> };
+  if (typeof lazy.read === 'function') {
+    const { indices, scores } = await lazy.read();
+    return { indices, scores, tokens: r.tokens, heads: r.heads, k: r.k };
+  }
   const indices = r.indices instanceof Int32Array ? r.indices : ((await r.indices.read()) as Int32Array);
   const scores = r.scores instanceof Float32Array || r.scores instanceof Float64Array ? r.scores : ((await r.scores.read()) as Float32Array);
   return { indices, scores, tokens: r.tokens, heads: r.heads, k: r.k };

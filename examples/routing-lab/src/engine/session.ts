@@ -8,18 +8,19 @@ import {
   BatchLoader,
   CharTokenizer,
   checkpointFromBytes,
-  checkpointToBytes,
-  clipGradNorm,
+  checkpointToBytesAsync,
+  clipGradNormTensor,
   loadCheckpoint,
   trainValidationSplit,
   usageAndUnevenness,
+  warmupCosine,
   weightDecayGroups,
   type TokenizerJSON,
 } from '@myriad/train';
 import type { LayerSnapshot, ReadyInfo, TokenRoute } from '../protocol.js';
-import { validateSpec, type LabSpec } from '../spec.js';
+import { validateSpec, type CliTrainPlan, type LabSpec } from '../spec.js';
 import type { ActiveBackend } from './backend.js';
-import { buildLabModel, type BuiltModel } from './model.js';
+import { buildLabModel, checkpointConfig, type BuiltModel } from './model.js';
 import { layerRoutingOf, moeRoute, productKeyRoute, readArray, routeAgrees, routingArrays } from './route.js';
 
 export interface CorpusText {
@@ -91,6 +92,21 @@ export class Session {
     }
   }
 
+  /**
+   * Whether `npm run demo -- --resume` continues this session: the CLI trains on the whole book (or the
+   * file its plan names), and its loader must find the same data.
+   */
+  get cliResumable(): boolean {
+    return this.spec.corpus.kind === 'book';
+  }
+
+  /** The learning rate of step `step`: the CLI plan's warmup-cosine when continuing a CLI run, else the lab's. */
+  lrAt(step: number): number {
+    const p = this.built.plan;
+    if (p) return warmupCosine({ lr: p.lr, minLr: p.minLr, warmupSteps: p.warmupSteps, totalSteps: p.scheduleSteps })(step);
+    return labLr(step, this.spec.train.lr, this.spec.train.warmupSteps);
+  }
+
   get model() {
     return this.built.model;
   }
@@ -104,7 +120,8 @@ export class Session {
       activeParameters: this.built.activeParameters,
       corpus: this.corpusInfo,
       sample: this.validationText.slice(0, 600),
-      cliConfig: this.built.cliCompatible ? this.built.config : null,
+      cliConfig: checkpointConfig(this.built),
+      cliResumable: this.cliResumable,
       step: this.step,
       spec: this.spec,
     };
@@ -114,16 +131,20 @@ export class Session {
   async trainStep(): Promise<{ loss: number; lr: number; ms: number; auxLoss: number | null }> {
     const t0 = performance.now();
     const { model } = this;
-    const lr = labLr(this.step, this.spec.train.lr, this.spec.train.warmupSteps);
+    const lr = this.lrAt(this.step);
     this.optimizer.setLr(lr);
     model.train();
     const batch = this.trainLoader.next();
     this.optimizer.zeroGrad();
     const lossT = model.loss(batch.input, batch.target);
-    const loss = await scalar(lossT);
-    if (!Number.isFinite(loss)) throw new Error(`the loss is ${loss} at step ${this.step + 1} (lr ${lr.toExponential(2)}); lower the learning rate`);
     lossT.backward();
-    clipGradNorm(model.parameters(), 1);
+    // As the CLI's Trainer: clip on the gradients' backend, then one read of loss and norm together
+    // (a device backend answers asynchronously; nothing else is read back in a step).
+    const normT = clipGradNormTensor(model.parameters(), 1);
+    const [loss, norm] = await Promise.all([scalar(lossT), scalar(normT)]);
+    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+      throw new Error(`the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss} at step ${this.step + 1} (lr ${lr.toExponential(2)}); lower the learning rate`);
+    }
     this.optimizer.step();
     this.step++;
     const layer = this.built.layer;
@@ -239,30 +260,36 @@ export class Session {
   }
 
   /** Continues `prompt` by `tokens` sampled characters. */
-  generate(prompt: string, tokens: number, temperature: number, topK: number): string {
+  async generate(prompt: string, tokens: number, temperature: number, topK: number): Promise<string> {
     let ids: Int32Array;
     try {
       ids = this.tokenizer.encode(prompt.length ? prompt : '\n');
     } catch (e) {
       throw new Error(`the prompt has a character outside the model's vocabulary (${(e as Error).message.split(';')[0]})`);
     }
-    const out = this.model.generate(tensor(ids, { shape: [ids.length], dtype: 'int32' }), {
+    const out = await this.model.generateAsync(tensor(ids, { shape: [ids.length], dtype: 'int32' }), {
       maxNewTokens: tokens,
       temperature,
       topK: Math.min(topK, this.tokenizer.vocabSize),
       seed: this.spec.model.seed + this.step,
     });
-    return this.tokenizer.decode((out.toTypedArray() as Int32Array).subarray(ids.length));
+    return this.tokenizer.decode((Int32Array.from(await out.read())).subarray(ids.length));
   }
 
-  /** A checkpoint of the session in the CLI's format (model, AdamW state, step, loader, RNG, tokenizer, config). */
-  save(): Uint8Array {
-    return checkpointToBytes({
+  /**
+   * A checkpoint of the session in the CLI's format (model, AdamW state, step, loader, RNG, tokenizer)
+   * with the CLI's config: the model config, plus the plan when continuing a CLI run (its steps raised
+   * to this step if the page trained past them, so `--resume` alone accepts it).
+   */
+  async save(): Promise<Uint8Array> {
+    const plan = this.built.plan;
+    if (plan && this.step > plan.steps) plan.steps = this.step;
+    return checkpointToBytesAsync({
       model: this.model,
       optimizer: this.optimizer,
       step: this.step,
       tokenizer: this.tokenizer,
-      config: this.built.config,
+      config: checkpointConfig(this.built),
       loader: this.trainLoader,
       extra: { writtenBy: 'routing-lab', spec: this.spec },
     });
@@ -275,20 +302,19 @@ export class Session {
   async load(bytes: Uint8Array, name: string): Promise<{ step: number; note: string }> {
     const ckpt = checkpointFromBytes(bytes, name);
     let note = 'weights, optimizer state, data position and step restored';
-    // A lab checkpoint must match this session's config; a CLI checkpoint's config also records the
-    // CLI's run options, so there the model itself is the check (keys, shapes, dtypes), and the
-    // session keeps the CLI's config so that a save resumes in the CLI.
-    const fromLab = (ckpt.extra as { writtenBy?: string }).writtenBy === 'routing-lab';
-    const config = fromLab ? this.built.config : undefined;
+    // The worker built this session from the checkpoint's own config, read with the CLI's rules
+    // (resolveModelConfig); the model's keys, shapes and dtypes are the check here. The session takes
+    // over the CLI's plan, if any: its schedule drives the lr, and the next save records it.
+    const plan = (ckpt.config as { train?: CliTrainPlan } | null)?.train ?? null;
     try {
-      await loadCheckpoint(ckpt, { model: this.model, optimizer: this.optimizer, loader: this.trainLoader, config, restoreRng: ckpt.rng !== null });
+      await loadCheckpoint(ckpt, { model: this.model, optimizer: this.optimizer, loader: this.trainLoader, restoreRng: ckpt.rng !== null });
     } catch (e) {
       const message = (e as Error).message;
       if (!/BatchLoader|optimizer|loader/.test(message)) throw e;
-      await loadCheckpoint(ckpt, { model: this.model, config, restoreRng: false });
+      await loadCheckpoint(ckpt, { model: this.model, restoreRng: false });
       note = `weights restored; optimizer and data position not (${message.replace(/^loadCheckpoint: [^:]*: /, '')})`;
     }
-    if (!fromLab && ckpt.config !== null) this.built.config = ckpt.config;
+    this.built.plan = plan ? { ...plan } : null;
     this.step = ckpt.step;
     this.window?.fill(0);
     this.everUsed?.fill(0);

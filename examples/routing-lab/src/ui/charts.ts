@@ -59,6 +59,8 @@ export function drawLineChart(host: HTMLElement, series: readonly Series[], opts
     if (s.dots) {
       for (const [x, y] of pts) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 3.5, fill: s.color }));
       if (pts.length > 1) svg.append(el('polyline', { points: pts.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1, 'stroke-dasharray': '3 3' }));
+    } else if (pts.length === 1) {
+      svg.append(el('circle', { cx: sx(pts[0]![0]), cy: sy(pts[0]![1]), r: 3, fill: s.color }));
     } else if (pts.length) {
       svg.append(el('polyline', { points: pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1.5 }));
     }

@@ -1,7 +1,7 @@
 // The expert-usage heat map: one cell per expert on a √N×√N grid (row i, column j = expert i·√N + j,
 // the product-key layout), coloured by its share of the gate mass; never-chosen experts are dark.
 
-/** Colour of a share relative to the uniform share 1/N: white at 0, blue up to uniform, orange→red above. */
+/** Colour of a share relative to the uniform share 1/N: dark at 0 (unused), pale to deep blue up to uniform, orange→red above. */
 export function shareColor(share: number, n: number): [number, number, number] {
   if (share <= 0) return [30, 30, 40];
   const r = share * n; // 1 = exactly the uniform share
@@ -12,6 +12,8 @@ export function shareColor(share: number, n: number): [number, number, number] {
   const t = Math.min(1, Math.log2(r) / 4); // 16× uniform and above: full red
   return [250, Math.round(200 - 170 * t), Math.round(90 - 70 * t)];
 }
+
+let offscreen: OffscreenCanvas | null = null;
 
 /** Draws `share` (length N) on `canvas` as a grid `width` cells wide; marks `highlight` experts. */
 export function drawHeatmap(canvas: HTMLCanvasElement, share: Float32Array, width: number, highlight: readonly number[] = []): void {
@@ -26,19 +28,48 @@ export function drawHeatmap(canvas: HTMLCanvasElement, share: Float32Array, widt
     img.data[4 * i + 2] = b;
     img.data[4 * i + 3] = 255;
   }
-  const off = new OffscreenCanvas(width, rows);
-  off.getContext('2d')!.putImageData(img, 0, 0);
-  const ctx = canvas.getContext('2d')!;
+  // One offscreen canvas per grid size, reused: a new canvas would need a new 2D context per draw.
+  // Both contexts are software ones (willReadFrequently): a few hundred KB drawn on the CPU, without
+  // round trips to the GPU process on the page's main thread.
+  if (!offscreen || offscreen.width !== width || offscreen.height !== rows) offscreen = new OffscreenCanvas(width, rows);
+  offscreen.getContext('2d', { willReadFrequently: true })!.putImageData(img, 0, 0);
+  const off = offscreen;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
   ctx.imageSmoothingEnabled = false;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const cell = Math.min(canvas.width / width, canvas.height / rows);
+  // Whole pixels per cell, so every column and row is as wide as the others.
+  const fit = Math.min(canvas.width / width, canvas.height / rows);
+  const cell = fit >= 1 ? Math.floor(fit) : fit;
   ctx.drawImage(off, 0, 0, width * cell, rows * cell);
-  ctx.lineWidth = Math.max(1.5, cell / 4);
+  if (cell >= 24) {
+    // Few experts (MoE): the grid lines and each cell's expert number.
+    ctx.strokeStyle = '#fff';
+    ctx.lineWidth = 2;
+    ctx.font = `${Math.min(28, Math.round(cell / 4))}px system-ui, 'DejaVu Sans', sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (let i = 0; i < n; i++) {
+      const x = (i % width) * cell;
+      const y = Math.floor(i / width) * cell;
+      ctx.strokeRect(x, y, cell, cell);
+      ctx.fillStyle = share[i]! * n > 4 || share[i]! <= 0 ? '#fff' : '#1d2330';
+      ctx.fillText(String(i), x + cell / 2, y + cell / 2);
+    }
+  }
   ctx.strokeStyle = '#111';
   for (const e of highlight) {
     const x = (e % width) * cell;
     const y = Math.floor(e / width) * cell;
-    const pad = Math.max(2, cell);
-    ctx.strokeRect(x - pad / 2, y - pad / 2, cell + pad, cell + pad);
+    if (cell >= 12) {
+      // Large cells: a frame inside the cell.
+      const lw = Math.max(2, cell / 14);
+      ctx.lineWidth = lw;
+      ctx.strokeRect(x + lw / 2, y + lw / 2, cell - lw, cell - lw);
+    } else {
+      // Small cells: a ring around the cell, so the cell's own colour stays visible.
+      const pad = Math.max(2, cell);
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(x - pad / 2, y - pad / 2, cell + pad, cell + pad);
+    }
   }
 }

@@ -16,6 +16,8 @@ function h(tag: string, attrs: Record<string, string> = {}, ...children: string[
 }
 const t = esc;
 
+/** A share as a whole percentage, without a "-0%" for a tiny negative one. */
+const pct = (share: number) => `${Math.round(100 * share) || 0}%`;
 const fmt = (v: number, d = 3) => (Math.abs(v) >= 1000 ? v.toExponential(2) : v.toFixed(d));
 export const showChar = (c: string) => (c === '\n' ? '⏎' : c === ' ' ? '␣' : c === '\t' ? '⇥' : c);
 
@@ -60,7 +62,7 @@ function candidateGrid(head: ProductKeyHead, k: number): string {
 function drawExpertMap(c: HTMLCanvasElement, route: ProductKeyRoute, selected: number): void {
   const n = route.numKeys;
   const size = c.width;
-  const ctx = c.getContext('2d')!;
+  const ctx = c.getContext('2d', { willReadFrequently: true })!;
   ctx.fillStyle = '#f4f5f8';
   ctx.fillRect(0, 0, size, size);
   const cell = size / n;
@@ -107,7 +109,7 @@ function routeTable(route: ProductKeyRoute): string {
       const title = `expert ${w.expert} = (${i}, ${j}); score q·k ${w.score.toFixed(3)}; gate ${w.gate.toFixed(5)}${peer ? `; σ(uᵀx) = ${(w.activation ?? 0).toFixed(3)}` : ''}`;
       return h('tr', { 'data-head': String(hi), 'data-expert': String(w.expert), 'data-gate': String(w.gate), title }, h('td', { class: 'ex' }, String(w.expert)), h('td', { class: 'gate' }, gateBar(w.gate, max, headColor(hi))), h('td', {}, fmt(w.gate, 3)));
     });
-    return h('div', { class: 'head-block', style: `border-top-color:${headColor(hi)}` }, h('div', { class: 'head-title' }, `head ${hi}`, h('small', {}, ` ${(100 * head.share).toFixed(0)}% of y`)), h('table', {}, ...rows));
+    return h('div', { class: 'head-block', style: `border-top-color:${headColor(hi)}` }, h('div', { class: 'head-title' }, `head ${hi}`, h('small', {}, ` ${pct(head.share)} of y`)), h('table', {}, ...rows));
   });
   return h('div', { class: 'route-heads', id: 'route-table' }, ...blocks);
 }
@@ -119,7 +121,7 @@ function productKeyView(route: ProductKeyRoute, selected: number): string {
   const used1 = new Set(head.winners.map((w) => w.a));
   const used2 = new Set(head.winners.map((w) => w.b));
   const picker = route.heads
-    .map((hd, i) => h('button', { type: 'button', role: 'tab', 'data-pick-head': String(i), 'aria-selected': String(i === selected), style: `border-color:${headColor(i)}` }, `head ${i}`, h('small', {}, ` ${(100 * hd.share).toFixed(0)}%`)))
+    .map((hd, i) => h('button', { type: 'button', role: 'tab', 'data-pick-head': String(i), 'aria-selected': String(i === selected), style: `border-color:${headColor(i)}` }, `head ${i}`, h('small', {}, ` ${pct(hd.share)}`)))
     .join('');
   const steps = h(
     'div',
@@ -188,9 +190,17 @@ export function drawRoute(host: HTMLElement, route: TokenRoute, selectedHead: nu
   if (d.kind === 'dense') html += h('p', {}, 'The middle block is a dense MLP: every token uses all of it; there is no routing to show. Pick MoE, PKM or PEER.');
   else if (d.kind === 'moe') html += moeView(d);
   else html += productKeyView(d, head);
+  // The expert map keeps one canvas element across refreshes: a new canvas would need a new 2D
+  // context (with GPU rasterisation a round trip to the GPU process) every few training steps.
+  const kept = host.querySelector<HTMLCanvasElement>('canvas.expert-map');
   host.innerHTML = html;
   if (d.kind === 'pkm' || d.kind === 'peer') {
-    const canvas = host.querySelector<HTMLCanvasElement>('canvas.expert-map');
+    let canvas = host.querySelector<HTMLCanvasElement>('canvas.expert-map');
+    if (canvas && kept) {
+      kept.setAttribute('aria-label', canvas.getAttribute('aria-label') ?? '');
+      canvas.replaceWith(kept);
+      canvas = kept;
+    }
     if (canvas) drawExpertMap(canvas, d, head);
     host.onclick = (e) => {
       const b = (e.target as HTMLElement).closest<HTMLElement>('[data-pick-head]');
