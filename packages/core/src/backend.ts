@@ -40,7 +40,7 @@ export type RowOp = (typeof ROW_OPS)[number];
  * reduce and rowOp). Inputs are views (any strides, any offset); outputs are new contiguous storage.
  * Ops in `ops/` check shapes and dtypes before calling in, so kernels may assume valid arguments.
  * Gradients are written in terms of ops, so a backend never implements them. The conformance suite
- * (`@myriad/core/testing`, `runConformance`) checks every method and op name against the CPU backend.
+ * (`@myriad/core/testing`, `runBackendConformance`) checks every method and op name against the CPU backend.
  *
  * | group                 | methods                                                                     |
  * |-----------------------|-----------------------------------------------------------------------------|
