@@ -1,18 +1,23 @@
 // A pool of worker threads that run the kernel module's exports over the one shared memory. The main
-// thread computes a share too; threads meet at an Atomics spin barrier between rounds (a round is
-// e.g. "pack B", then "multiply"). Workers spin briefly after a job, then sleep in Atomics.wait, and
-// are unref'd so they never keep a process alive. Only Node's worker_threads is supported; where it
-// is missing (browsers) the pool is simply not created and kernels run on the calling thread.
+// thread computes a share too. A job is a list of rounds (e.g. "pack B", then "multiply"); each round
+// is cut into blocks that threads take from a shared counter. Completion is counted in blocks, not in
+// arrivals: the main thread waits for every block of a round to be done, never for a worker to wake
+// up, so a worker the OS has not scheduled yet costs nothing (it finds the job closed and goes back
+// to sleep). A worker joins a job before it reads the job's arguments, and the main thread closes the
+// job (and waits for joined workers to leave) before it writes the next one's. Workers spin briefly
+// after a job, then sleep in Atomics.wait, and are unref'd so they never keep a process alive. Only
+// Node's worker_threads is supported; where it is missing (browsers) the pool is simply not created
+// and kernels run on the calling thread.
 import { KERNEL_NAMES, type WasmRuntime } from './runtime.js';
 
 // Control block layout (Int32 indices from address 0 of the shared memory).
 const SEQ = 0; // bumped by the main thread to publish a job
-const BAR = 1; // barrier arrivals, monotonic
-const BAR_BASE = 2; // BAR's value when the current job started
+const JOIN = 1; // (job tag << 8) | closed (0x80) | workers inside the job (low 7 bits)
 const NTHREADS = 3; // participants in the current job, main thread included
 const NROUNDS = 4;
 const ERROR = 5; // set by a worker whose call threw
 const READY = 16; // READY + id: worker id has instantiated the module
+const DONE = 80; // DONE + r: blocks of round r finished
 const ROUNDS = 96; // ROUNDS + r*4: [split arg index (-1: none), total, step, next block counter]
 /** Most threads a job can use (main thread included). */
 const MAX_THREADS = 64;
@@ -21,13 +26,14 @@ const JOBS = 1024; // JOBS + (round*MAX_THREADS + thread)*JOB_INTS: [fn+1 (0 = i
 const JOB_INTS = 16;
 const CONTROL_INTS = JOBS + MAX_ROUNDS * MAX_THREADS * JOB_INTS;
 const IDLE_SPIN_MS = 0.2; // how long an idle worker spins for the next job before sleeping (short: it competes with the main thread's JS)
-const BARRIER_SPIN_MS = 0.05; // how long a thread spins at a barrier before sleeping
+const WAIT_SPIN_MS = 0.05; // how long a thread spins for a round's last blocks before sleeping
 
 /**
  * One round of a job: every thread calls export `fn` with its own `args[t]`. With `split`, the
  * range [0,total) is cut into blocks of `step` that threads take from a shared counter (so a thread
  * slowed by other processes takes fewer); each block is one call with args[arg], args[arg+1] set to
- * the block's bounds. Without it each thread makes one call (none where args[t] is null).
+ * the block's bounds, made with the args of the thread that takes it. Without `split` the round has
+ * one block per thread t (none where args[t] is null), which any thread may run.
  */
 export interface Round {
   fn: (typeof KERNEL_NAMES)[number];
@@ -35,44 +41,66 @@ export interface Round {
   split: { arg: number; total: number; step: number } | null;
 }
 
-// Shared by the worker source and the main thread (stringified into the worker).
-function runRound(I: Int32Array, fns: Array<(...a: number[]) => void>, r: number, id: number, jobs: number, maxThreads: number, jobInts: number, rounds: number): void {
-  const at = jobs + (r * maxThreads + id) * jobInts;
-  const fn = I[at]!;
-  if (fn === 0) return;
-  const args: number[] = [];
-  for (let i = 1; i < jobInts; i++) args.push(I[at + i]!);
+// Shared by the worker source and the main thread (stringified into the worker). Takes blocks of
+// round r until none is left; returns false if a call threw (the block still counts as done).
+function runRound(
+  I: Int32Array,
+  fns: Array<(...a: number[]) => void>,
+  r: number,
+  id: number,
+  jobs: number,
+  maxThreads: number,
+  jobInts: number,
+  rounds: number,
+  done: number,
+): boolean {
   const arg = I[rounds + r * 4]!;
-  if (arg < 0) {
-    fns[fn - 1]!(...args);
-    return;
-  }
   const total = I[rounds + r * 4 + 1]!;
   const step = I[rounds + r * 4 + 2]!;
+  const blocks = arg < 0 ? total : Math.ceil(total / step);
+  let ok = true;
   for (;;) {
-    const lo = Atomics.add(I, rounds + r * 4 + 3, 1) * step;
-    if (lo >= total) return;
-    args[arg] = lo;
-    args[arg + 1] = Math.min(total, lo + step);
-    fns[fn - 1]!(...args);
+    const b = Atomics.add(I, rounds + r * 4 + 3, 1);
+    if (b >= blocks) return ok;
+    try {
+      const at = jobs + (r * maxThreads + (arg < 0 ? b : id)) * jobInts;
+      const fn = I[at]!;
+      if (fn !== 0) {
+        const args: number[] = [];
+        for (let i = 1; i < jobInts; i++) args.push(I[at + i]!);
+        if (arg >= 0) {
+          args[arg] = b * step;
+          args[arg + 1] = Math.min(total, (b + 1) * step);
+        }
+        fns[fn - 1]!(...args);
+      }
+    } catch {
+      ok = false;
+    } finally {
+      // The thread finishing the round's last block wakes any thread sleeping on it.
+      if (Atomics.add(I, done + r, 1) + 1 === blocks) Atomics.notify(I, done + r);
+    }
   }
 }
 
-// Arrive at the barrier, then spin briefly and sleep until every thread has arrived.
-function barrier(I: Int32Array, bar: number, target: number, spinMs: number): void {
-  if (((Atomics.add(I, bar, 1) + 1 - target) | 0) === 0) {
-    Atomics.notify(I, bar);
-    return;
-  }
+// Spins briefly, then sleeps in short waits, until I[at] >= target.
+function waitFor(I: Int32Array, at: number, target: number, spinMs: number): void {
   const start = performance.now();
   let spins = 0;
   for (;;) {
-    const v = Atomics.load(I, bar);
-    if (((v - target) | 0) >= 0) return;
+    const v = Atomics.load(I, at);
+    if (v >= target) return;
     if (++spins < 256) continue;
     spins = 0;
-    if (performance.now() - start > spinMs) Atomics.wait(I, bar, v, 1);
+    if (performance.now() - start > spinMs) Atomics.wait(I, at, v, 1);
   }
+}
+
+// Number of blocks in round r (as runRound counts them).
+function roundBlocks(I: Int32Array, r: number, rounds: number): number {
+  const arg = I[rounds + r * 4]!;
+  const total = I[rounds + r * 4 + 1]!;
+  return arg < 0 ? total : Math.ceil(total / I[rounds + r * 4 + 2]!);
 }
 
 // The worker body is plain JavaScript evaluated by worker_threads, so it needs no TypeScript loader.
@@ -83,7 +111,8 @@ const instance = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => instance.exports[n]);
 const I = new Int32Array(memory.buffer, 0, ${CONTROL_INTS});
 const runRound = ${runRound.toString()};
-const barrier = ${barrier.toString()};
+const waitFor = ${waitFor.toString()};
+const roundBlocks = ${roundBlocks.toString()};
 Atomics.store(I, ${READY} + id, 1);
 let seq = Atomics.load(I, ${SEQ});
 for (;;) {
@@ -96,18 +125,24 @@ for (;;) {
     else if (now - since > ${IDLE_SPIN_MS}) { Atomics.wait(I, ${SEQ}, seq); since = 0; }
   }
   seq = s;
-  const threads = Atomics.load(I, ${NTHREADS});
-  if (id >= threads) continue;
-  const rounds = I[${NROUNDS}];
-  const base = I[${BAR_BASE}];
-  for (let r = 0; r < rounds; r++) {
-    try {
-      runRound(I, fns, r, id, ${JOBS}, ${MAX_THREADS}, ${JOB_INTS}, ${ROUNDS});
-    } catch (e) {
-      Atomics.store(I, ${ERROR}, 1);
-    }
-    barrier(I, ${BAR}, (base + (r + 1) * threads) | 0, ${BARRIER_SPIN_MS});
+  // Join the job unless the main thread has already closed it (or published a later one).
+  const tag = (s & 0x7fffff);
+  let joined = false;
+  for (;;) {
+    const v = Atomics.load(I, ${JOIN});
+    if ((v >>> 8) !== tag || (v & 0x80) !== 0) break;
+    if (Atomics.compareExchange(I, ${JOIN}, v, v + 1) === v) { joined = true; break; }
   }
+  if (!joined) continue;
+  if (id < Atomics.load(I, ${NTHREADS})) {
+    const rounds = I[${NROUNDS}];
+    for (let r = 0; r < rounds; r++) {
+      if (!runRound(I, fns, r, id, ${JOBS}, ${MAX_THREADS}, ${JOB_INTS}, ${ROUNDS}, ${DONE})) Atomics.store(I, ${ERROR}, 1);
+      if (r + 1 < rounds) waitFor(I, ${DONE} + r, roundBlocks(I, r, ${ROUNDS}), ${WAIT_SPIN_MS});
+    }
+  }
+  Atomics.sub(I, ${JOIN}, 1);
+  Atomics.notify(I, ${JOIN});
 }
 `;
 
@@ -145,7 +180,10 @@ export class WorkerPool {
   private readonly workers: NodeWorker[] = [];
   private broken = false;
 
-  private constructor(private readonly rt: WasmRuntime, private readonly Worker: WorkerCtor) {
+  private constructor(
+    private readonly rt: WasmRuntime,
+    private readonly Worker: WorkerCtor,
+  ) {
     this.control = new Int32Array(rt.memory.buffer, 0, CONTROL_INTS);
   }
 
@@ -180,20 +218,27 @@ export class WorkerPool {
     return n;
   }
 
-  /** Runs the rounds on `threads` threads (t = 0 is the calling thread), a barrier after each. */
+  /**
+   * Runs the rounds on up to `threads` threads (t = 0 is the calling thread): every block of a round
+   * is done before the next round starts, and every block of the job before this returns.
+   */
   run(rounds: Round[], threads: number): void {
     if (threads === 1) return runRounds(this.rt, rounds);
     const exports = this.rt.exports as unknown as Record<string, (...a: number[]) => void>;
     if (rounds.length > MAX_ROUNDS || threads > this.readyThreads()) {
-      throw new Error(`wasm pool: a job of ${rounds.length} rounds × ${threads} threads exceeds the pool (${MAX_ROUNDS} rounds, ${this.readyThreads()} ready threads)`);
+      throw new Error(
+        `wasm pool: a job of ${rounds.length} rounds × ${threads} threads exceeds the pool (${MAX_ROUNDS} rounds, ${this.readyThreads()} ready threads)`,
+      );
     }
+    // No worker is inside a job here (the last run waited for them to leave), so the job's words are ours.
     const I = this.control;
     for (let r = 0; r < rounds.length; r++) {
       const round = rounds[r]!;
       I[ROUNDS + r * 4] = round.split ? round.split.arg : -1;
-      I[ROUNDS + r * 4 + 1] = round.split ? round.split.total : 0;
-      I[ROUNDS + r * 4 + 2] = round.split ? round.split.step : 0;
+      I[ROUNDS + r * 4 + 1] = round.split ? round.split.total : threads;
+      I[ROUNDS + r * 4 + 2] = round.split ? Math.max(1, round.split.step) : 1;
       I[ROUNDS + r * 4 + 3] = 0;
+      I[DONE + r] = 0;
       for (let t = 0; t < threads; t++) {
         const at = JOBS + (r * MAX_THREADS + t) * JOB_INTS;
         const args = round.args[t];
@@ -201,26 +246,30 @@ export class WorkerPool {
         if (args) for (let i = 0; i < args.length; i++) I[at + 1 + i] = args[i]!;
       }
     }
-    const base = Atomics.load(I, BAR);
-    I[BAR_BASE] = base;
     I[NROUNDS] = rounds.length;
     Atomics.store(I, NTHREADS, threads);
     Atomics.store(I, ERROR, 0);
-    Atomics.add(I, SEQ, 1);
+    const seq = (Atomics.load(I, SEQ) + 1) | 0;
+    Atomics.store(I, JOIN, (seq & 0x7fffff) << 8);
+    Atomics.store(I, SEQ, seq);
     Atomics.notify(I, SEQ);
     const fns = KERNEL_NAMES.map((n) => exports[n]!);
-    let failure: unknown = null;
+    let ok = true;
     for (let r = 0; r < rounds.length; r++) {
-      if (failure === null) {
-        try {
-          runRound(I, fns, r, 0, JOBS, MAX_THREADS, JOB_INTS, ROUNDS);
-        } catch (e) {
-          failure = e;
-        }
-      }
-      barrier(I, BAR, (base + (r + 1) * threads) | 0, BARRIER_SPIN_MS);
+      if (!runRound(I, fns, r, 0, JOBS, MAX_THREADS, JOB_INTS, ROUNDS, DONE)) ok = false;
+      waitFor(I, DONE + r, roundBlocks(I, r, ROUNDS), WAIT_SPIN_MS);
     }
-    if (failure !== null) throw failure;
+    // Close the job: workers not yet inside stay out; wait for those inside to leave.
+    for (;;) {
+      const v = Atomics.load(I, JOIN);
+      if (Atomics.compareExchange(I, JOIN, v, v | 0x80) === v) break;
+    }
+    for (;;) {
+      const v = Atomics.load(I, JOIN);
+      if ((v & 0x7f) === 0) break;
+      Atomics.wait(I, JOIN, v, 1);
+    }
+    if (!ok) throw new Error('wasm pool: a kernel call trapped on the calling thread');
     if (Atomics.load(I, ERROR) !== 0) throw new Error('wasm pool: a worker kernel call trapped');
   }
 
