@@ -14,24 +14,82 @@ export { ShapeError } from './errors.js';
 export { broadcastShapes, contiguousStrides, isContiguousLayout, shapeSize, shapesEqual } from './shape.js';
 export { coalesce as coalesceDims } from './cpu/strided.js';
 export { Rng, manualSeed, getGlobalRng, getRngState, setRngState } from './random.js';
-export { type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, type RowOp, setBackend, getBackend } from './backend.js';
+export {
+  type Backend,
+  type Storage,
+  type View,
+  type UnaryOp,
+  type BinaryOp,
+  type ReduceOp,
+  type RowOp,
+  setBackend,
+  getBackend,
+} from './backend.js';
 export type { RoutingDecision, RoutingSource } from './routing.js';
 export { type UpdateRule, type CompiledUpdate, compileUpdateRule, checkUpdateRule } from './update-rule.js';
 export { cpuBackend } from './cpu/cpu-backend.js';
 export { sortRowPositions } from './cpu/unique-rows.js';
 export { kernels as cpuKernels, installKernels, resetKernels, jsKernels, type CpuKernels } from './cpu/kernels.js';
 export { installWasmKernels, installWasmKernelsAsync, wasmKernels } from './cpu/wasm/install.js';
-export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, rand, randn, randint, type TensorOptions, type RandomOptions } from './creation.js';
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  zerosLike,
+  onesLike,
+  arange,
+  linspace,
+  rand,
+  randn,
+  randint,
+  type TensorOptions,
+  type RandomOptions,
+} from './creation.js';
 export * from './ops/elementwise.js';
 export { sum, mean, max, min, argmax, cumsum, variance, std, sumToShape, type VarianceOptions } from './ops/reduce.js';
-export { reshape, permute, transpose, expand, slice, unsqueeze, squeeze, flatten, concat, cat, stack, split, chunk, clone, contiguous } from './ops/movement.js';
+export {
+  reshape,
+  permute,
+  transpose,
+  expand,
+  slice,
+  unsqueeze,
+  squeeze,
+  flatten,
+  concat,
+  cat,
+  stack,
+  split,
+  chunk,
+  clone,
+  contiguous,
+} from './ops/movement.js';
 export { matmul } from './ops/linalg.js';
 export { gather, scatterAdd, indexSelect, topk, where, maskedFill, oneHot } from './ops/indexing.js';
+export { expertMix, type ExpertActivation } from './ops/expert-mix.js';
 export { sort, argsort } from './ops/sort.js';
 export { tril, triu } from './ops/triangular.js';
-export { mseLoss, l1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits, type Reduction, type LossOptions, type BCEWithLogitsOptions } from './ops/losses.js';
+export {
+  mseLoss,
+  l1Loss,
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  type Reduction,
+  type LossOptions,
+  type BCEWithLogitsOptions,
+} from './ops/losses.js';
 export { toBackend, toBackendAsync, isBackend } from './ops/device.js';
 export { formatTensor } from './format.js';
-export { softmax, logSoftmax, logsumexp, crossEntropy, layerNorm, dropout, type CrossEntropyOptions, type DropoutOptions } from './ops/nn.js';
+export {
+  softmax,
+  logSoftmax,
+  logsumexp,
+  crossEntropy,
+  layerNorm,
+  dropout,
+  type CrossEntropyOptions,
+  type DropoutOptions,
+} from './ops/nn.js';
 export * from './io/safetensors.js';
 export * from './io/safetensors-file.js';

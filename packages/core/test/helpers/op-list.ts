@@ -8,13 +8,50 @@ import { cpuBackend, type Backend, type Tensor } from '@myriad/core';
 
 /** Exports of @myriad/core that are not tensor ops (classes, backend plumbing, I/O, randomness state, helpers). */
 export const NOT_OPS = new Set([
-  'Rng', 'SafetensorsError', 'ShapeError', 'SparseGrad', 'Tensor', 'broadcastShapes', 'checkUpdateRule', 'coalesceDims',
-  'compileUpdateRule', 'contiguousStrides', 'formatTensor', 'getBackend', 'getCheckNumerics', 'getGlobalRng', 'getRngState',
-  'installKernels', 'installWasmKernels', 'installWasmKernelsAsync', 'isBackend', 'isContiguousLayout', 'isGradEnabled',
-  'loadSafetensors', 'loadSafetensorsWithMetadata', 'manualSeed', 'noGrad', 'onesOf', 'promoteTypes', 'readSafetensorsFile',
-  'readSafetensorsFileWithMetadata', 'readSafetensorsMetadata', 'removeStaleTempFiles', 'resetKernels', 'saveSafetensors',
-  'scalarLike', 'setBackend', 'setCheckNumerics', 'setRngState', 'shapeSize', 'shapesEqual', 'sortRowPositions', 'toBackendAsync', 'wasmKernels',
-  'writeFileAtomic', 'writeSafetensorsFile',
+  'Rng',
+  'SafetensorsError',
+  'ShapeError',
+  'SparseGrad',
+  'Tensor',
+  'broadcastShapes',
+  'checkUpdateRule',
+  'coalesceDims',
+  'compileUpdateRule',
+  'contiguousStrides',
+  'formatTensor',
+  'getBackend',
+  'getCheckNumerics',
+  'getGlobalRng',
+  'getRngState',
+  'installKernels',
+  'installWasmKernels',
+  'installWasmKernelsAsync',
+  'isBackend',
+  'isContiguousLayout',
+  'isGradEnabled',
+  'loadSafetensors',
+  'loadSafetensorsWithMetadata',
+  'manualSeed',
+  'noGrad',
+  'onesOf',
+  'promoteTypes',
+  'readSafetensorsFile',
+  'readSafetensorsFileWithMetadata',
+  'readSafetensorsMetadata',
+  'removeStaleTempFiles',
+  'resetKernels',
+  'saveSafetensors',
+  'scalarLike',
+  'setBackend',
+  'setCheckNumerics',
+  'setRngState',
+  'shapeSize',
+  'shapesEqual',
+  'sortRowPositions',
+  'toBackendAsync',
+  'wasmKernels',
+  'writeFileAtomic',
+  'writeSafetensorsFile',
 ]);
 
 type Out = Tensor | readonly Tensor[] | { values: Tensor; indices: Tensor };
@@ -106,6 +143,8 @@ export const PROBES: Record<string, (i: Inputs) => Out> = {
   gather: ({ x, ids }) => core.gather(x, 1, core.unsqueeze(ids, 1)),
   scatterAdd: ({ x, ids }) => core.scatterAdd(x, 1, core.unsqueeze(ids, 1), core.slice(x, 1, 0, 1)),
   indexSelect: ({ x, ids }) => core.indexSelect(x, 0, core.clamp(ids, 0, 2).to('int32')),
+  expertMix: ({ x, pos, ids }) =>
+    core.expertMix(x, pos, pos, core.reshape(core.clamp(ids, 0, 2).to('int32'), [3, 1]), core.slice(x, 1, 0, 1), 'gelu'),
   topk: ({ x }) => core.topk(x, 2),
   sort: ({ x }) => core.sort(x, -1),
   argsort: ({ x }) => core.argsort(x, -1, true),
@@ -158,14 +197,24 @@ export function collectOps(): OpInfo[] {
       .map(([name, probe]) => {
         const make = (v: number[][]) => core.tensor(v, { dtype: 'float64' });
         const inputs: Inputs = {
-          x: make([[0.3, -0.7, 0.1, 0.9], [-0.2, 0.5, -0.4, 0.8], [0.6, -0.1, 0.35, -0.85]]).requiresGrad_(),
-          pos: make([[0.3, 0.7, 0.15, 0.9], [0.25, 0.5, 0.4, 0.8], [0.6, 0.12, 0.35, 0.85]]).requiresGrad_(),
+          x: make([
+            [0.3, -0.7, 0.1, 0.9],
+            [-0.2, 0.5, -0.4, 0.8],
+            [0.6, -0.1, 0.35, -0.85],
+          ]).requiresGrad_(),
+          pos: make([
+            [0.3, 0.7, 0.15, 0.9],
+            [0.25, 0.5, 0.4, 0.8],
+            [0.6, 0.12, 0.35, 0.85],
+          ]).requiresGrad_(),
           ids: core.tensor([0, 3, 1], { dtype: 'int32' }),
         };
         log.clear();
         const out = probe(inputs);
         const outputs = out instanceof core.Tensor ? [out] : Array.isArray(out) ? out : [(out as { values: Tensor }).values];
-        const usesInput = name !== 'tensor' && !['zeros', 'ones', 'full', 'arange', 'linspace', 'rand', 'randn', 'randint', 'zerosLike', 'onesLike'].includes(name);
+        const usesInput =
+          name !== 'tensor' &&
+          !['zeros', 'ones', 'full', 'arange', 'linspace', 'rand', 'randn', 'randint', 'zerosLike', 'onesLike'].includes(name);
         const differentiable = usesInput ? outputs.some((t) => t.requiresGrad) : null;
         const calls = [...log].sort();
         return { name, differentiable, kernels: calls.filter((c) => !HOST_METHODS.has(c)), host: calls.filter((c) => HOST_METHODS.has(c)) };

@@ -1,0 +1,126 @@
+// expertMix: a weighted sum of single-neuron experts read from two tables (PEER, He 2024, eqs. 3–4).
+// On the CPU backend one fused loop reads the chosen rows in place; on any other backend it is the
+// composition below (indexSelect + matmul + activation + mul + matmul), which is also the reference
+// the fused loop is tested against.
+import { record } from '../autograd.js';
+import { cpuBackend } from '../cpu/cpu-backend.js';
+import { expertMixBackward, expertMixForward, expertTableGrad, sortSlotsByRow, type ExpertActivation } from '../cpu/expert-mix.js';
+import { allocTyped, type TypedArray } from '../dtype.js';
+import { ShapeError, fmt } from '../errors.js';
+import { SparseGrad } from '../sparse-grad.js';
+import type { Tensor } from '../tensor.js';
+import { gelu, mul, relu, silu, tanh } from './elementwise.js';
+import { indexSelect } from './indexing.js';
+import { matmul } from './linalg.js';
+import { reshape, transpose, unsqueeze } from './movement.js';
+import { requireInt, sameBackend, wrap } from './util.js';
+
+export type { ExpertActivation } from '../cpu/expert-mix.js';
+
+const ACTIVATIONS: Readonly<Record<ExpertActivation, (x: Tensor) => Tensor>> = { gelu, relu, silu, tanh };
+
+/**
+ * y[t] = Σₛ gates[t,s] · σ(down[e]·x[t]) · up[e] with e = indices[t,s]: x [T, D], down [N, D],
+ * up [N, Do], indices int32 [T, S], gates [T, S] → y [T, Do]. Differentiable in x, down, up and
+ * gates; the tables get row-sparse gradients (SparseGrad, coalesced on the CPU backend), so a step
+ * costs O(touched rows) however large N is. On the CPU backend the chosen rows are never copied.
+ * @example expertMix(x, down.weight, up.weight, experts, gates, 'gelu') // PEER's experts
+ */
+export function expertMix(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: Tensor, activation: ExpertActivation): Tensor {
+  const { T, S, D, Do } = checkArgs(x, down, up, indices, gates, activation);
+  if (x.backend !== cpuBackend || x.dtype === 'int32') return expertMixComposed(x, down, up, indices, gates, activation);
+  const N = down.shape[0]!;
+  const xs = host(x);
+  const ds = host(down);
+  const us = host(up);
+  const gs = host(gates);
+  const idx = host(indices) as Int32Array;
+  for (let p = 0; p < idx.length; p++) {
+    const e = idx[p]!;
+    if (!(e >= 0 && e < N)) throw new RangeError(`expertMix: index ${e} at slot ${p} out of range for tables of ${N} rows`);
+  }
+  const y = allocTyped(x.dtype, T * Do);
+  const z = allocTyped(x.dtype, T * S);
+  expertMixForward(xs, ds, us, idx, gs, T, S, D, Do, activation, y, z);
+  const out = wrap(cpuBackend, y, [T, Do], x.dtype);
+  return record('expertMix', out, [x, down, up, gates], (dy) => {
+    const dx = allocTyped(x.dtype, T * D);
+    const dgates = allocTyped(x.dtype, T * S);
+    const dz = new Float64Array(T * S);
+    const c = new Float64Array(T * S);
+    const g = host(dy);
+    expertMixBackward(ds, us, idx, gs, z, g, T, S, D, Do, activation, dx, dgates, dz, c);
+    const sorted = down.requiresGrad || up.requiresGrad ? sortSlotsByRow(idx) : null;
+    const tableGrad = (table: Tensor, coef: Float64Array, src: TypedArray, width: number): SparseGrad | null => {
+      if (!table.requiresGrad || sorted === null) return null;
+      const r = expertTableGrad(coef, src, S, width, sorted, (n) => allocTyped(table.dtype, n));
+      const rows = wrap(cpuBackend, r.rows, [r.rows.length], 'int32');
+      const values = wrap(cpuBackend, r.values, [r.rows.length, width], table.dtype);
+      return new SparseGrad(rows, values, table.shape, true);
+    };
+    return [
+      x.requiresGrad ? wrap(cpuBackend, dx, [T, D], x.dtype) : null,
+      tableGrad(down, dz, xs, D),
+      tableGrad(up, c, g, Do),
+      gates.requiresGrad ? wrap(cpuBackend, dgates, [T, S], x.dtype) : null,
+    ];
+  });
+}
+
+/**
+ * expertMix written with the ops PEER used before the fused kernel (the reference, and what every
+ * backend but the CPU runs): gather uᵢ and vᵢ, σ(uᵢᵀx), weight by gᵢ, sum the vᵢ.
+ */
+export function expertMixComposed(
+  x: Tensor,
+  down: Tensor,
+  up: Tensor,
+  indices: Tensor,
+  gates: Tensor,
+  activation: ExpertActivation,
+): Tensor {
+  const { T, S, Do } = checkArgs(x, down, up, indices, gates, activation);
+  const u = indexSelect(down, 0, indices); // uᵢ: [T, S, D]
+  const v = indexSelect(up, 0, indices); // vᵢ: [T, S, Do]
+  const hidden = ACTIVATIONS[activation](matmul(u, unsqueeze(x, -1))); // σ(uᵢᵀx): [T, S, 1]
+  const gated = mul(hidden, reshape(gates, [T, S, 1])); // gᵢ·σ(uᵢᵀx)
+  return reshape(matmul(transpose(gated), v), [T, Do]); // Σᵢ gᵢ·σ(uᵢᵀx)·vᵢ
+}
+
+function checkArgs(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: Tensor, activation: ExpertActivation) {
+  requireInt('expertMix', 'indices', indices);
+  sameBackend('expertMix', x, down, up, indices, gates);
+  if (!(activation in ACTIVATIONS)) {
+    throw new RangeError(`expertMix: unknown activation '${String(activation)}'; expected one of ${Object.keys(ACTIVATIONS).join(', ')}`);
+  }
+  if (x.ndim !== 2 || down.ndim !== 2 || up.ndim !== 2 || indices.ndim !== 2) {
+    throw new ShapeError(
+      `expertMix: expected x [T, D], down [N, D], up [N, Do], indices [T, S]; got x ${fmt(x.shape)}, down ${fmt(down.shape)}, up ${fmt(up.shape)}, indices ${fmt(indices.shape)}`,
+    );
+  }
+  const [T, D] = x.shape as [number, number];
+  const [S] = indices.shape.slice(1) as [number];
+  const Do = up.shape[1]!;
+  if (indices.shape[0] !== T || down.shape[1] !== D || up.shape[0] !== down.shape[0]) {
+    throw new ShapeError(
+      `expertMix: shapes disagree: x ${fmt(x.shape)}, down ${fmt(down.shape)}, up ${fmt(up.shape)}, indices ${fmt(indices.shape)} (need x [T, D], down [N, D], up [N, Do], indices [T, S])`,
+    );
+  }
+  if (gates.ndim !== 2 || gates.shape[0] !== T || gates.shape[1] !== S) {
+    throw new ShapeError(`expertMix: gates ${fmt(gates.shape)} must match indices ${fmt([T, S])}`);
+  }
+  for (const [name, t] of [
+    ['down', down],
+    ['up', up],
+    ['gates', gates],
+  ] as const) {
+    if (t.dtype !== x.dtype) throw new TypeError(`expertMix: ${name} is ${t.dtype} but x is ${x.dtype}; cast one of them`);
+  }
+  return { T, S, D, Do };
+}
+
+/** The elements of a CPU tensor, contiguous: a view on its storage where possible, else a copy. */
+function host(t: Tensor): TypedArray {
+  const data = t.backend.hostData(t.storage)!;
+  return t.isContiguous() ? data.subarray(t.offset, t.offset + t.size) : t.toTypedArray();
+}
