@@ -5,7 +5,7 @@
 //              g = scoreFn(qₕ·K_I)   (softmax or sigmoid over the k scores)             (eq. 2)
 //              fₕ(x) = Σ_{i∈I} gᵢ·eᵢ(x)                                                 (eq. 3)
 // y = Σₕ fₕ(x) (eq. 4). With topK = 1 and softmax, g = 1: an MLP of `heads` hidden neurons.
-import { indexSelect, matmul, reshape, sigmoid, softmax, transpose, unsqueeze, mul, shapeSize, type RoutingDecision, type RoutingSource, type Tensor } from '@myriad/core';
+import { expertMix, reshape, sigmoid, softmax, shapeSize, type RoutingDecision, type RoutingSource, type Tensor } from '@myriad/core';
 import { Module, param, type InitOptions } from '../module.js';
 import { initDType, initRng, normalInit, requireLastDim } from '../init.js';
 import { Embedding } from '../layers/embedding.js';
@@ -67,7 +67,6 @@ export class PEER extends Module implements RoutingSource {
   readonly dimKey: number;
   readonly activation: Activation;
   readonly scoreFn: ScoreFn;
-  private readonly act: (x: Tensor) => Tensor;
 
   /**
    * Init for unit scale (the paper leaves it open): keys N(0, 2/dimKey), so a half-score has unit
@@ -77,11 +76,22 @@ export class PEER extends Module implements RoutingSource {
    */
   constructor(options: PEEROptions) {
     super();
-    const { dim, dimOut = dim, heads = 8, numExperts, topK = 16, dimKey = 128, queryNorm = 'batch', activation = 'gelu', scoreFn = 'softmax' } = options;
+    const {
+      dim,
+      dimOut = dim,
+      heads = 8,
+      numExperts,
+      topK = 16,
+      dimKey = 128,
+      queryNorm = 'batch',
+      activation = 'gelu',
+      scoreFn = 'softmax',
+    } = options;
     const numKeys = sqrtExperts('PEER', numExperts);
     checkProductKeyOptions('PEER', { dim, dimOut, heads, numKeys, topK, dimKey });
-    if (scoreFn !== 'softmax' && scoreFn !== 'sigmoid') throw new RangeError(`PEER: unknown scoreFn '${String(scoreFn)}'; expected softmax or sigmoid`);
-    this.act = activationFn(activation, 'PEER');
+    if (scoreFn !== 'softmax' && scoreFn !== 'sigmoid')
+      throw new RangeError(`PEER: unknown scoreFn '${String(scoreFn)}'; expected softmax or sigmoid`);
+    activationFn(activation, 'PEER'); // throws naming the valid activations
     this.dim = dim;
     this.dimOut = dimOut;
     this.heads = heads;
@@ -112,12 +122,16 @@ export class PEER extends Module implements RoutingSource {
     const { scores, indices } = productKeyTopk(q, this.keys, k); // eq. 1: [T, H, k]
     const g = this.scoreFn === 'softmax' ? softmax(scores, -1) : sigmoid(scores); // eq. 2
     const experts = reshape(indices, [tokens, heads * k]);
-    const u = indexSelect(this.down.weight, 0, experts); // uᵢ: [T, H·k, dim]
-    const v = indexSelect(this.up.weight, 0, experts); // vᵢ: [T, H·k, dimOut]
-    const hidden = this.act(matmul(u, unsqueeze(xf, -1))); // σ(uᵢᵀx): [T, H·k, 1]
-    const gated = mul(hidden, reshape(g, [tokens, heads * k, 1])); // gᵢ·σ(uᵢᵀx)
-    const y = matmul(transpose(gated), v); // eqs. 3–4, Σₕ Σᵢ gᵢ·σ(uᵢᵀx)·vᵢ: [T, 1, dimOut]
+    const y = this.mixExperts(xf, experts, reshape(g, [tokens, heads * k])); // eqs. 3–4, Σₕ Σᵢ gᵢ·σ(uᵢᵀx)·vᵢ: [T, dimOut]
     this.lastRouting = routingDecision(indices, g, tokens, heads, k);
     return reshape(y, [...lead, this.dimOut]);
+  }
+
+  /**
+   * Σᵢ gᵢ·σ(uᵢᵀx)·vᵢ over each token's chosen experts (uᵢ = down[i], vᵢ = up[i]): core's expertMix, one
+   * fused pass on the CPU backend that never copies the chosen rows; indexSelect + matmul elsewhere.
+   */
+  protected mixExperts(xf: Tensor, experts: Tensor, gates: Tensor): Tensor {
+    return expertMix(xf, this.down.weight, this.up.weight, experts, gates, this.activation);
   }
 }
