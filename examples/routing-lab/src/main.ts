@@ -316,7 +316,7 @@ function drawLayer(s: LayerSnapshot): void {
   drawLineChart($('usage-chart'), [
     { name: 'usage %', color: '#2ca02c', points: lab.usage },
     { name: 'KL (nats)', color: '#9467bd', points: lab.kl },
-  ], { xLabel: 'step', yLabel: 'usage % / KL', height: 170, yMin: 0 });
+  ], { xLabel: 'step', yLabel: 'usage % / KL', height: 170, yMin: 0, empty: 'a point every 10 training steps' });
 }
 
 function showInfo(info: ReadyInfo): void {
@@ -393,8 +393,11 @@ function handle(e: Event): void {
       break;
     case 'layer':
       lab.lastSnapshot = e.snapshot;
-      lab.usage.push([e.snapshot.step, 100 * e.snapshot.usage]);
-      lab.kl.push([e.snapshot.step, e.snapshot.unevenness]);
+      // The chart's points are closed windows (10 steps each); a look at the open window only shows in the stats.
+      if (e.snapshot.windowClosed) {
+        lab.usage.push([e.snapshot.step, 100 * e.snapshot.usage]);
+        lab.kl.push([e.snapshot.step, e.snapshot.unevenness]);
+      }
       schedule('layer');
       break;
     case 'route':

@@ -104,6 +104,8 @@ export interface LayerSnapshot {
   auxLoss: number | null;
   bias: number[] | null;
   droppedFraction: number | null;
+  /** True when this snapshot closed its window (one point of the usage-over-time chart); false for a look at the open window. */
+  windowClosed: boolean;
 }
 
 export interface ReadyInfo {

@@ -28,8 +28,9 @@ function enqueue(where: string, job: () => Promise<void> | void): Promise<void> 
   queue = queue.then(job).catch((e: unknown) => {
     training = false;
     stepsLeft = 0;
-    post({ type: 'error', where, message: e instanceof Error ? e.message : String(e) });
+    // Status first: the page's "paused" line must not cover the error message.
     post({ type: 'status', training: false, step: session?.step ?? 0 });
+    post({ type: 'error', where, message: e instanceof Error ? e.message : String(e) });
   });
   return queue;
 }
@@ -69,7 +70,7 @@ async function afterStep(s: Session): Promise<void> {
     post({ type: 'eval', step: s.step, valLoss, ms: performance.now() - t0 });
   }
   if (s.step % SNAPSHOT_EVERY === 0 || !training) {
-    const snap = s.snapshot();
+    const snap = await s.snapshot(s.step % SNAPSHOT_EVERY === 0);
     if (snap) post({ type: 'layer', snapshot: snap }, [snap.share.buffer]);
   }
   if (probeTarget && (s.step % ROUTE_EVERY === 0 || !training)) {
@@ -148,7 +149,7 @@ scope.onmessage = (e: MessageEvent<Request>) => {
         post({ type: 'status', training: false, step: session?.step ?? 0 });
         // The views show the paused model: its route and the layer since the last snapshot.
         if (!session) return;
-        const snap = session.snapshot();
+        const snap = await session.snapshot(false);
         if (snap) post({ type: 'layer', snapshot: snap }, [snap.share.buffer]);
         if (probeTarget) post({ type: 'route', route: await session.probe(probeTarget.text, probeTarget.position) });
       });
@@ -194,7 +195,14 @@ scope.onmessage = (e: MessageEvent<Request>) => {
       break;
     case 'load':
       void enqueue(`loading ${m.name}`, async () => {
-        const spec = specOfCheckpoint(m.bytes, m.name, m.spec);
+        let spec: LabSpec;
+        try {
+          spec = specOfCheckpoint(m.bytes, m.name, m.spec);
+        } catch (e) {
+          // Not a checkpoint the lab can read: the current model stays, and the page gets it back.
+          if (session) post({ type: 'ready', info: session.info() });
+          throw e;
+        }
         await configure(spec);
         const { step, note } = await session!.load(m.bytes, m.name);
         post({ type: 'ready', info: session!.info() });

@@ -88,13 +88,17 @@ async function takeLongTasks(page: Page): Promise<number[]> {
   });
 }
 
-/** CPU time a main-thread task may spend (ms): half the 100 ms frame budget, so where CPU time ≈ wall time (an idle machine) a task stays well under 100 ms. */
-const TASK_CPU_BUDGET_MS = 50;
+/**
+ * CPU time a main-thread task may spend (ms): the issue's 100 ms. On an idle machine a task's CPU time
+ * is its wall time; the page's heaviest tasks measure 15–35 ms here (a route refresh with the route view
+ * on screen: parsing it, then style, layout and paint).
+ */
+const TASK_CPU_BUDGET_MS = 100;
 
 /**
- * Trains `steps` more steps while tracing the page's main thread, and checks that no task blocked it:
+ * Trains up to step `steps` while tracing the page's main thread, and checks that no task blocked it:
  * every task's own work (CPU time) is within TASK_CPU_BUDGET_MS, and where the machine is not loaded
- * beyond its cores every long task (wall clock, the Long Tasks API) is within 100 ms. On a machine
+ * beyond its cores every long task (wall clock, the Long Tasks API) is within 100 ms too. On a machine
  * loaded beyond its cores a task's wall time also counts the time its thread waited for a core; both
  * are printed.
  */
@@ -108,7 +112,7 @@ async function trainWatchingMainThread(browser: Browser, page: Page, steps: numb
   const worst = tasks.reduce((a, t) => (t.cpuMs > a.cpuMs ? t : a), { wallMs: 0, cpuMs: 0, work: '' });
   const [load] = loadavg();
   console.log(
-    `[lab] main thread while training (${where}): long tasks ${JSON.stringify(longTasks)} ms wall; tasks over 50 ms wall (wall/CPU ms): ${tasks.map((t) => `${t.wallMs}/${t.cpuMs}`).join(' ') || 'none'}; most CPU in one task ${worst.cpuMs} ms (${machine()})`,
+    `[lab] main thread while training (${where}): long tasks ${JSON.stringify(longTasks)} ms wall; tasks over 50 ms wall (wall/CPU ms): ${tasks.map((t) => `${t.wallMs}/${t.cpuMs}`).join(' ') || 'none'}; most CPU in one task ${worst.cpuMs} ms${worst.work ? ` (${worst.work})` : ''} (${machine()})`,
   );
   expect(worst.cpuMs, `a main-thread task did ${worst.cpuMs} ms of work (${where}): ${worst.work}`).toBeLessThanOrEqual(TASK_CPU_BUDGET_MS);
   if (load! <= cpus().length) expect(Math.max(0, ...longTasks), `main-thread long tasks (${where}): ${longTasks.join(', ')} ms`).toBeLessThanOrEqual(100);
@@ -216,7 +220,8 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
       const { page, errors } = await openLab(browser, `${served.url}?ffw=${ffw}&batch=4`);
       await ready(page);
       expect((await state(page)).info!.spec.model.ffw).toBe(ffw);
-      const s = await trainSteps(page, 5);
+      // 12 steps: one closed 10-step window of the usage chart, and the paused model's route.
+      const s = await trainSteps(page, 12);
       await waitFor(page, `window.routingLab.lastRoute.step === ${s.step}`);
       await expectRouteMatchesLayer(page);
       await (await page.$('#route'))!.screenshot({ path: join(SHOTS, `route-${ffw}.png`) });
@@ -250,6 +255,9 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     await page.setInputFiles('#load', { name: 'notes.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint at all') });
     await waitFor(page, 'window.routingLab.lastError !== null');
     expect((await state(page)).lastError).toMatch(/notes\.safetensors.*(not a valid safetensors|corrupt|truncated)/);
+    // The message stays in sight, and the current model keeps working.
+    expect(await page.textContent('#message')).toMatch(/notes\.safetensors/);
+    expect(await page.isDisabled('#train')).toBe(false);
     await page.screenshot({ path: join(SHOTS, 'validation.png') });
     expect(errors).toEqual([]);
     await page.close();

@@ -157,7 +157,7 @@ export async function productKeyRoute(layer: PKM | PEER, x: Tensor, t: number): 
 }
 
 /** The router's view of token `t`: probabilities, picks, gates, drops (ids: the context's token ids). */
-export async function moeRoute(layer: MoE, x: Tensor, ids: Int32Array, t: number): Promise<MoERoute> {
+export async function moeRoute(layer: MoE, x: Tensor, ids: Int32Array, t: number, syncReads = true): Promise<MoERoute> {
   const { numExperts: E, dim } = layer;
   const T = x.size / dim;
   const xf = reshape(x, [T, dim]);
@@ -201,7 +201,7 @@ export async function moeRoute(layer: MoE, x: Tensor, ids: Int32Array, t: number
       else chosen.push({ expert: e, gate: gates[s]! });
     });
   }
-  return { kind: 'moe', router: layer.routerKind, numExperts: E, probs, bias, chosen, droppedSlots, numShared: layer.shared.length, droppedFraction: layer.droppedFraction, capacity };
+  return { kind: 'moe', router: layer.routerKind, numExperts: E, probs, bias, chosen, droppedSlots, numShared: layer.shared.length, droppedFraction: syncReads ? layer.droppedFraction : null, capacity };
 }
 
 /** Whether the recomputed route selects what the layer recorded (experts exactly, gates within 1e-5). */

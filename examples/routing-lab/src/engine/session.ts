@@ -153,7 +153,8 @@ export class Session {
       const aux = layer.auxLoss();
       auxLoss = aux ? await scalar(aux) : null;
       this.windowAux += auxLoss ?? 0;
-      this.windowDropped += layer.droppedFraction ?? 0;
+      // MoE.droppedFraction reads its count synchronously, which WebGPU refuses: there it stays unknown.
+      if (!this.backend.async) this.windowDropped += layer.droppedFraction ?? 0;
     }
     if (layer && this.window) {
       const r = await routingArrays(layer);
@@ -188,8 +189,11 @@ export class Session {
     return sum / this.spec.train.evalBatches;
   }
 
-  /** Usage, unevenness and gate-mass shares over the steps since the last snapshot; starts a new window. */
-  snapshot(): LayerSnapshot | null {
+  /**
+   * Usage, unevenness and gate-mass shares over the steps since the window opened; `close` starts a
+   * new window (every 10 steps), else it is a look at the open one (on Pause or a single step).
+   */
+  async snapshot(close: boolean): Promise<LayerSnapshot | null> {
     const layer = this.built.layer;
     if (!layer || !this.window || this.windowSteps === 0) return null;
     const n = layer.numExperts;
@@ -212,9 +216,11 @@ export class Session {
       dead,
       windowSteps: this.windowSteps,
       auxLoss: isMoE && layer.balance === 'loss' ? this.windowAux / this.windowSteps : null,
-      bias: isMoE && layer.expertBias ? Array.from(layer.expertBias.toTypedArray()) : null,
-      droppedFraction: isMoE ? this.windowDropped / this.windowSteps : null,
+      bias: isMoE && layer.expertBias ? Array.from(await readArray(layer.expertBias)) : null,
+      droppedFraction: isMoE && !this.backend.async ? this.windowDropped / this.windowSteps : null,
+      windowClosed: close,
     };
+    if (!close) return snap;
     this.window.fill(0);
     this.windowSteps = 0;
     this.windowAux = 0;
@@ -252,7 +258,7 @@ export class Session {
       if (!layer || !this.captured) return { ...base, detail: { kind: 'dense' }, layerRouting: null, agrees: null };
       const x: Tensor = this.captured;
       const recorded = await layerRoutingOf(layer, t);
-      const detail = layer instanceof MoE ? await moeRoute(layer, x, ids, t) : await productKeyRoute(layer, x, t);
+      const detail = layer instanceof MoE ? await moeRoute(layer, x, ids, t, !this.backend.async) : await productKeyRoute(layer, x, t);
       return { ...base, detail, layerRouting: recorded, agrees: recorded ? routeAgrees(detail, recorded) : null };
     } finally {
       model.train();

@@ -27,15 +27,15 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
 }
 
 /** Replaces the contents of `host` with a chart of `series`. */
-export function drawLineChart(host: HTMLElement, series: readonly Series[], opts: { xLabel: string; yLabel: string; width?: number; height?: number; yMin?: number }): void {
+export function drawLineChart(host: HTMLElement, series: readonly Series[], opts: { xLabel: string; yLabel: string; width?: number; height?: number; yMin?: number; empty?: string }): void {
   const W = opts.width ?? 560;
   const H = opts.height ?? 220;
-  const m = { l: 48, r: 12, t: 10, b: 34 };
+  const m = { l: 48, r: 12, t: 24, b: 34 };
   const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${opts.yLabel} against ${opts.xLabel}` }) as SVGSVGElement;
   host.replaceChildren(svg);
   if (all.length === 0) {
-    svg.append(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'muted' }, 'no data yet: press Train'));
+    svg.append(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'muted' }, opts.empty ?? 'no data yet: press Train'));
     return;
   }
   const x0 = Math.min(...all.map((p) => p[0]));
@@ -65,8 +65,8 @@ export function drawLineChart(host: HTMLElement, series: readonly Series[], opts
       svg.append(el('polyline', { points: pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1.5 }));
     }
     const last = pts[pts.length - 1];
-    svg.append(el('rect', { x: lx, y: m.t + 2, width: 10, height: 10, fill: s.color }));
-    const label = el('text', { x: lx + 14, y: m.t + 11, class: 'legend' }, last ? `${s.name} ${last[1].toFixed(3)}` : s.name);
+    svg.append(el('rect', { x: lx, y: 4, width: 10, height: 10, fill: s.color }));
+    const label = el('text', { x: lx + 14, y: 13, class: 'legend' }, last ? `${s.name} ${last[1].toFixed(3)}` : s.name);
     svg.append(label);
     lx += 24 + (label.textContent?.length ?? 0) * 6.5;
   }
