@@ -58,6 +58,18 @@ function dot(a: TypedArray, ao: number, b: TypedArray, bo: number, n: number): n
   return s0 + s1 + (s2 + s3);
 }
 
+/** acc[i] += k·b[bo + i] for i < n, four elements a step. */
+function axpy(acc: TypedArray, ao: number, k: number, b: TypedArray, bo: number, n: number): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    acc[ao + i] += k * b[bo + i]!;
+    acc[ao + i + 1] += k * b[bo + i + 1]!;
+    acc[ao + i + 2] += k * b[bo + i + 2]!;
+    acc[ao + i + 3] += k * b[bo + i + 3]!;
+  }
+  for (; i < n; i++) acc[ao + i] += k * b[bo + i]!;
+}
+
 /**
  * Forward: y [T, Do] (overwritten) and the pre-activations z [T, S] the backward needs.
  * x [T, D], down [N, D], up [N, Do], idx int32 [T, S] (in range), gates [T, S]; all contiguous.
@@ -87,8 +99,7 @@ export function expertMixForward(
       const zp = dot(down, e * D, x, xo, D);
       z[p] = zp;
       const c = gates[p]! * f(z[p]!);
-      const uo = e * Do;
-      for (let j = 0; j < Do; j++) acc[j] += c * up[uo + j]!;
+      axpy(acc, 0, c, up, e * Do, Do);
     }
     const yo = t * Do;
     for (let j = 0; j < Do; j++) y[yo + j] = acc[j]!;
@@ -133,8 +144,7 @@ export function expertMixBackward(
       c[p] = g * h;
       const d = a * g * df(zp);
       dz[p] = d;
-      const wo = e * D;
-      for (let i = 0; i < D; i++) acc[i] += d * down[wo + i]!;
+      axpy(acc, 0, d, down, e * D, D);
     }
     const xo = t * D;
     for (let i = 0; i < D; i++) dx[xo + i] = acc[i]!;
@@ -160,21 +170,21 @@ export function expertTableGrad(
   for (let i = 0; i < n; i++) if (i === 0 || rows[i] !== rows[i - 1]) distinct++;
   const unique = new Int32Array(distinct);
   const values = out(distinct * W);
-  const acc = new Float64Array(W);
+  // Written in place: the first slot of a row sets it, later slots (repeats) add in slot order.
   let u = -1;
   for (let i = 0; i < n; i++) {
-    if (i === 0 || rows[i] !== rows[i - 1]) {
-      if (u >= 0) values.set(acc, u * W);
-      u++;
-      unique[u] = rows[i]!;
-      acc.fill(0);
-    }
     const p = positions[i]!;
     const k = coef[p]!;
     const so = Math.floor(p / S) * W;
-    for (let j = 0; j < W; j++) acc[j] += k * src[so + j]!;
+    if (i === 0 || rows[i] !== rows[i - 1]) {
+      u++;
+      unique[u] = rows[i]!;
+      const o = u * W;
+      for (let j = 0; j < W; j++) values[o + j] = k * src[so + j]!;
+    } else {
+      axpy(values, u * W, k, src, so, W);
+    }
   }
-  if (u >= 0) values.set(acc, u * W);
   return { rows: unique, values };
 }
 

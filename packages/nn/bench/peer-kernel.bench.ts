@@ -1,0 +1,207 @@
+// Issue 12's table from one run: PEER at N = 1024² (dim 256, 8 heads × top-16, dimKey 128, BatchNorm
+// queries, 512 tokens, float32, loss Σ y·x) with the fused expertMix ("fused") and with the composed
+// ops PEER used before (indexSelect + matmul + activation + mul + matmul, "composed"), interleaved in
+// one process, and PyTorch (Debian python3-torch, PEER from the paper in python/myriad_torch, sparse
+// embeddings, 2 threads) in a child process run first. Then expertMix alone against the memory-traffic
+// floor of its shape: every chosen row of down and up read twice (forward, backward) and every touched
+// row of both gradients written once, measured as memcpy passes over the same rows.
+//   npm run bench -- peer-kernel                 (PEER_KERNEL_KEYS=256 for a quick run, PEER_KERNEL_STEPS=5)
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expertMix, mul, randn, reshape, sum, tensor, type Tensor } from '@myriad/core';
+import { FeedForward, PEER } from '@myriad/nn';
+import { AdamW } from '@myriad/train';
+import { expertMixComposed } from '../../core/src/ops/expert-mix.js';
+
+const numKeys = Number(process.env.PEER_KERNEL_KEYS ?? 1024);
+const steps = Number(process.env.PEER_KERNEL_STEPS ?? 5);
+const [dim, heads, topK, dimKey, tokens] = [256, 8, 16, 128, 512];
+const S = heads * topK;
+const GiB = 2 ** 30;
+const loadBefore = loadavg()[0]!;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const peakRss = () => (process.resourceUsage().maxRSS * 1024) / GiB;
+
+// --- PyTorch first, before this process holds its own tables ------------------------------------
+interface TorchResult {
+  torch: string;
+  threads: number;
+  fwd_bwd_ms: number;
+  step_ms: number;
+  peak_rss_gib: number;
+}
+let torch: TorchResult | null = null;
+{
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'peer_torch.py');
+  const r = spawnSync('/usr/bin/python3', [script, String(numKeys), String(tokens), String(steps), '2'], { env, encoding: 'utf8' });
+  if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
+  else console.log(`PyTorch column skipped: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+  if (torch)
+    console.log(
+      `PyTorch ${torch.torch}, ${torch.threads} threads: fwd+bwd ${torch.fwd_bwd_ms.toFixed(0)} ms, with optimizer ${torch.step_ms.toFixed(0)} ms`,
+    );
+}
+
+// --- Myriad: one PEER, its expert mix switched between fused and composed ------------------------
+class BenchPEER extends PEER {
+  composed = false;
+  protected override mixExperts(xf: Tensor, experts: Tensor, gates: Tensor): Tensor {
+    if (!this.composed) return super.mixExperts(xf, experts, gates);
+    return expertMixComposed(xf, this.down.weight, this.up.weight, experts, gates, this.activation);
+  }
+}
+const t0 = performance.now();
+const peer = new BenchPEER({ dim, heads, numExperts: numKeys * numKeys, topK, dimKey, seed: 3 });
+console.log(`Myriad PEER N = ${numKeys}² initialised in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const x = randn([tokens, dim], { seed: 1 });
+const paramBytes = peer.parameters().reduce((n, p) => n + p.size * 4, 0);
+const arrayBytes = () => process.memoryUsage().arrayBuffers;
+const above: Record<'fused' | 'composed', number> = { fused: 0, composed: 0 };
+
+const fwdBwd = (): void => {
+  peer.zeroGrad();
+  sum(mul(peer.forward(x), x)).backward();
+};
+/** Interleaves the fused and composed variants of `fn` (order alternating), `steps` timed rounds after one warm-up. */
+function interleave(fn: () => void): { fused: number; composed: number } {
+  const times = { fused: [] as number[], composed: [] as number[] };
+  for (let r = -1; r < steps; r++) {
+    const order = r % 2 === 0 ? (['fused', 'composed'] as const) : (['composed', 'fused'] as const);
+    for (const v of order) {
+      peer.composed = v === 'composed';
+      const t = performance.now();
+      fn();
+      const ms = performance.now() - t;
+      above[v] = Math.max(above[v], arrayBytes() - paramBytes);
+      if (r >= 0) times[v].push(ms);
+    }
+  }
+  return { fused: median(times.fused), composed: median(times.composed) };
+}
+const fb = interleave(fwdBwd);
+const rssFwdBwd = peakRss();
+console.log(`fwd+bwd: fused ${fb.fused.toFixed(0)} ms, composed ${fb.composed.toFixed(0)} ms`);
+const opt = new AdamW(peer.parameters(), { lr: 1e-3 });
+const withStep = interleave(() => {
+  fwdBwd();
+  opt.step();
+});
+const rssStep = peakRss();
+console.log(`fwd+bwd+AdamW: fused ${withStep.fused.toFixed(0)} ms, composed ${withStep.composed.toFixed(0)} ms`);
+
+// A dense FeedForward with the same active neurons (heads · topK), same tokens: the layer-level ratio.
+const ff = new FeedForward({ dim, hidden: S, seed: 2 });
+const ffTimes: number[] = [];
+for (let r = -2; r < 20; r++) {
+  const t = performance.now();
+  ff.zeroGrad();
+  sum(mul(ff.forward(x), x)).backward();
+  if (r >= 0) ffTimes.push(performance.now() - t);
+}
+const dense = median(ffTimes);
+
+// --- expertMix alone, on this step's routing, against the memory floor ----------------------------
+peer.composed = false;
+peer.forward(x);
+const routing = peer.lastRouting!;
+const host = (v: Int32Array | Float32Array | Float64Array | Tensor) =>
+  v instanceof Int32Array || v instanceof Float32Array || v instanceof Float64Array ? v : v.toTypedArray();
+const idx = tensor(host(routing.indices) as Int32Array, { shape: [tokens, S], dtype: 'int32' });
+const gatesData = host(routing.scores) as Float32Array;
+const xs = randn([tokens, dim], { seed: 5 }).requiresGrad_();
+const gs = reshape(tensor(gatesData, { shape: [tokens, S] }), [tokens, S]).requiresGrad_();
+const w = randn([tokens, dim], { seed: 6 });
+const down = peer.down.weight;
+const up = peer.up.weight;
+const mixTimes = { fused: [] as number[], composed: [] as number[], floor: [] as number[] };
+const idxData = idx.toTypedArray() as Int32Array;
+const distinct = new Set(idxData).size;
+const downData = down.data as Float32Array;
+const upData = up.data as Float32Array;
+const row = new Float32Array(dim);
+const readPass = () => {
+  for (let p = 0; p < idxData.length; p++) {
+    const o = idxData[p]! * dim;
+    row.set(downData.subarray(o, o + dim));
+    row.set(upData.subarray(o, o + dim));
+  }
+};
+const uniqueRows = Int32Array.from(new Set(idxData)).sort();
+const writePass = () => {
+  const a = new Float32Array(distinct * dim);
+  const b = new Float32Array(distinct * dim);
+  for (let u = 0; u < distinct; u++) {
+    a.set(row, u * dim);
+    b.set(row, u * dim);
+  }
+  return a[0]! + b[0]! + uniqueRows.length;
+};
+for (let r = -1; r < 3 * steps; r++) {
+  for (const v of ['fused', 'composed', 'floor'] as const) {
+    const t = performance.now();
+    if (v === 'floor') {
+      readPass();
+      readPass();
+      writePass();
+    } else {
+      peer.zeroGrad();
+      xs.grad = null;
+      gs.grad = null;
+      const y = (v === 'fused' ? expertMix : expertMixComposed)(xs, down, up, idx, gs, 'gelu');
+      sum(mul(y, w)).backward();
+    }
+    if (r >= 0) mixTimes[v].push(performance.now() - t);
+  }
+}
+const mix = { fused: median(mixTimes.fused), composed: median(mixTimes.composed), floor: median(mixTimes.floor) };
+const readBytes = 4 * idxData.length * dim * 4;
+const writeBytes = 2 * distinct * dim * 4;
+
+// --- the table ---------------------------------------------------------------------------------------
+const cpuFlags = (() => {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+  } catch {
+    return '';
+  }
+})();
+const ms = (v: number) => `${v.toFixed(0)} ms`;
+const vsTorch = (v: number) =>
+  torch ? ` (${(v / (v === fb.fused || v === fb.composed ? torch.fwd_bwd_ms : torch.step_ms)).toFixed(2)}× PyTorch's)` : '';
+console.log(
+  `\nPEER N = ${numKeys}², dim ${dim}, ${heads} heads × top-${topK}, dimKey ${dimKey}, ${tokens} tokens, float32; medians of ${steps} interleaved steps`,
+);
+console.log(
+  `node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}${/\bavx512f\b/.test(cpuFlags) ? ' (AVX-512)' : ''}, ${cpus().length} cores; load average ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after\n`,
+);
+console.log(`| | Myriad, composed (before) | Myriad, fused expertMix | PyTorch (${torch?.threads ?? 2} threads) | goal |`);
+console.log('|---|---|---|---|---|');
+console.log(
+  `| fwd+bwd | ${ms(fb.composed)}${vsTorch(fb.composed)} | ${ms(fb.fused)}${vsTorch(fb.fused)} | ${torch ? ms(torch.fwd_bwd_ms) : '—'} | ≤ 0.25× PyTorch's |`,
+);
+console.log(
+  `| fwd+bwd+optimizer (lazy AdamW vs SparseAdam + Adam) | ${ms(withStep.composed)}${vsTorch(withStep.composed)} | ${ms(withStep.fused)}${vsTorch(withStep.fused)} | ${torch ? ms(torch.step_ms) : '—'} | ≤ 0.15× |`,
+);
+console.log(
+  `| layer only (not the demo model): dense FFW (hidden ${S}) time ÷ PEER time, fwd+bwd | ${(dense / fb.composed).toFixed(3)} | ${(dense / fb.fused).toFixed(3)} (dense ${dense.toFixed(1)} ms) | — | ≥ 0.8 (demo model tokens/s) |`,
+);
+console.log(
+  `| peak RSS at ${numKeys}² (params ${(paramBytes / GiB).toFixed(2)} GiB; AdamW state 2× params) | after fwd+bwd ${rssFwdBwd.toFixed(2)} GiB, after the optimizer steps ${rssStep.toFixed(2)} GiB (one process, both variants) | typed arrays above the parameters: ${(above.fused / GiB).toFixed(2)} GiB fused, ${(above.composed / GiB).toFixed(2)} GiB composed | ${torch ? `${torch.peak_rss_gib.toFixed(2)} GiB` : '—'} | ≤ params + optimizer state + 10 % |`,
+);
+console.log(
+  `\nexpertMix alone, [${tokens}×${dim}] tokens × ${S} experts each (${distinct} distinct of ${numKeys * numKeys}), fwd+bwd, medians of ${3 * steps}:`,
+);
+console.log(`| composed | fused | memory floor (memcpy passes) | fused ÷ floor | bytes: rows read, gradient rows written |`);
+console.log('|---|---|---|---|---|');
+console.log(
+  `| ${mix.composed.toFixed(1)} ms | ${mix.fused.toFixed(1)} ms | ${mix.floor.toFixed(1)} ms | ${(mix.fused / mix.floor).toFixed(2)}× | ${(readBytes / 2 ** 20).toFixed(0)} MiB read (4 rows × ${idxData.length}), ${(writeBytes / 2 ** 20).toFixed(0)} MiB written (2 × ${distinct} rows); at the floor's speed ${((readBytes + writeBytes) / (mix.floor / 1000) / 1e9).toFixed(1)} GB/s |`,
+);
