@@ -46,10 +46,16 @@ export default tseslint.config(
     files: ['**/*.ts', '**/*.js', '**/*.mjs'],
     plugins: { 'import-x': importX },
     languageOptions: { globals: { console: 'readonly', process: 'readonly', globalThis: 'readonly' } },
-    settings: { 'import-x/extensions': ['.ts', '.js', '.mjs'], 'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json', noWarnOnMultipleProjects: true })] },
+    settings: {
+      'import-x/extensions': ['.ts', '.js', '.mjs'],
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json', noWarnOnMultipleProjects: true })],
+    },
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
-      'import-x/no-unused-modules': ['error', { unusedExports: true, src: ['packages', 'examples/train-lm', 'scripts'], ignoreExports: ENTRY_POINTS }],
+      'import-x/no-unused-modules': [
+        'error',
+        { unusedExports: true, src: ['packages', 'examples/train-lm', 'scripts'], ignoreExports: ENTRY_POINTS },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

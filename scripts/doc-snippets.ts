@@ -31,7 +31,10 @@ export function describeDocSnippets(title: string, path: string, options: { time
       if (snippets.length === 0) throw new Error(`${path} has no \`\`\`ts snippets`);
     });
     snippets.forEach((code, i) => {
-      const name = `snippet ${i + 1}: ${code.split('\n').find((l) => !l.startsWith('import') && l.trim() !== '')?.slice(0, 60)}`;
+      const name = `snippet ${i + 1}: ${code
+        .split('\n')
+        .find((l) => !l.startsWith('import') && l.trim() !== '')
+        ?.slice(0, 60)}`;
       if (/^\/\/ .*\.test\.ts$/m.test(code.split('\n')[0]!)) {
         it.skip(`${name} (a vitest test file)`, () => {});
         return;
@@ -39,7 +42,9 @@ export function describeDocSnippets(title: string, path: string, options: { time
       it(
         name,
         async () => {
-          const js = ts.transpileModule(rewriteImports(code), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
+          const js = ts.transpileModule(rewriteImports(code), {
+            compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+          }).outputText;
           await new AsyncFunction('__import', js)((spec: string) => import(/* @vite-ignore */ spec));
         },
         options.timeout ?? 30_000,

@@ -7,9 +7,15 @@
 // finished run differs from the uninterrupted one.
 import { crashRun, newCrashStats, referenceRun } from '../../packages/train/test/helpers/crash-harness.js';
 
-const [kills, perRun, seed] = [process.argv[2] ?? '100', process.argv[3] ?? '10', process.argv[4] ?? '1'].map(Number) as [number, number, number];
+const [kills, perRun, seed] = [process.argv[2] ?? '100', process.argv[3] ?? '10', process.argv[4] ?? '1'].map(Number) as [
+  number,
+  number,
+  number,
+];
 if (![kills, perRun, seed].every(Number.isInteger) || kills < 1 || perRun < 1) {
-  console.error(`crash-checkpoints: usage: crash-checkpoints.ts [kills >= 1] [killsPerRun >= 1] [integer seed], got ${process.argv.slice(2).join(' ')}`);
+  console.error(
+    `crash-checkpoints: usage: crash-checkpoints.ts [kills >= 1] [killsPerRun >= 1] [integer seed], got ${process.argv.slice(2).join(' ')}`,
+  );
   process.exit(2);
 }
 
@@ -24,10 +30,14 @@ for (let run = 0; stats.kills < kills; run++) {
 }
 process.stderr.write('\n');
 const seconds = (performance.now() - t0) / 1000;
-console.log(`crash-checkpoints: ${stats.kills} SIGKILLs over ${stats.runs} runs of ${steps} steps (checkpoint every step) in ${seconds.toFixed(0)} s`);
+console.log(
+  `crash-checkpoints: ${stats.kills} SIGKILLs over ${stats.runs} runs of ${steps} steps (checkpoint every step) in ${seconds.toFixed(0)} s`,
+);
 console.log(`  kills that landed inside a checkpoint write (temp file left): ${stats.killsMidWrite}`);
 console.log(`  checkpoints loadable after the kill: ${stats.loadableAfterKill}/${stats.kills}`);
 console.log(`  temp files left once the resumed process loaded the checkpoint: ${stats.leftoverAfterResume}`);
-console.log(`  finished runs equal to the uninterrupted run (losses, eval, each step logged once, no temp file): ${stats.exactRuns}/${stats.runs}`);
+console.log(
+  `  finished runs equal to the uninterrupted run (losses, eval, each step logged once, no temp file): ${stats.exactRuns}/${stats.runs}`,
+);
 for (const p of stats.problems.slice(0, 10)) console.log(`  problem: ${p}`);
 process.exit(stats.problems.length > 0 ? 1 : 0);

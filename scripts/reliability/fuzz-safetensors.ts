@@ -87,6 +87,11 @@ console.log(`  crashes (other exceptions): ${counts.crashes}`);
 console.log(`  mismatches with the reference: ${counts.mismatches}`);
 console.log(`  longest refusal message: ${longestMessage} characters`);
 console.log(`  peak resident memory: ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
-console.log(`  mutations applied: ${[...byKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+console.log(
+  `  mutations applied: ${[...byKind]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')}`,
+);
 for (const e of examples) console.log(`  ${e}`);
 process.exit(counts.crashes + counts.mismatches > 0 ? 1 : 0);

@@ -22,7 +22,11 @@ for (const mode of modes) {
   if (b.mode !== mode) console.log(`mode ${mode}: unavailable here (got ${b.mode}), not benchmarked`);
   else backends.push({ label: `gpu:${b.mode}`, backend: b });
 }
-console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 
 /** A training step of the demo model on `backend`, as the Trainer runs it. */
 function stepper(backend: Backend, ffw: FfwKind): () => Promise<number> {
@@ -30,7 +34,9 @@ function stepper(backend: Backend, ffw: FfwKind): () => Promise<number> {
   setBackend(backend);
   try {
     manualSeed(1);
-    const { model } = buildModel({ ffw, vocabSize: 83, dim: 64, depth: 3, heads: 4, contextLength: 64, seed: 1 } as Parameters<typeof buildModel>[0]);
+    const { model } = buildModel({ ffw, vocabSize: 83, dim: 64, depth: 3, heads: 4, contextLength: 64, seed: 1 } as Parameters<
+      typeof buildModel
+    >[0]);
     const optimizer = new AdamW(weightDecayGroups(model, { weightDecay: 0.1 }), { lr: 3e-3, betas: [0.9, 0.95] });
     const loader = new BatchLoader(tokens, { contextLength: 64, batchSize: 16, seed: 1 });
     const params = optimizer.params();
@@ -79,5 +85,9 @@ for (const ffw of ffws) {
   }
 }
 console.table(rows);
-console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 process.exit(0);

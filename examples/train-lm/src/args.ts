@@ -1,7 +1,19 @@
 // The training command's options: defaults, checks and --help. Values follow parse.ts: integers in
 // decimal digits only (no 0x10, no 1e3), other numbers decimal with an optional exponent (3e-3).
 import { dirname } from 'node:path';
-import { FFW_KINDS, LAYER_FIELDS, MOE_BALANCES, MOE_DISPATCHES, MOE_ROUTERS, QUERY_NORMS, SCORE_FNS, resolveModelConfig, type FfwKind, type ModelConfig, type ResolvedModelConfig } from './models.js';
+import {
+  FFW_KINDS,
+  LAYER_FIELDS,
+  MOE_BALANCES,
+  MOE_DISPATCHES,
+  MOE_ROUTERS,
+  QUERY_NORMS,
+  SCORE_FNS,
+  resolveModelConfig,
+  type FfwKind,
+  type ModelConfig,
+  type ResolvedModelConfig,
+} from './models.js';
 import { choiceOption, intOption, numberOption, parseOptions, UsageError, type OptionSpec } from './parse.js';
 import { EXTEND_MODES, type ExtendMode } from './plan.js';
 
@@ -58,7 +70,14 @@ const LAYER_FLAGS: Readonly<Record<string, { field: string; kind: 'int' | 'numbe
 };
 
 /** Model options: flag → top-level config field. */
-const MODEL_FLAGS: Readonly<Record<string, keyof ModelConfig>> = { ffw: 'ffw', dim: 'dim', depth: 'depth', heads: 'heads', context: 'contextLength', seed: 'seed' };
+const MODEL_FLAGS: Readonly<Record<string, keyof ModelConfig>> = {
+  ffw: 'ffw',
+  dim: 'dim',
+  depth: 'depth',
+  heads: 'heads',
+  context: 'contextLength',
+  seed: 'seed',
+};
 
 /** Names config fields by the flags that set them, for messages about command lines. */
 function flagName(field: string, layer: FfwKind | null): string {
@@ -80,7 +99,8 @@ function layersOf(flag: string): FfwKind[] {
  * a UsageError naming the flags.
  */
 export function modelConfigFromOptions(o: CliOptions, vocabSize: number, base: ResolvedModelConfig | null = null): ResolvedModelConfig {
-  const pick = <T,>(flag: string, cli: T, saved: T | undefined): T => (base === null || o.given.has(flag) || saved === undefined ? cli : saved);
+  const pick = <T>(flag: string, cli: T, saved: T | undefined): T =>
+    base === null || o.given.has(flag) || saved === undefined ? cli : saved;
   const ffw = pick('ffw', o.ffw, base?.ffw);
   for (const flag of Object.keys(LAYER_FLAGS).filter((f) => LAYER_FLAGS[f]!.field in o.layer && o.given.has(f))) {
     const kinds = layersOf(flag);
@@ -227,7 +247,8 @@ function layerFlag(flag: string, value: string): number | string {
 export function parseCli(argv: readonly string[]): CliOptions | null {
   const { values: v, positionals } = parseOptions(argv, OPTIONS);
   if (v.help) return null;
-  if (positionals.length) throw new UsageError(`unknown command '${positionals[0]}'; the commands are train (the default: no command) and sample`);
+  if (positionals.length)
+    throw new UsageError(`unknown command '${positionals[0]}'; the commands are train (the default: no command) and sample`);
   const str = (k: string) => v[k] as string | undefined;
   const given = new Set(Object.keys(v).filter((k) => v[k] !== undefined));
   const ffw = choiceOption('ffw', str('ffw'), FFW_KINDS, 'peer');
@@ -243,7 +264,8 @@ export function parseCli(argv: readonly string[]): CliOptions | null {
   for (const flag of Object.keys(LAYER_FLAGS)) {
     const value = str(flag);
     if (value === undefined) continue;
-    if (compare) throw new UsageError(`--compare trains every layer at the matched sizes of src/models.ts; it cannot be combined with --${flag}`);
+    if (compare)
+      throw new UsageError(`--compare trains every layer at the matched sizes of src/models.ts; it cannot be combined with --${flag}`);
     layer[LAYER_FLAGS[flag]!.field] = layerFlag(flag, value);
   }
   const options: CliOptions = {

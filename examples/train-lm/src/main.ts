@@ -17,7 +17,12 @@ import { trainOne, type RunSummary } from './run.js';
 import { parseSampleCli, runSample, SAMPLE_HELP } from './sample.js';
 import { lineChart } from './svg-plot.js';
 
-const runOptions = (o: CliOptions, out: string) => ({ out, sampleLength: o.sampleLength, checkpointEvery: o.checkpointEvery, quiet: o.quiet });
+const runOptions = (o: CliOptions, out: string) => ({
+  out,
+  sampleLength: o.sampleLength,
+  checkpointEvery: o.checkpointEvery,
+  quiet: o.quiet,
+});
 
 async function compare(options: CliOptions): Promise<void> {
   const corpus = loadCorpus(options.corpus);
@@ -52,22 +57,36 @@ async function train(options: CliOptions): Promise<void> {
     const saved = checkpointModelConfig(ckpt, '--resume');
     const { plan, note } = resumePlan(savedPlan(ckpt.config, path), ckpt.step, options, options.given, options.extend, path);
     if (!options.given.has('corpus') && plan.corpus !== null && !existsSync(plan.corpus)) {
-      throw new UsageError(`--resume: the run's corpus ${plan.corpus} is gone; give --corpus PATH (the same text, or the data position means nothing)`);
+      throw new UsageError(
+        `--resume: the run's corpus ${plan.corpus} is gone; give --corpus PATH (the same text, or the data position means nothing)`,
+      );
     }
     corpus = loadCorpus(options.given.has('corpus') ? options.corpus : plan.corpus);
     const config = modelConfigFromOptions(options, corpus.tokenizer.vocabSize, saved);
     const diff = describeModelDiff(saved, config);
     if (diff.a.length) {
-      throw new UsageError(`--resume: ${path} was trained with ${diff.a.join(', ')}; these options give ${diff.b.join(', ')} (leave out model options to use the checkpoint's)`);
+      throw new UsageError(
+        `--resume: ${path} was trained with ${diff.a.join(', ')}; these options give ${diff.b.join(', ')} (leave out model options to use the checkpoint's)`,
+      );
     }
     if (note) console.log(note);
-    if (ckpt.step === plan.steps) console.log(`${path} is at step ${ckpt.step} of ${plan.steps}: nothing left to train; evaluating and sampling it (--steps N with --extend to train on)`);
+    if (ckpt.step === plan.steps)
+      console.log(
+        `${path} is at step ${ckpt.step} of ${plan.steps}: nothing left to train; evaluating and sampling it (--steps N with --extend to train on)`,
+      );
     setup = { config, plan, resume: path, ...runOptions(options, options.out) };
   } else {
     corpus = loadCorpus(options.corpus);
-    setup = { config: modelConfigFromOptions(options, corpus.tokenizer.vocabSize), plan: freshPlan(options), resume: null, ...runOptions(options, options.out) };
+    setup = {
+      config: modelConfigFromOptions(options, corpus.tokenizer.vocabSize),
+      plan: freshPlan(options),
+      resume: null,
+      ...runOptions(options, options.out),
+    };
   }
-  console.log(`corpus: ${corpus.name}: ${corpus.text.length} characters, vocabulary ${corpus.tokenizer.vocabSize}; ${corpus.train.length} training / ${corpus.validation.length} validation tokens`);
+  console.log(
+    `corpus: ${corpus.name}: ${corpus.text.length} characters, vocabulary ${corpus.tokenizer.vocabSize}; ${corpus.train.length} training / ${corpus.validation.length} validation tokens`,
+  );
   const run = await trainOne(setup, corpus);
   console.log(formatSummary(run));
   console.log(`loss curve: ${join(options.out, 'loss.svg')}; log: ${join(options.out, 'log.jsonl')}`);

@@ -1,4 +1,14 @@
-import { FeedForward, MoE, PEER, PKM, TransformerLM, type FeedForwardLayer, type MoEBalance, type MoEDispatch, type MoERouter } from '@myriad/nn';
+import {
+  FeedForward,
+  MoE,
+  PEER,
+  PKM,
+  TransformerLM,
+  type FeedForwardLayer,
+  type MoEBalance,
+  type MoEDispatch,
+  type MoERouter,
+} from '@myriad/nn';
 
 /** Which feed-forward layer the middle block uses (the others stay dense). */
 export type FfwKind = 'dense' | 'moe' | 'pkm' | 'peer';
@@ -67,7 +77,11 @@ export interface ModelConfig {
 }
 
 /** A config with its layer block complete (and only that block). */
-export type ResolvedModelConfig = Omit<ModelConfig, 'moe' | 'pkm' | 'peer'> & { moe?: MoELayerConfig; pkm?: PKMLayerConfig; peer?: PEERLayerConfig };
+export type ResolvedModelConfig = Omit<ModelConfig, 'moe' | 'pkm' | 'peer'> & {
+  moe?: MoELayerConfig;
+  pkm?: PKMLayerConfig;
+  peer?: PEERLayerConfig;
+};
 
 /**
  * The middle layer's default sizes, the PEER paper's matched-compute comparison scaled down: every
@@ -78,7 +92,16 @@ export type ResolvedModelConfig = Omit<ModelConfig, 'moe' | 'pkm' | 'peer'> & { 
  */
 export function layerDefaults(dim: number, router: MoERouter = 'topk'): LayerConfigs {
   return {
-    moe: { numExperts: 8, topK: 2, hidden: Math.max(1, Math.floor(dim / 2)), router, balance: router === 'topk' ? 'loss' : 'none', capacityFactor: null, numShared: 0, dispatch: 'auto' },
+    moe: {
+      numExperts: 8,
+      topK: 2,
+      hidden: Math.max(1, Math.floor(dim / 2)),
+      router,
+      balance: router === 'topk' ? 'loss' : 'none',
+      capacityFactor: null,
+      numShared: 0,
+      dispatch: 'auto',
+    },
     pkm: { numExperts: 64 * 64, heads: 4, topK: 32, dimKey: 32, queryNorm: 'batch' },
     peer: { numExperts: 64 * 64, heads: 8, topK: 8, dimKey: 32, queryNorm: 'batch', scoreFn: 'softmax' },
   };
@@ -107,17 +130,34 @@ export function resolveModelConfig(raw: unknown, name: FieldNamer = configPath):
   const bad = (field: string, layer: FfwKind | null, value: unknown, want: string) =>
     new Error(`${name(field, layer)} must be ${want}, got ${JSON.stringify(value) ?? 'nothing'}`);
   if (!FFW_KINDS.includes(c.ffw as FfwKind)) throw bad('ffw', null, c.ffw, `one of ${FFW_KINDS.join(', ')}`);
-  for (const [f, min] of [['vocabSize', 1], ['dim', 1], ['depth', 1], ['heads', 1], ['contextLength', 2], ['seed', 0]] as const) {
+  for (const [f, min] of [
+    ['vocabSize', 1],
+    ['dim', 1],
+    ['depth', 1],
+    ['heads', 1],
+    ['contextLength', 2],
+    ['seed', 0],
+  ] as const) {
     if (!isInt(c[f], min)) throw bad(f, null, c[f], `an integer >= ${min}`);
   }
   const ffw = c.ffw as FfwKind;
-  const base = { ffw, vocabSize: c.vocabSize as number, dim: c.dim as number, depth: c.depth as number, heads: c.heads as number, contextLength: c.contextLength as number, seed: c.seed as number };
-  if (base.dim % base.heads !== 0) throw new Error(`${name('dim', null)} ${base.dim} must be divisible by ${name('heads', null)} ${base.heads}`);
+  const base = {
+    ffw,
+    vocabSize: c.vocabSize as number,
+    dim: c.dim as number,
+    depth: c.depth as number,
+    heads: c.heads as number,
+    contextLength: c.contextLength as number,
+    seed: c.seed as number,
+  };
+  if (base.dim % base.heads !== 0)
+    throw new Error(`${name('dim', null)} ${base.dim} must be divisible by ${name('heads', null)} ${base.heads}`);
   if (ffw === 'dense') return base;
   const given = (c[ffw] ?? {}) as Record<string, unknown>;
   if (typeof given !== 'object' || given === null || Array.isArray(given)) throw bad(ffw, null, c[ffw], 'an object of layer sizes');
   const unknown = Object.keys(given).filter((k) => !(LAYER_FIELDS[ffw] as readonly string[]).includes(k));
-  if (unknown.length) throw new Error(`${name(unknown[0]!, ffw)} is not a setting of the ${ffw} layer (it has ${LAYER_FIELDS[ffw].join(', ')})`);
+  if (unknown.length)
+    throw new Error(`${name(unknown[0]!, ffw)} is not a setting of the ${ffw} layer (it has ${LAYER_FIELDS[ffw].join(', ')})`);
   const router = (given.router ?? 'topk') as MoERouter;
   const layer = { ...layerDefaults(base.dim, MOE_ROUTERS.includes(router) ? router : 'topk')[ffw], ...given } as Record<string, unknown>;
   const n = (f: string) => name(f, ffw);
@@ -137,19 +177,26 @@ export function resolveModelConfig(raw: unknown, name: FieldNamer = configPath):
     needChoice('balance', MOE_BALANCES);
     needChoice('dispatch', MOE_DISPATCHES);
     const cf = layer.capacityFactor;
-    if (cf !== null && !(typeof cf === 'number' && Number.isFinite(cf) && cf > 0)) throw bad('capacityFactor', ffw, cf, 'a positive number (or null: no capacity limit)');
+    if (cf !== null && !(typeof cf === 'number' && Number.isFinite(cf) && cf > 0))
+      throw bad('capacityFactor', ffw, cf, 'a positive number (or null: no capacity limit)');
     if (topK > numExperts) throw new Error(`${n('topK')} ${topK} must be at most ${n('numExperts')} ${numExperts}`);
     if (router !== 'topk' && layer.balance !== 'none') {
-      throw new Error(`${n('balance')} '${String(layer.balance)}' needs ${n('router')} topk (router '${router}' is ${router === 'hash' ? 'fixed by the hash' : 'balanced by construction'}); use none`);
+      throw new Error(
+        `${n('balance')} '${String(layer.balance)}' needs ${n('router')} topk (router '${router}' is ${router === 'hash' ? 'fixed by the hash' : 'balanced by construction'}); use none`,
+      );
     }
-    if (router !== 'topk' && layer.dispatch !== 'auto') throw new Error(`${n('dispatch')} applies to ${n('router')} topk only, got router '${router}'`);
+    if (router !== 'topk' && layer.dispatch !== 'auto')
+      throw new Error(`${n('dispatch')} applies to ${n('router')} topk only, got router '${router}'`);
   } else {
     const numKeys = Math.round(Math.sqrt(numExperts));
     if (numKeys * numKeys !== numExperts) {
       const below = Math.floor(Math.sqrt(numExperts));
-      throw new Error(`${n('numExperts')} must be a perfect square (product keys address numKeys² experts), got ${numExperts}; e.g. ${below > 0 ? `${below ** 2} or ` : ''}${(below + 1) ** 2}`);
+      throw new Error(
+        `${n('numExperts')} must be a perfect square (product keys address numKeys² experts), got ${numExperts}; e.g. ${below > 0 ? `${below ** 2} or ` : ''}${(below + 1) ** 2}`,
+      );
     }
-    if (topK > numKeys) throw new Error(`${n('topK')} ${topK} must be at most √${n('numExperts')} = ${numKeys} (the top-k of each key half)`);
+    if (topK > numKeys)
+      throw new Error(`${n('topK')} ${topK} must be at most √${n('numExperts')} = ${numKeys} (the top-k of each key half)`);
     needInt('heads', 1);
     const dimKey = needInt('dimKey', 2);
     if (dimKey % 2 !== 0) throw new Error(`${n('dimKey')} must be even (the query splits into two halves), got ${dimKey}`);
@@ -178,20 +225,51 @@ function sparseLayer(config: ResolvedModelConfig, seed: number): SparseLayer {
     case 'moe': {
       const o = config.moe!;
       const capacityFactor = o.capacityFactor ?? Infinity;
-      const layer = new MoE({ dim, hidden: o.hidden, numExperts: o.numExperts, topK: o.topK, router: o.router, balance: o.balance, capacityFactor, numShared: o.numShared, dispatch: o.dispatch, seed });
+      const layer = new MoE({
+        dim,
+        hidden: o.hidden,
+        numExperts: o.numExperts,
+        topK: o.topK,
+        router: o.router,
+        balance: o.balance,
+        capacityFactor,
+        numShared: o.numShared,
+        dispatch: o.dispatch,
+        seed,
+      });
       const perExpert = layer.experts[0]!.numParameters();
       // Expert-choice: each token is taken by capacityFactor experts on average.
-      const k = o.router === 'expert-choice' ? Math.min(o.numExperts, Math.max(1, Math.round(capacityFactor === Infinity ? o.numExperts : capacityFactor))) : o.topK;
+      const k =
+        o.router === 'expert-choice'
+          ? Math.min(o.numExperts, Math.max(1, Math.round(capacityFactor === Infinity ? o.numExperts : capacityFactor)))
+          : o.topK;
       return { layer, activePerToken: layer.numParameters() - (o.numExperts - k) * perExpert };
     }
     case 'pkm': {
       const o = config.pkm!;
-      const layer = new PKM({ dim, heads: o.heads, numKeys: Math.round(Math.sqrt(o.numExperts)), topK: o.topK, dimKey: o.dimKey, queryNorm: o.queryNorm, seed });
+      const layer = new PKM({
+        dim,
+        heads: o.heads,
+        numKeys: Math.round(Math.sqrt(o.numExperts)),
+        topK: o.topK,
+        dimKey: o.dimKey,
+        queryNorm: o.queryNorm,
+        seed,
+      });
       return { layer, activePerToken: layer.numParameters() - layer.values.weight.size + o.heads * o.topK * dim };
     }
     case 'peer': {
       const o = config.peer!;
-      const layer = new PEER({ dim, heads: o.heads, numExperts: o.numExperts, topK: o.topK, dimKey: o.dimKey, queryNorm: o.queryNorm, scoreFn: o.scoreFn, seed });
+      const layer = new PEER({
+        dim,
+        heads: o.heads,
+        numExperts: o.numExperts,
+        topK: o.topK,
+        dimKey: o.dimKey,
+        queryNorm: o.queryNorm,
+        scoreFn: o.scoreFn,
+        seed,
+      });
       const tables = layer.down.weight.size + layer.up.weight.size;
       return { layer, activePerToken: layer.numParameters() - tables + o.heads * o.topK * 2 * dim };
     }

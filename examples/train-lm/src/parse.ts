@@ -35,7 +35,8 @@ export function numberOption(name: string, value: string | undefined, fallback: 
 /** `--name` as one of `choices`, or `fallback` when not given. */
 export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}; got '${value}'`);
+  if (!(choices as readonly string[]).includes(value))
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}; got '${value}'`);
   return value as T;
 }
 
@@ -46,7 +47,10 @@ export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: st
  * (so `--steps -5` reaches our range check instead of Node's "ambiguous" error, and `--prompt -x`
  * works), unless that word is another known option or missing ("--steps needs a value").
  */
-export function parseOptions(argv: readonly string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parseOptions(
+  argv: readonly string[],
+  options: OptionSpec,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

@@ -60,11 +60,20 @@ export function savedPlan(config: unknown, path: string): TrainPlan | null {
   const t = (config as { train?: unknown } | null)?.train;
   if (t === undefined) return null;
   const p = t as Record<string, unknown>;
-  const num = (k: string, min: number, int: boolean) => typeof p[k] === 'number' && (p[k] as number) >= min && (!int || Number.isInteger(p[k]));
+  const num = (k: string, min: number, int: boolean) =>
+    typeof p[k] === 'number' && (p[k] as number) >= min && (!int || Number.isInteger(p[k]));
   const ok =
-    typeof t === 'object' && t !== null &&
-    num('steps', 1, true) && num('lr', 0, false) && num('minLr', 0, false) && num('warmupSteps', 0, true) && num('scheduleSteps', 0, true) &&
-    num('batchSize', 1, true) && num('evalEvery', 0, true) && num('evalBatches', 1, true) && (p.corpus === null || typeof p.corpus === 'string');
+    typeof t === 'object' &&
+    t !== null &&
+    num('steps', 1, true) &&
+    num('lr', 0, false) &&
+    num('minLr', 0, false) &&
+    num('warmupSteps', 0, true) &&
+    num('scheduleSteps', 0, true) &&
+    num('batchSize', 1, true) &&
+    num('evalEvery', 0, true) &&
+    num('evalBatches', 1, true) &&
+    (p.corpus === null || typeof p.corpus === 'string');
   if (!ok) throw new UsageError(`--resume: ${path} records an unreadable training plan (config.train = ${JSON.stringify(t)})`);
   return p as unknown as TrainPlan;
 }
@@ -77,26 +86,52 @@ const fmtLr = (lr: number) => String(Number(lr.toPrecision(3)));
  * 'keep-schedule' keeps the saved schedule (past its end the lr stays at minLr), 'replan' makes a
  * warmup-cosine schedule for the new total (same warmup; --lr may set a new peak).
  */
-export function resumePlan(saved: TrainPlan | null, step: number, o: PlanOptions, given: ReadonlySet<string>, extend: ExtendMode | null, path: string): { plan: TrainPlan; note: string | null } {
+export function resumePlan(
+  saved: TrainPlan | null,
+  step: number,
+  o: PlanOptions,
+  given: ReadonlySet<string>,
+  extend: ExtendMode | null,
+  path: string,
+): { plan: TrainPlan; note: string | null } {
   if (saved === null) {
     const plan = freshPlan(o);
     if (plan.steps < step) throw new UsageError(`--resume: ${path} is at step ${step}; give --steps >= ${step}`);
-    return { plan, note: `${path} records no training plan (an older checkpoint or the routing lab's): planning ${plan.steps} steps from these options` };
+    return {
+      plan,
+      note: `${path} records no training plan (an older checkpoint or the routing lab's): planning ${plan.steps} steps from these options`,
+    };
   }
   const steps = given.has('steps') ? o.steps : saved.steps;
-  if (steps < step) throw new UsageError(`--resume: ${path} is at step ${step}; --steps ${steps} would end before it (give --steps >= ${step})`);
+  if (steps < step)
+    throw new UsageError(`--resume: ${path} is at step ${step}; --steps ${steps} would end before it (give --steps >= ${step})`);
   if (given.has('batch') && o.batchSize !== saved.batchSize) {
-    throw new UsageError(`--resume: ${path} was trained with --batch ${saved.batchSize}; --batch ${o.batchSize} would change the data order (leave it out)`);
+    throw new UsageError(
+      `--resume: ${path} was trained with --batch ${saved.batchSize}; --batch ${o.batchSize} would change the data order (leave it out)`,
+    );
   }
   const lrChanged = given.has('lr') && o.lr !== saved.lr;
   if (lrChanged && extend !== 'replan') {
-    throw new UsageError(`--resume: ${path} was planned with --lr ${fmtLr(saved.lr)}; to train on with --lr ${fmtLr(o.lr)}, re-plan the schedule with --extend replan`);
+    throw new UsageError(
+      `--resume: ${path} was planned with --lr ${fmtLr(saved.lr)}; to train on with --lr ${fmtLr(o.lr)}, re-plan the schedule with --extend replan`,
+    );
   }
-  const keep = { ...saved, steps, evalEvery: given.has('eval-every') ? o.evalEvery : saved.evalEvery, evalBatches: given.has('eval-batches') ? o.evalBatches : saved.evalBatches };
+  const keep = {
+    ...saved,
+    steps,
+    evalEvery: given.has('eval-every') ? o.evalEvery : saved.evalEvery,
+    evalBatches: given.has('eval-batches') ? o.evalBatches : saved.evalBatches,
+  };
   if (given.has('corpus')) keep.corpus = o.corpus === null ? null : resolve(o.corpus);
   if (steps === saved.steps && !lrChanged) return { plan: keep, note: null };
   const lr = lrChanged ? o.lr : saved.lr;
-  const replanned: TrainPlan = { ...keep, lr, minLr: lrChanged ? lr / 10 : saved.minLr, warmupSteps: Math.min(saved.warmupSteps, steps), scheduleSteps: steps };
+  const replanned: TrainPlan = {
+    ...keep,
+    lr,
+    minLr: lrChanged ? lr / 10 : saved.minLr,
+    warmupSteps: Math.min(saved.warmupSteps, steps),
+    scheduleSteps: steps,
+  };
   const before = planSchedule(saved)(step);
   const after = planSchedule(replanned)(step);
   if (extend === null) {
@@ -107,7 +142,13 @@ export function resumePlan(saved: TrainPlan | null, step: number, o: PlanOptions
     );
   }
   if (extend === 'keep-schedule') {
-    return { plan: keep, note: `--extend keep-schedule: ${saved.steps} → ${steps} steps on the planned schedule (lr ${fmtLr(before)} now, ${fmtLr(saved.minLr)} from step ${saved.scheduleSteps} on)` };
+    return {
+      plan: keep,
+      note: `--extend keep-schedule: ${saved.steps} → ${steps} steps on the planned schedule (lr ${fmtLr(before)} now, ${fmtLr(saved.minLr)} from step ${saved.scheduleSteps} on)`,
+    };
   }
-  return { plan: replanned, note: `--extend replan: a schedule for ${steps} steps; the lr at step ${step} goes from ${fmtLr(before)} to ${fmtLr(after)}` };
+  return {
+    plan: replanned,
+    note: `--extend replan: a schedule for ${steps} steps; the lr at step ${step} goes from ${fmtLr(before)} to ${fmtLr(after)}`,
+  };
 }

@@ -19,17 +19,28 @@ export function markPrompt(prompt: string, generated: string): string {
 export function formatSummary(s: RunSummary): string {
   const lines: string[] = [];
   const f = s.final;
-  lines.push(`\n== ${s.config.ffw}: ${count(s.parameters)} parameters (${count(s.activeParameters)} active per token), ${s.elapsedSeconds.toFixed(1)} s, ${Math.round(s.tokensPerSecond)} tokens/s`);
+  lines.push(
+    `\n== ${s.config.ffw}: ${count(s.parameters)} parameters (${count(s.activeParameters)} active per token), ${s.elapsedSeconds.toFixed(1)} s, ${Math.round(s.tokensPerSecond)} tokens/s`,
+  );
   lines.push(`validation loss ${f.valLoss.toFixed(4)} nats, perplexity ${f.perplexity.toFixed(2)} (step ${f.step})`);
   for (const [name, r] of Object.entries(f.routing)) {
     const dropped = r.droppedFraction === null ? '' : `, dropped ${(100 * r.droppedFraction).toFixed(2)}% of tokens`;
-    lines.push(`routing ${name}: ${r.numExperts} experts, usage ${(100 * r.usage).toFixed(1)}%, unevenness KL ${r.unevenness.toFixed(3)} nats (log N = ${Math.log(r.numExperts).toFixed(3)})${dropped}`);
+    lines.push(
+      `routing ${name}: ${r.numExperts} experts, usage ${(100 * r.usage).toFixed(1)}%, unevenness KL ${r.unevenness.toFixed(3)} nats (log N = ${Math.log(r.numExperts).toFixed(3)})${dropped}`,
+    );
   }
   lines.push(`checkpoint: ${s.checkpoint}`);
   if (s.sample) {
     const { prompt, generated, temperature, topK } = s.sample;
-    lines.push(`sample: ${[...prompt].length} characters of validation text, then ${[...generated].length} generated (temperature ${temperature}, top-k ${topK}); ${PROMPT_END} marks where the prompt ends`);
-    lines.push(markPrompt(prompt, generated).split('\n').map((l) => `  | ${l}`).join('\n'));
+    lines.push(
+      `sample: ${[...prompt].length} characters of validation text, then ${[...generated].length} generated (temperature ${temperature}, top-k ${topK}); ${PROMPT_END} marks where the prompt ends`,
+    );
+    lines.push(
+      markPrompt(prompt, generated)
+        .split('\n')
+        .map((l) => `  | ${l}`)
+        .join('\n'),
+    );
   }
   return lines.join('\n');
 }

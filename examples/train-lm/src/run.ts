@@ -52,8 +52,18 @@ export async function trainOne(setup: RunSetup, corpus: Corpus, progress: Progre
   mkdirSync(outDir, { recursive: true });
   manualSeed(setup.config.seed);
   const { model, activeParameters, config } = buildModel(setup.config);
-  const trainLoader = new BatchLoader(corpus.train, { contextLength: config.contextLength, batchSize: plan.batchSize, seed: config.seed, name: 'training' });
-  const valLoader = new BatchLoader(corpus.validation, { contextLength: config.contextLength, batchSize: plan.batchSize, shuffle: false, name: 'validation' });
+  const trainLoader = new BatchLoader(corpus.train, {
+    contextLength: config.contextLength,
+    batchSize: plan.batchSize,
+    seed: config.seed,
+    name: 'training',
+  });
+  const valLoader = new BatchLoader(corpus.validation, {
+    contextLength: config.contextLength,
+    batchSize: plan.batchSize,
+    shuffle: false,
+    name: 'validation',
+  });
   const optimizer = new AdamW(weightDecayGroups(model, { weightDecay: 0.1 }), { lr: plan.lr, betas: [0.9, 0.95] });
   const checkpoint = join(outDir, 'checkpoint.safetensors');
   const logFile = join(outDir, 'log.jsonl');
@@ -72,7 +82,12 @@ export async function trainOne(setup: RunSetup, corpus: Corpus, progress: Progre
     logFile,
     progress: setup.quiet ? 'none' : progress,
     // The config records the model and the plan, so the file alone rebuilds and continues the run.
-    checkpoint: { path: checkpoint, every: setup.checkpointEvery || undefined, config: { ...config, train: plan }, tokenizer: corpus.tokenizer },
+    checkpoint: {
+      path: checkpoint,
+      every: setup.checkpointEvery || undefined,
+      config: { ...config, train: plan },
+      tokenizer: corpus.tokenizer,
+    },
     hooks: {
       onCheckpoint: (path, step) => {
         lastSaved = step;
@@ -89,7 +104,8 @@ export async function trainOne(setup: RunSetup, corpus: Corpus, progress: Progre
     // A diverged run never overwrites a good checkpoint (the loss check stops it first, and a save of
     // NaN/Inf weights is refused); say which one is left.
     const kept = lastSaved !== null ? `${checkpoint} (step ${lastSaved})` : setup.resume ? `${setup.resume} (the one resumed)` : null;
-    if (kept && e instanceof Error) e.message += `. The last good checkpoint is ${kept}; continue from it with --resume (a different --lr needs --extend replan)`;
+    if (kept && e instanceof Error)
+      e.message += `. The last good checkpoint is ${kept}; continue from it with --resume (a different --lr needs --extend replan)`;
     throw e;
   }
   // A finished run resumed: nothing to train, so evaluate it once to report on it.
@@ -100,9 +116,19 @@ export async function trainOne(setup: RunSetup, corpus: Corpus, progress: Progre
     const promptIds = corpus.validation.slice(0, Math.min(16, config.contextLength));
     const topK = Math.min(20, corpus.tokenizer.vocabSize);
     const temperature = 0.8;
-    const ids = await model.generateAsync(tensor(promptIds, { shape: [promptIds.length] }), { maxNewTokens: setup.sampleLength, temperature, topK, seed: config.seed });
+    const ids = await model.generateAsync(tensor(promptIds, { shape: [promptIds.length] }), {
+      maxNewTokens: setup.sampleLength,
+      temperature,
+      topK,
+      seed: config.seed,
+    });
     const all = Int32Array.from(await ids.read());
-    sample = { prompt: corpus.tokenizer.decode(all.subarray(0, promptIds.length)), generated: corpus.tokenizer.decode(all.subarray(promptIds.length)), temperature, topK };
+    sample = {
+      prompt: corpus.tokenizer.decode(all.subarray(0, promptIds.length)),
+      generated: corpus.tokenizer.decode(all.subarray(promptIds.length)),
+      temperature,
+      topK,
+    };
   }
   writeLossPlot(logFile, join(outDir, 'loss.svg'), `${config.ffw}: loss`);
   return {
@@ -123,9 +149,21 @@ export async function trainOne(setup: RunSetup, corpus: Corpus, progress: Progre
 /** The training and validation curves of the whole run (the JSONL log, resumed sessions included). */
 function writeLossPlot(logFile: string, svg: string, title: string): void {
   if (!existsSync(logFile)) return;
-  const records = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogRecord);
+  const records = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as LogRecord);
   const train = records.flatMap((r) => (r.kind === 'train' ? [[r.step, r.loss] as const] : []));
   const validation = records.flatMap((r) => (r.kind === 'eval' ? [[r.step, r.valLoss] as const] : []));
   if (train.length + validation.length === 0) return;
-  writeFileSync(svg, lineChart([{ name: 'train', points: train }, { name: 'validation', points: validation }], { title, xLabel: 'step', yLabel: 'cross-entropy (nats)' }));
+  writeFileSync(
+    svg,
+    lineChart(
+      [
+        { name: 'train', points: train },
+        { name: 'validation', points: validation },
+      ],
+      { title, xLabel: 'step', yLabel: 'cross-entropy (nats)' },
+    ),
+  );
 }

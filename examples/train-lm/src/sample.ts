@@ -82,9 +82,16 @@ export async function runSample(o: SampleOptions): Promise<string> {
   try {
     ids = tokenizer.encode(o.prompt);
   } catch (e) {
-    throw new UsageError(`--prompt: ${(e as Error).message.replace(/^CharTokenizer\.encode: /, '').replace(/; build the tokenizer.*$/, '')} of ${o.checkpoint}`);
+    throw new UsageError(
+      `--prompt: ${(e as Error).message.replace(/^CharTokenizer\.encode: /, '').replace(/; build the tokenizer.*$/, '')} of ${o.checkpoint}`,
+    );
   }
-  const out = await model.generateAsync(tensor(ids, { shape: [ids.length] }), { maxNewTokens: o.tokens, temperature: o.temperature, topK, seed: o.seed });
+  const out = await model.generateAsync(tensor(ids, { shape: [ids.length] }), {
+    maxNewTokens: o.tokens,
+    temperature: o.temperature,
+    topK,
+    seed: o.seed,
+  });
   const all = Int32Array.from(await out.read());
   const prompt = tokenizer.decode(all.subarray(0, ids.length));
   const generated = tokenizer.decode(all.subarray(ids.length));

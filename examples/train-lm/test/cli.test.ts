@@ -36,7 +36,23 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const corpus = join(dir, 'corpus.txt');
 writeFileSync(corpus, 'Call me Ishmael. Some years ago, never mind how long precisely. '.repeat(60));
 // A tiny model: one block whose PEER layer has 64 experts (8² product keys), so each run takes about a second.
-const TINY = ['--corpus', corpus, '--dim', '16', '--depth', '1', '--heads', '2', '--context', '16', '--batch', '4', '--eval-batches', '1', '--quiet'];
+const TINY = [
+  '--corpus',
+  corpus,
+  '--dim',
+  '16',
+  '--depth',
+  '1',
+  '--heads',
+  '2',
+  '--context',
+  '16',
+  '--batch',
+  '4',
+  '--eval-batches',
+  '1',
+  '--quiet',
+];
 const TINY_PEER = ['--ffw', 'peer', '--experts', '64', '--expert-top-k', '4', '--expert-heads', '2', '--key-dim', '8'];
 
 interface Rec {
@@ -47,7 +63,11 @@ interface Rec {
   gradNorm?: number;
   valLoss?: number;
 }
-const log = (run: string): Rec[] => readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+const log = (run: string): Rec[] =>
+  readFileSync(join(run, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Rec);
 /** The deterministic part of a log (no timings). */
 const curve = (recs: Rec[]) => recs.map(({ kind, step, loss, lr, gradNorm, valLoss }) => ({ kind, step, loss, lr, gradNorm, valLoss }));
 
@@ -82,7 +102,10 @@ describe('train-lm arguments', () => {
     [['--backend', 'tpu'], "--backend must be cpu or gpu, got 'tpu'".replace('cpu or gpu,', 'one of cpu, gpu;')],
     [['--backend', 'cpu', '--gpu-mode', 'webgpu'], '--gpu-mode applies to --backend gpu'],
     [['--compare', '--resume', 'x.safetensors'], '--compare trains four fresh models; it cannot be combined with --resume'],
-    [['--compare', '--experts', '16'], '--compare trains every layer at the matched sizes of src/models.ts; it cannot be combined with --experts'],
+    [
+      ['--compare', '--experts', '16'],
+      '--compare trains every layer at the matched sizes of src/models.ts; it cannot be combined with --experts',
+    ],
     [['--extend', 'replan'], '--extend changes the plan of a resumed run; use it with --resume'],
     [['--resume', 'x', '--extend', 'more'], "--extend must be one of keep-schedule, replan; got 'more'"],
     [['--experts', '1000'], '--experts must be a perfect square (product keys address numKeys² experts), got 1000; e.g. 961 or 1024'],
@@ -93,7 +116,10 @@ describe('train-lm arguments', () => {
     [['--ffw', 'dense', '--experts', '4'], "--experts applies to --ffw moe or pkm or peer; this run's --ffw is dense"],
     [['--ffw', 'moe', '--expert-top-k', '9'], '--expert-top-k 9 must be at most --experts 8'],
     [['--ffw', 'moe', '--router', 'hash', '--balance', 'loss'], "--balance 'loss' needs --router topk"],
-    [['--ffw', 'moe', '--router', 'expert-choice', '--dispatch', 'slots'], "--dispatch applies to --router topk only, got router 'expert-choice'"],
+    [
+      ['--ffw', 'moe', '--router', 'expert-choice', '--dispatch', 'slots'],
+      "--dispatch applies to --router topk only, got router 'expert-choice'",
+    ],
     [['--ffw', 'moe', '--capacity-factor', '0'], "--capacity-factor must be a positive decimal number, got '0'"],
     [['--ffw', 'moe', '--router', 'sinkhorn'], "--router must be one of topk, expert-choice, hash; got 'sinkhorn'"],
     [['--bogus'], "Unknown option '--bogus'"],
@@ -110,40 +136,80 @@ describe('train-lm arguments', () => {
 
   it('sizes the middle layer from flags and records every setting in the config', () => {
     const moe = modelConfigFromOptions(
-      parseCli(['--ffw', 'moe', '--experts', '16', '--expert-top-k', '1', '--expert-hidden', '24', '--shared-experts', '1', '--balance', 'bias', '--capacity-factor', '1.25', '--dispatch', 'slots'])!,
+      parseCli([
+        '--ffw',
+        'moe',
+        '--experts',
+        '16',
+        '--expert-top-k',
+        '1',
+        '--expert-hidden',
+        '24',
+        '--shared-experts',
+        '1',
+        '--balance',
+        'bias',
+        '--capacity-factor',
+        '1.25',
+        '--dispatch',
+        'slots',
+      ])!,
       30,
     );
     expect(moe).toEqual({
-      ffw: 'moe', vocabSize: 30, dim: 64, depth: 3, heads: 4, contextLength: 64, seed: 1,
+      ffw: 'moe',
+      vocabSize: 30,
+      dim: 64,
+      depth: 3,
+      heads: 4,
+      contextLength: 64,
+      seed: 1,
       moe: { numExperts: 16, topK: 1, hidden: 24, router: 'topk', balance: 'bias', capacityFactor: 1.25, numShared: 1, dispatch: 'slots' },
     });
-    const peer = modelConfigFromOptions(parseCli(['--experts', '256', '--expert-heads', '2', '--score-fn', 'sigmoid', '--query-norm', 'layer'])!, 30);
+    const peer = modelConfigFromOptions(
+      parseCli(['--experts', '256', '--expert-heads', '2', '--score-fn', 'sigmoid', '--query-norm', 'layer'])!,
+      30,
+    );
     expect(peer.peer).toEqual({ numExperts: 256, heads: 2, topK: 8, dimKey: 32, queryNorm: 'layer', scoreFn: 'sigmoid' });
     expect(modelConfigFromOptions(parseCli(['--ffw', 'moe', '--router', 'hash'])!, 30).moe!.balance).toBe('none');
   });
 
-  it("defaults are the sizes train-lm always had, and a config without a layer block (older checkpoints) means them", () => {
+  it('defaults are the sizes train-lm always had, and a config without a layer block (older checkpoints) means them', () => {
     const d = layerDefaults(64);
-    expect(d.moe).toEqual({ numExperts: 8, topK: 2, hidden: 32, router: 'topk', balance: 'loss', capacityFactor: null, numShared: 0, dispatch: 'auto' });
+    expect(d.moe).toEqual({
+      numExperts: 8,
+      topK: 2,
+      hidden: 32,
+      router: 'topk',
+      balance: 'loss',
+      capacityFactor: null,
+      numShared: 0,
+      dispatch: 'auto',
+    });
     expect(d.pkm).toEqual({ numExperts: 4096, heads: 4, topK: 32, dimKey: 32, queryNorm: 'batch' });
     expect(d.peer).toEqual({ numExperts: 4096, heads: 8, topK: 8, dimKey: 32, queryNorm: 'batch', scoreFn: 'softmax' });
     for (const ffw of ['dense', 'moe', 'pkm', 'peer'] as const) {
       const old = { ffw, vocabSize: 20, dim: 16, depth: 3, heads: 2, contextLength: 8, seed: 3 };
       const full = resolveModelConfig(old);
       expect(full).toEqual({ ...old, ...(ffw === 'dense' ? {} : { [ffw]: layerDefaults(16)[ffw] }) });
-      expect(modelConfigFromOptions(parseCli(['--ffw', ffw, '--dim', '16', '--depth', '3', '--heads', '2', '--context', '8', '--seed', '3'])!, 20)).toEqual(full);
+      expect(
+        modelConfigFromOptions(
+          parseCli(['--ffw', ffw, '--dim', '16', '--depth', '3', '--heads', '2', '--context', '8', '--seed', '3'])!,
+          20,
+        ),
+      ).toEqual(full);
       // Same weights from the old config and the complete one: the defaults did not move.
       const a = buildModel(old).model.stateDict();
       const b = buildModel(full).model.stateDict();
       expect(Object.keys(a)).toEqual(Object.keys(b));
       for (const k of Object.keys(a)) expect(Array.from(a[k]!.toTypedArray())).toEqual(Array.from(b[k]!.toTypedArray()));
     }
-    expect(() => resolveModelConfig({ ffw: 'peer', vocabSize: 20, dim: 16, depth: 1, heads: 2, contextLength: 8, seed: 0, peer: { experts: 4 } })).toThrow(
-      'config.peer.experts is not a setting of the peer layer',
-    );
-    expect(() => resolveModelConfig({ ffw: 'pkm', vocabSize: 20, dim: 16, depth: 1, heads: 2, contextLength: 8, seed: 0, pkm: { numExperts: 50 } })).toThrow(
-      'config.pkm.numExperts must be a perfect square',
-    );
+    expect(() =>
+      resolveModelConfig({ ffw: 'peer', vocabSize: 20, dim: 16, depth: 1, heads: 2, contextLength: 8, seed: 0, peer: { experts: 4 } }),
+    ).toThrow('config.peer.experts is not a setting of the peer layer');
+    expect(() =>
+      resolveModelConfig({ ffw: 'pkm', vocabSize: 20, dim: 16, depth: 1, heads: 2, contextLength: 8, seed: 0, pkm: { numExperts: 50 } }),
+    ).toThrow('config.pkm.numExperts must be a perfect square');
   });
 });
 
@@ -179,7 +245,9 @@ describe('train-lm resume plans', () => {
     const want = warmupCosine({ lr: 3e-3, minLr: 3e-3 / 10, warmupSteps: 20, totalSteps: 400 });
     for (const s of [200, 300, 399, 400]) expect(planSchedule(r)(s)).toBe(want(s));
     const lr = opts(['--lr', '1e-3']);
-    expect(() => resumePlan(saved, 100, lr, lr.given, null, 'ck')).toThrow('to train on with --lr 0.001, re-plan the schedule with --extend replan');
+    expect(() => resumePlan(saved, 100, lr, lr.given, null, 'ck')).toThrow(
+      'to train on with --lr 0.001, re-plan the schedule with --extend replan',
+    );
     const batch = opts(['--batch', '8']);
     expect(() => resumePlan(saved, 100, batch, batch.given, null, 'ck')).toThrow('ck was trained with --batch 16');
   });
@@ -199,10 +267,19 @@ describe('train-lm command line', () => {
       [['--steps', '-5'], "train-lm: --steps must be an integer >= 1 (decimal digits), got '-5'"],
       [['--lr', '-1'], "train-lm: --lr must be a positive decimal number, got '-1'"],
       [['--corpus', '/no/such/corpus.txt'], 'train-lm: --corpus: no such file or directory: /no/such/corpus.txt'],
-      [['--backend', 'gpu', '--gpu-mode', 'cuda'], "train-lm: --gpu-mode must be one of gpu, webgl2, webgl, headlessgl, webgpu, webasm, cpu; got 'cuda'"],
-      [['sample', '--checkpoint', join(dir, 'none.safetensors'), '--prompt', 'x'], `train-lm: --checkpoint: cannot read ${join(dir, 'none.safetensors')}: no such file`],
+      [
+        ['--backend', 'gpu', '--gpu-mode', 'cuda'],
+        "train-lm: --gpu-mode must be one of gpu, webgl2, webgl, headlessgl, webgpu, webasm, cpu; got 'cuda'",
+      ],
+      [
+        ['sample', '--checkpoint', join(dir, 'none.safetensors'), '--prompt', 'x'],
+        `train-lm: --checkpoint: cannot read ${join(dir, 'none.safetensors')}: no such file`,
+      ],
       [['sample', '--checkpoint', corpus], `train-lm: sample needs a non-empty --prompt TEXT`],
-      [['sample', '--checkpoint', corpus, '--prompt', 'x', '--tokens', '0x10'], "train-lm: --tokens must be an integer >= 0 (decimal digits), got '0x10'"],
+      [
+        ['sample', '--checkpoint', corpus, '--prompt', 'x', '--tokens', '0x10'],
+        "train-lm: --tokens must be an integer >= 0 (decimal digits), got '0x10'",
+      ],
       [['sample', '--checkpoint', corpus, '--prompt', 'x'], `train-lm: --checkpoint: ${corpus} is not a valid safetensors file`],
     ] as const;
     const results = await Promise.all(cases.map(([args]) => cliAsync([...args])));
@@ -224,12 +301,20 @@ describe('train-lm command line', () => {
     expect(r.out).toContain(`saved ${join(run, 'checkpoint.safetensors')} at step 4`);
     expect(r.out).toMatch(/validation loss \d+\.\d+ nats, perplexity \d+\.\d+ \(step 4\)/);
     expect(r.out).toMatch(/routing blocks\.0\.ffw: 64 experts, usage \d+\.\d%/);
-    expect(r.out).toMatch(/sample: 16 characters of validation text, then 20 generated .*▌ marks where the prompt ends\n {2}\| .{16}▌.{20}\n/);
+    expect(r.out).toMatch(
+      /sample: 16 characters of validation text, then 20 generated .*▌ marks where the prompt ends\n {2}\| .{16}▌.{20}\n/,
+    );
     for (const f of ['checkpoint.safetensors', 'log.jsonl', 'loss.svg']) expect(existsSync(join(run, f))).toBe(true);
     expect(readFileSync(join(run, 'loss.svg'), 'utf8')).toContain('<polyline');
     const ck = await readCheckpoint(join(run, 'checkpoint.safetensors'));
     expect(ck.config).toEqual({
-      ffw: 'peer', vocabSize: 23, dim: 16, depth: 1, heads: 2, contextLength: 16, seed: 1,
+      ffw: 'peer',
+      vocabSize: 23,
+      dim: 16,
+      depth: 1,
+      heads: 2,
+      contextLength: 16,
+      seed: 1,
       peer: { numExperts: 64, heads: 2, topK: 4, dimKey: 8, queryNorm: 'batch', scoreFn: 'softmax' },
       train: { steps: 4, lr: 3e-3, minLr: 3e-3 / 10, warmupSteps: 1, scheduleSteps: 4, batchSize: 4, evalEvery: 2, evalBatches: 1, corpus },
     });
@@ -245,7 +330,17 @@ describe('train-lm command line', () => {
     expect(cli([...args, '--out', whole]).code).toBe(0);
     // The same run, killed right after its first periodic save, then resumed from the file alone.
     const cut = join(dir, 'cut');
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args, '--checkpoint-every', '4', '--out', cut]);
+    const child = spawn(process.execPath, [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      main,
+      ...args,
+      '--checkpoint-every',
+      '4',
+      '--out',
+      cut,
+    ]);
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
         if (d.toString().includes(' at step ')) child.kill('SIGKILL');
@@ -277,14 +372,36 @@ describe('train-lm command line', () => {
 
     const refused = cli(['--resume', ck, '--steps', '28', '--quiet']);
     expect(refused.code).toBe(2);
-    expect(refused.err).toContain('was planned for 24 steps (now at step 24, lr 0.0003) and --steps 28 changes that; add --extend keep-schedule');
-    const keep = cli(['--resume', ck, '--steps', '28', '--extend', 'keep-schedule', '--quiet', '--sample', '0', '--out', join(dir, 'keep')]);
+    expect(refused.err).toContain(
+      'was planned for 24 steps (now at step 24, lr 0.0003) and --steps 28 changes that; add --extend keep-schedule',
+    );
+    const keep = cli([
+      '--resume',
+      ck,
+      '--steps',
+      '28',
+      '--extend',
+      'keep-schedule',
+      '--quiet',
+      '--sample',
+      '0',
+      '--out',
+      join(dir, 'keep'),
+    ]);
     expect(keep.code).toBe(0);
-    expect(log(join(dir, 'keep')).filter((r) => r.kind === 'train').map((r) => r.lr)).toEqual([3e-4, 3e-4, 3e-4, 3e-4].map((x) => expect.closeTo(x, 12)));
+    expect(
+      log(join(dir, 'keep'))
+        .filter((r) => r.kind === 'train')
+        .map((r) => r.lr),
+    ).toEqual([3e-4, 3e-4, 3e-4, 3e-4].map((x) => expect.closeTo(x, 12)));
     const replan = cli(['--resume', ck, '--steps', '28', '--extend', 'replan', '--quiet', '--sample', '0', '--out', join(dir, 'replan')]);
     expect(replan.code).toBe(0);
     const want = warmupCosine({ lr: 3e-3, minLr: 3e-3 / 10, warmupSteps: 3, totalSteps: 28 });
-    expect(log(join(dir, 'replan')).filter((r) => r.kind === 'train').map((r) => r.lr)).toEqual([24, 25, 26, 27].map(want));
+    expect(
+      log(join(dir, 'replan'))
+        .filter((r) => r.kind === 'train')
+        .map((r) => r.lr),
+    ).toEqual([24, 25, 26, 27].map(want));
 
     const mismatched = cli(['--resume', ck, '--ffw', 'peer', '--quiet']);
     expect(mismatched.code).toBe(2);
@@ -295,7 +412,9 @@ describe('train-lm command line', () => {
     const run = join(dir, 'diverged');
     const r = cli([...TINY, '--ffw', 'dense', '--lr', '1e3', '--steps', '30', '--checkpoint-every', '2', '--sample', '0', '--out', run]);
     expect(r.code).toBe(1);
-    const m = r.err.match(/the loss is (NaN|-?Infinity) at step (\d+) .*The last good checkpoint is (\S+) \(step (\d+)\); continue from it with --resume/);
+    const m = r.err.match(
+      /the loss is (NaN|-?Infinity) at step (\d+) .*The last good checkpoint is (\S+) \(step (\d+)\); continue from it with --resume/,
+    );
     expect(m, r.err).not.toBeNull();
     const [failed, kept] = [Number(m![2]), Number(m![4])];
     expect(m![3]).toBe(join(run, 'checkpoint.safetensors'));
@@ -310,18 +429,64 @@ describe('train-lm command line', () => {
 
   it('sample prints the prompt, a marker, then the generated text; --raw prints them alone', () => {
     const ck = join(dir, 'sized', 'checkpoint.safetensors');
-    const marked = cli(['sample', '--checkpoint', ck, '--prompt', 'Call me', '--tokens', '30', '--temperature', '0.7', '--top-k', '5', '--seed', '3']);
+    const marked = cli([
+      'sample',
+      '--checkpoint',
+      ck,
+      '--prompt',
+      'Call me',
+      '--tokens',
+      '30',
+      '--temperature',
+      '0.7',
+      '--top-k',
+      '5',
+      '--seed',
+      '3',
+    ]);
     expect(marked.err).toBe('');
     expect(marked.code).toBe(0);
     const lines = marked.out.split('\n');
-    expect(lines[0]).toBe(`${ck}: peer model at step 4, ${lines[0]!.match(/step 4, (\S+) parameters/)![1]} parameters, vocabulary 23; temperature 0.7, top-k 5, seed 3`);
+    expect(lines[0]).toBe(
+      `${ck}: peer model at step 4, ${lines[0]!.match(/step 4, (\S+) parameters/)![1]} parameters, vocabulary 23; temperature 0.7, top-k 5, seed 3`,
+    );
     expect(lines[1]).toBe('prompt: 7 characters, then 30 generated; ▌ marks where the prompt ends');
     const text = lines.slice(2).join('\n').replace(/\n$/, '');
     expect(text.startsWith('Call me▌')).toBe(true);
     expect([...text].length).toBe(7 + 1 + 30);
-    const raw = cli(['sample', '--checkpoint', ck, '--prompt', 'Call me', '--tokens', '30', '--temperature', '0.7', '--top-k', '5', '--seed', '3', '--raw']);
+    const raw = cli([
+      'sample',
+      '--checkpoint',
+      ck,
+      '--prompt',
+      'Call me',
+      '--tokens',
+      '30',
+      '--temperature',
+      '0.7',
+      '--top-k',
+      '5',
+      '--seed',
+      '3',
+      '--raw',
+    ]);
     expect(raw.out).toBe(text.replace('▌', '') + '\n');
-    const other = cli(['sample', '--checkpoint', ck, '--prompt', 'Call me', '--tokens', '30', '--temperature', '0.7', '--top-k', '5', '--seed', '4', '--raw']);
+    const other = cli([
+      'sample',
+      '--checkpoint',
+      ck,
+      '--prompt',
+      'Call me',
+      '--tokens',
+      '30',
+      '--temperature',
+      '0.7',
+      '--top-k',
+      '5',
+      '--seed',
+      '4',
+      '--raw',
+    ]);
     expect(other.out).not.toBe(raw.out);
     const bad = cli(['sample', '--checkpoint', ck, '--prompt', 'Call Z']);
     expect(bad.code).toBe(2);
@@ -345,7 +510,21 @@ describe('train-lm command line', () => {
     const s = cli(['sample', '--checkpoint', path, '--prompt', 'Some', '--tokens', '5', '--raw']);
     expect(s.err).toBe('');
     expect([...s.out.trimEnd()].length).toBe(9);
-    const r = cli(['--resume', path, '--corpus', corpus, '--steps', '2', '--batch', '4', '--eval-batches', '1', '--quiet', '--sample', '0']);
+    const r = cli([
+      '--resume',
+      path,
+      '--corpus',
+      corpus,
+      '--steps',
+      '2',
+      '--batch',
+      '4',
+      '--eval-batches',
+      '1',
+      '--quiet',
+      '--sample',
+      '0',
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('records no training plan');

@@ -69,19 +69,27 @@ async function cpuLosses(ffw: FfwKind, steps: number): Promise<number[]> {
 /** The checks for one gpu mode: losses within `tol` of the CPU's, and the transfer budget of a step. */
 function trainingSuite(mode: 'webasm' | 'webgpu', steps: number, tol: number): void {
   let backend: GpuBackend;
-  it.each(FFWS)(`%s: ${steps} steps track the CPU backend's losses (|Δ| < ${tol}); after step 1 a step uploads only the token ids and reads one value`, async (ffw) => {
-    backend ??= await createGpuBackend({ mode, warn: (m) => { throw new Error(`unexpected fallback: ${m}`); } });
-    const cpu = await cpuLosses(ffw, steps);
-    const run = await train(backend, ffw, steps);
-    run.losses.forEach((l, i) => expect(Math.abs(l - cpu[i]!), `step ${i + 1}: ${l} vs CPU ${cpu[i]}`).toBeLessThan(tol));
-    for (const s of run.perStep) {
-      expect(s.cpuFallbacks).toBe(0);
-      expect(s.uploads).toBe(2); // input and target ids
-      expect(s.uploadBytes).toBe(2 * 4 * 16 * 4);
-      expect(s.downloads).toBe(1); // the loss and the gradient norm, read together
-      expect(s.downloadBytes).toBe(8);
-    }
-  });
+  it.each(FFWS)(
+    `%s: ${steps} steps track the CPU backend's losses (|Δ| < ${tol}); after step 1 a step uploads only the token ids and reads one value`,
+    async (ffw) => {
+      backend ??= await createGpuBackend({
+        mode,
+        warn: (m) => {
+          throw new Error(`unexpected fallback: ${m}`);
+        },
+      });
+      const cpu = await cpuLosses(ffw, steps);
+      const run = await train(backend, ffw, steps);
+      run.losses.forEach((l, i) => expect(Math.abs(l - cpu[i]!), `step ${i + 1}: ${l} vs CPU ${cpu[i]}`).toBeLessThan(tol));
+      for (const s of run.perStep) {
+        expect(s.cpuFallbacks).toBe(0);
+        expect(s.uploads).toBe(2); // input and target ids
+        expect(s.uploadBytes).toBe(2 * 4 * 16 * 4);
+        expect(s.downloads).toBe(1); // the loss and the gradient norm, read together
+        expect(s.downloadBytes).toBe(8);
+      }
+    },
+  );
 }
 
 describe('the demo model trains on the gpu backend: webasm', () => trainingSuite('webasm', 4, 2e-3));
@@ -89,7 +97,12 @@ describe('the demo model trains on the gpu backend: webasm', () => trainingSuite
 /** Training equivalence over a longer run: 20 PEER steps on the gpu backend against the CPU backend. */
 function peerEquivalence(mode: 'webasm' | 'webgpu', tol: number): void {
   it(`peer: 20 steps track the CPU backend's losses (|Δ| < ${tol})`, async () => {
-    const backend = await createGpuBackend({ mode, warn: (m) => { throw new Error(`unexpected fallback: ${m}`); } });
+    const backend = await createGpuBackend({
+      mode,
+      warn: (m) => {
+        throw new Error(`unexpected fallback: ${m}`);
+      },
+    });
     const cpu = await cpuLosses('peer', 20);
     const run = await train(backend, 'peer', 20);
     const worst = Math.max(...run.losses.map((l, i) => Math.abs(l - cpu[i]!)));
@@ -104,7 +117,12 @@ async function webgpuMissing(): Promise<string | null> {
   const b = await createGpuBackend({ mode: 'webgpu', warn: (m) => (reason = m) });
   return b.mode === 'webgpu' ? null : (reason ?? `mode came up as ${b.mode}`);
 }
-describeWithOptional('the demo model trains on the gpu backend: webgpu', await webgpuMissing(), 'sudo bash scripts/gpu/install-vulkan.sh', () => {
-  trainingSuite('webgpu', 4, 2e-3);
-  peerEquivalence('webgpu', 5e-3);
-});
+describeWithOptional(
+  'the demo model trains on the gpu backend: webgpu',
+  await webgpuMissing(),
+  'sudo bash scripts/gpu/install-vulkan.sh',
+  () => {
+    trainingSuite('webgpu', 4, 2e-3);
+    peerEquivalence('webgpu', 5e-3);
+  },
+);

@@ -39,18 +39,24 @@ interface Case {
   extras?: Record<string, () => void>;
 }
 
-const clock = process.env.BENCH_CLOCK === 'cpu'
-  ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }
-  : () => performance.now();
+const clock =
+  process.env.BENCH_CLOCK === 'cpu'
+    ? () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      }
+    : () => performance.now();
 
 // Deterministic inputs: the same numbers on every run (xorshift32, uniform in [-1, 1)).
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
@@ -58,7 +64,10 @@ function random(n: number, seed: number): Float32Array {
 
 const wasm = await loadWasmKernels();
 const useJs = (): void => resetKernels();
-const useWasm = (k: Partial<CpuKernels>) => (): void => { resetKernels(); installKernels(k); };
+const useWasm = (k: Partial<CpuKernels>) => (): void => {
+  resetKernels();
+  installKernels(k);
+};
 
 await tf.setBackend('wasm');
 await tf.setBackend('cpu');
@@ -100,7 +109,11 @@ for (const n of [128, 256, 512, 1024]) {
   const b = random(n * n, 2 + n);
   const ma = tensor(a, { shape: [n, n] });
   const mb = tensor(b, { shape: [n, n] });
-  for (const [variant, tA, tB] of [['A·B', false, false], ['A·Bᵀ', false, true], ['Aᵀ·B', true, false]] as const) {
+  for (const [variant, tA, tB] of [
+    ['A·B', false, false],
+    ['A·Bᵀ', false, true],
+    ['Aᵀ·B', true, false],
+  ] as const) {
     const lhs = tA ? ma.transpose() : ma; // strided views: Myriad never copies them
     const rhs = tB ? mb.transpose() : mb;
     const build = () => [tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])];
@@ -122,12 +135,18 @@ for (const n of [128, 256, 512, 1024]) {
 }
 
 // --- topk along the last dim -----------------------------------------------------------------
-for (const [rows, n] of [[256, 4096], [64, 65536]] as const) {
+for (const [rows, n] of [
+  [256, 4096],
+  [64, 65536],
+] as const) {
   const x = random(rows * n, 7 + n);
   const mx = tensor(x, { shape: [rows, n] });
   for (const k of [8, 32]) {
     const build = () => [tf.tensor2d(x, [rows, n])];
-    const run = (xs: tf.Tensor[]) => { const r = tf.topk(xs[0]!, k); return [r.values, r.indices]; };
+    const run = (xs: tf.Tensor[]) => {
+      const r = tf.topk(xs[0]!, k);
+      return [r.values, r.indices];
+    };
     cases.push({
       group: 'topk (ms)',
       label: `[${rows}×${n}] k=${k}`,
@@ -155,7 +174,9 @@ for (const [rows, n] of [[256, 4096]] as const) {
 
 // --- row gather: 32768 random rows of width 256 from a 1,048,576-row (1 GiB) table ------------
 {
-  const tableRows = 1 << 20, width = 256, picks = 32768;
+  const tableRows = 1 << 20,
+    width = 256,
+    picks = 32768;
   const data = new Float32Array(tableRows * width);
   for (let i = 0; i < data.length; i++) data[i] = i & 1023; // touches every page; values do not matter
   const idx = new Int32Array(picks);
@@ -174,7 +195,11 @@ for (const [rows, n] of [[256, 4096]] as const) {
     label: `${picks} rows × ${width} of [${tableRows}×${width}]`,
     iterations: 5,
     time: 400,
-    impls: { 'tfjs-cpu': tfImpl('cpu', build, run), 'tfjs-wasm': tfImpl('wasm', build, run), ...myriadImpls(() => indexSelect(table, 0, mIdx)) },
+    impls: {
+      'tfjs-cpu': tfImpl('cpu', build, run),
+      'tfjs-wasm': tfImpl('wasm', build, run),
+      ...myriadImpls(() => indexSelect(table, 0, mIdx)),
+    },
     extras: {
       // The floor: the same 32 MiB copied in one contiguous memcpy, then row by row at the same random rows.
       'floor: one contiguous 32 MiB copy': () => out.set(data.subarray(0, picks * width)),
@@ -199,7 +224,9 @@ for (const c of cases) {
     const impl = c.impls[col];
     if (!impl) continue;
     bench.add(col, impl.fn, {
-      beforeAll: async () => { await impl.setup?.(); },
+      beforeAll: async () => {
+        await impl.setup?.();
+      },
       afterAll: () => impl.teardown?.(),
     });
   }
@@ -228,7 +255,9 @@ const ratio = (mine: number | Error | undefined, other: number | Error | undefin
   typeof mine === 'number' && typeof other === 'number' ? `${(other / mine).toFixed(2)}×` : '—';
 
 const threads = wasm ? `, ${wasm.threads} thread${wasm.threads === 1 ? '' : 's'}` : '';
-console.log(`\nnode ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, clock: ${process.env.BENCH_CLOCK === 'cpu' ? 'process CPU time' : 'wall'}`);
+console.log(
+  `\nnode ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, clock: ${process.env.BENCH_CLOCK === 'cpu' ? 'process CPU time' : 'wall'}`,
+);
 console.log(wasm ? `Myriad (wasm): WebAssembly kernels${threads}` : 'Myriad (wasm): not available (no WebAssembly kernels installed)');
 let group = '';
 for (let i = 0; i < cases.length; i++) {
@@ -242,7 +271,9 @@ for (let i = 0; i < cases.length; i++) {
   }
   const cells = COLUMNS.map((col) => fmtCell(c, r[col]));
   const js = r['Myriad (JS)'];
-  console.log(`| ${c.label} | ${cells.join(' | ')} | ${ratio(js, r['tfjs-cpu'])} | ${ratio(js, r['tfjs-wasm'])} | ${ratio(r['Myriad (wasm)'], r['tfjs-wasm'])} |`);
+  console.log(
+    `| ${c.label} | ${cells.join(' | ')} | ${ratio(js, r['tfjs-cpu'])} | ${ratio(js, r['tfjs-wasm'])} | ${ratio(r['Myriad (wasm)'], r['tfjs-wasm'])} |`,
+  );
   for (const [name, ms] of Object.entries(r.extras ?? {})) console.log(`| ${name} | | | ${ms.toFixed(2)} | | | | |`);
 }
 await wasm?.close();

@@ -24,7 +24,12 @@ function random(n: number): Float32Array {
   return out;
 }
 
-interface Row { task: string; 'median ms': string; 'GFLOP/s': string; 'vs tfjs-wasm': string }
+interface Row {
+  task: string;
+  'median ms': string;
+  'GFLOP/s': string;
+  'vs tfjs-wasm': string;
+}
 const rows: Row[] = [];
 
 /** Adds one row per task, each compared with the suite's first task (the baseline). */
@@ -71,7 +76,12 @@ for (const n of [128, 256, 512, 1024]) {
 }
 ctx.maxThreads = allThreads;
 
-for (const [r, n, k] of [[256, 4096, 8], [256, 4096, 32], [64, 65536, 8], [64, 65536, 32]] as const) {
+for (const [r, n, k] of [
+  [256, 4096, 8],
+  [256, 4096, 32],
+  [64, 65536, 8],
+  [64, 65536, 32],
+] as const) {
   const x = random(r * n);
   const tx = tf.tensor2d(x, [r, n]);
   const values = new Float32Array(r * k);
@@ -92,7 +102,10 @@ for (const [r, n, k] of [[256, 4096, 8], [256, 4096, 32], [64, 65536, 8], [64, 6
   pushRows(bench, noFlops, vsBase);
 }
 
-for (const [r, n] of [[256, 4096], [4096, 256]] as const) {
+for (const [r, n] of [
+  [256, 4096],
+  [4096, 256],
+] as const) {
   const x = random(r * n);
   const tx = tf.tensor2d(x, [r, n]);
   const out = new Float32Array(r * n);
@@ -114,18 +127,24 @@ for (const [r, n] of [[256, 4096], [4096, 256]] as const) {
 // first have to copy the whole table into its memory. The memcpy-bound reference is the same rows
 // copied by one native memory.copy each, with table and output already in WebAssembly memory.
 {
-  const width = 256, tableRows = 1 << 16, picks = 32768;
+  const width = 256,
+    tableRows = 1 << 16,
+    picks = 32768;
   const table = random(tableRows * width);
   const idx = Int32Array.from({ length: picks }, () => Math.floor(Math.random() * tableRows));
   const out = new Float32Array(picks * width);
   const rt = ctx.rt;
-  const tAddr = 1 << 16, iAddr = tAddr + table.length * 4, oAddr = iAddr + idx.length * 4;
+  const tAddr = 1 << 16,
+    iAddr = tAddr + table.length * 4,
+    oAddr = iAddr + idx.length * 4;
   if (!rt.ensure(oAddr + out.length * 4)) throw new Error('wasm-matmul bench: no room for the gather table');
   rt.f32.set(table, tAddr >> 2);
   rt.i32.set(idx, iAddr >> 2);
   const bench = new Bench({ time: 800, iterations: 10, warmupIterations: 5 });
   bench
-    .add(`memory.copy per row, ${picks} rows of [${tableRows}×${width}]`, () => rt.exports.gatherRowsCopy(tAddr, width * 4, iAddr, picks, oAddr))
+    .add(`memory.copy per row, ${picks} rows of [${tableRows}×${width}]`, () =>
+      rt.exports.gatherRowsCopy(tAddr, width * 4, iAddr, picks, oAddr),
+    )
     .add(`gather rows through the seam (plain TS)`, () => kernels.gatherRowsF32(table, width, idx, out))
     .add(`contiguous memcpy of the same bytes`, () => out.set(table.subarray(0, picks * width)));
   await bench.run();

@@ -12,9 +12,13 @@ import { installWasmKernels } from '../src/cpu/wasm/install.js';
 const [batch, dIn, dHidden] = [256, 512, 2048];
 const x = randn([batch, dIn], { seed: 1 });
 const y = randn([batch, dIn], { seed: 2 });
-const w1 = mul(randn([dIn, dHidden], { seed: 3 }), 1 / Math.sqrt(dIn)).detach().requiresGrad_();
+const w1 = mul(randn([dIn, dHidden], { seed: 3 }), 1 / Math.sqrt(dIn))
+  .detach()
+  .requiresGrad_();
 const b1 = zeros([dHidden]).requiresGrad_();
-const w2 = mul(randn([dHidden, dIn], { seed: 4 }), 1 / Math.sqrt(dHidden)).detach().requiresGrad_();
+const w2 = mul(randn([dHidden, dIn], { seed: 4 }), 1 / Math.sqrt(dHidden))
+  .detach()
+  .requiresGrad_();
 const b2 = zeros([dIn]).requiresGrad_();
 const params = [w1, b1, w2, b2];
 
@@ -33,9 +37,13 @@ function step(): number {
 }
 
 const clockName = process.env.BENCH_CLOCK === 'cpu' ? 'process CPU time' : 'wall';
-const now = process.env.BENCH_CLOCK === 'cpu'
-  ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }
-  : () => performance.now();
+const now =
+  process.env.BENCH_CLOCK === 'cpu'
+    ? () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      }
+    : () => performance.now();
 const allThreads = availableParallelism();
 const loadBefore = loadavg()[0]!;
 const bench = new Bench({ time: 2000, iterations: 5, warmupIterations: 2, now });
@@ -56,6 +64,14 @@ bench.add(`WebAssembly kernels, ${allThreads} threads`, () => void step(), {
 });
 await bench.run();
 
-console.log(`MLP step, batch ${batch}, ${dIn}→${dHidden}→${dIn}, GELU, MSE, SGD; node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}; clock: ${clockName}; load average ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`);
-console.table(bench.tasks.map((t) => ({ kernels: t.name, 'median ms/step': t.result!.latency.p50!.toFixed(1), samples: t.result!.latency.samples.length })));
+console.log(
+  `MLP step, batch ${batch}, ${dIn}→${dHidden}→${dIn}, GELU, MSE, SGD; node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}; clock: ${clockName}; load average ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`,
+);
+console.table(
+  bench.tasks.map((t) => ({
+    kernels: t.name,
+    'median ms/step': t.result!.latency.p50!.toFixed(1),
+    samples: t.result!.latency.samples.length,
+  })),
+);
 await getWasmContext()?.close();

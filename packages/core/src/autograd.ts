@@ -94,7 +94,9 @@ function assertFinite(op: string, out: Tensor, inputs: readonly Tensor[]): void 
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) {
       const shapes = inputs.map((t) => `[${t.shape.join(',')}]`).join(', ');
-      throw new RangeError(`checkNumerics: ${op} produced ${data[i]} at flat index ${i} of its output [${out.shape.join(',')}] (inputs: ${shapes})`);
+      throw new RangeError(
+        `checkNumerics: ${op} produced ${data[i]} at flat index ${i} of its output [${out.shape.join(',')}] (inputs: ${shapes})`,
+      );
     }
   }
 }
@@ -149,7 +151,9 @@ export function runBackward(root: Tensor, grad: Tensor): void {
         if (!input.requiresGrad || ig === null) return;
         const shape = ig.shape;
         if (!shapesEqual(shape, input.shape)) {
-          throw new Error(`backward: ${node.op} returned a gradient of shape [${shape.join(',')}] for an input of shape [${input.shape.join(',')}] (bug in the op's gradient)`);
+          throw new Error(
+            `backward: ${node.op} returned a gradient of shape [${shape.join(',')}] for an input of shape [${input.shape.join(',')}] (bug in the op's gradient)`,
+          );
         }
         // A non-leaf needs a dense gradient for its own backward; leaves keep sparse ones.
         const value = input.gradNode === null ? ig : densifyGrad(ig);

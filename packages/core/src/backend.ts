@@ -22,7 +22,25 @@ export interface View {
  * derivative) is used only by gelu's backward, kept as one kernel because composing it from erf, exp
  * and arithmetic would cost a device backend eight launches per GELU backward.
  */
-export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu', 'erf', 'sign', 'square', 'reciprocal', 'sin', 'cos', 'geluGrad'] as const;
+export const UNARY_OPS = [
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'abs',
+  'tanh',
+  'sigmoid',
+  'relu',
+  'gelu',
+  'silu',
+  'erf',
+  'sign',
+  'square',
+  'reciprocal',
+  'sin',
+  'cos',
+  'geluGrad',
+] as const;
 /** Elementwise binary ops; comparisons give 0/1 in the operands' dtype. */
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 /** Reductions of one axis: sum / max / min keep x's dtype; argmax gives int32 indices (first on ties). */

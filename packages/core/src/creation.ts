@@ -65,7 +65,8 @@ export function tensor(data: number | NestedArray | TypedArray | readonly number
     const typed = data as TypedArray;
     const shape = options.shape ?? [typed.length];
     assertShape('tensor', shape);
-    if (shapeSize(shape) !== typed.length) throw new ShapeError(`tensor: ${typed.length} values do not fill shape ${fmt(shape)} (${shapeSize(shape)} elements)`);
+    if (shapeSize(shape) !== typed.length)
+      throw new ShapeError(`tensor: ${typed.length} values do not fill shape ${fmt(shape)} (${shapeSize(shape)} elements)`);
     const dtype = options.dtype ?? dtypeOfTyped(typed);
     const copy = allocTyped(dtype, typed.length);
     copy.set(typed);
@@ -94,7 +95,8 @@ function filled(op: string, shape: readonly number[], value: number, options: Om
 }
 
 /** A tensor filled with `value`. */
-export const full = (shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'> = {}) => filled('full', shape, value, options);
+export const full = (shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'> = {}) =>
+  filled('full', shape, value, options);
 /** A tensor of zeros. */
 export const zeros = (shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}) => filled('zeros', shape, 0, options);
 /** A tensor of ones. */
@@ -122,12 +124,14 @@ export function arange(start: number, end?: number, step = 1, options: Omit<Tens
  */
 export function linspace(start: number, end: number, steps: number, options: Omit<TensorOptions, 'shape'> = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
-  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`linspace: start and end must be finite, got ${start}, ${end}`);
+  if (!Number.isFinite(start) || !Number.isFinite(end))
+    throw new RangeError(`linspace: start and end must be finite, got ${start}, ${end}`);
   if (options.dtype !== undefined) assertDType('linspace', options.dtype);
   const out = allocTyped(options.dtype ?? 'float32', steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   const half = Math.ceil(steps / 2);
-  for (let i = 0; i < steps; i++) out[i] = i === 0 ? start : i === steps - 1 ? end : i < half ? start + i * step : end - (steps - 1 - i) * step;
+  for (let i = 0; i < steps; i++)
+    out[i] = i === 0 ? start : i === steps - 1 ? end : i < half ? start + i * step : end - (steps - 1 - i) * step;
   return fromTyped(out, [steps], options.requiresGrad);
 }
 
@@ -151,9 +155,15 @@ export const rand = (shape: readonly number[], options: RandomOptions = {}) => r
 export const randn = (shape: readonly number[], options: RandomOptions = {}) => randomTensor('randn', shape, options, (r) => r.normal());
 
 /** Uniform int32 samples in [low, high). */
-export function randint(low: number, high: number, shape: readonly number[], options: Omit<RandomOptions, 'dtype' | 'requiresGrad'> = {}): Tensor {
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  options: Omit<RandomOptions, 'dtype' | 'requiresGrad'> = {},
+): Tensor {
   assertShape('randint', shape);
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new RangeError(`randint: need integers low < high, got ${low}, ${high}`);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low)
+    throw new RangeError(`randint: need integers low < high, got ${low}, ${high}`);
   const out = new Int32Array(shapeSize(shape));
   const rng = rngOf(options);
   for (let i = 0; i < out.length; i++) out[i] = low + rng.int(high - low);

@@ -23,7 +23,9 @@ export function dtypeOfTyped(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Float64Array) return 'float64';
   if (a instanceof Int32Array) return 'int32';
-  throw new TypeError(`tensor: unsupported typed array ${(a as object).constructor.name}; expected Float32Array, Float64Array or Int32Array`);
+  throw new TypeError(
+    `tensor: unsupported typed array ${(a as object).constructor.name}; expected Float32Array, Float64Array or Int32Array`,
+  );
 }
 
 /** Result dtype of a binary op (NumPy-like promotion: int32 < float32 < float64). */

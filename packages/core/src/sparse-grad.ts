@@ -19,9 +19,12 @@ export class SparseGrad {
     /** True when the indices are already distinct and ascending (then `coalesce()` returns this). */
     readonly coalesced = false,
   ) {
-    if (indices.dtype !== 'int32' || indices.ndim !== 1) throw new TypeError(`SparseGrad: indices must be int32 [nnz], got ${indices.dtype} ${fmt(indices.shape)}`);
+    if (indices.dtype !== 'int32' || indices.ndim !== 1)
+      throw new TypeError(`SparseGrad: indices must be int32 [nnz], got ${indices.dtype} ${fmt(indices.shape)}`);
     if (values.ndim !== shape.length || values.shape[0] !== indices.shape[0] || values.shape.slice(1).some((d, i) => d !== shape[i + 1])) {
-      throw new ShapeError(`SparseGrad: values ${fmt(values.shape)} do not fit indices [${indices.shape[0]}] and table shape ${fmt(shape)}`);
+      throw new ShapeError(
+        `SparseGrad: values ${fmt(values.shape)} do not fit indices [${indices.shape[0]}] and table shape ${fmt(shape)}`,
+      );
     }
   }
 

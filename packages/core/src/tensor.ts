@@ -24,7 +24,8 @@ type DimsArgs = [readonly number[]] | number[];
 
 function dimsOf(op: string, args: DimsArgs): readonly number[] {
   if (args.length === 1 && Array.isArray(args[0])) return args[0] as readonly number[];
-  if (args.some((a) => typeof a !== 'number')) throw new TypeError(`${op}: expected one array of dims or separate numbers, got ${JSON.stringify(args)}`);
+  if (args.some((a) => typeof a !== 'number'))
+    throw new TypeError(`${op}: expected one array of dims or separate numbers, got ${JSON.stringify(args)}`);
   return args as number[];
 }
 
@@ -57,8 +58,22 @@ export class Tensor implements View {
   }
 
   /** @internal Wraps backend storage; `strides`/`offset` describe a view (contiguous from 0 by default). */
-  static _make(backend: Backend, storage: Storage, shape: readonly number[], dtype: DType, strides?: readonly number[], offset = 0): Tensor {
-    return new Tensor(backend, storage, Object.freeze([...shape]), dtype, Object.freeze(strides ? [...strides] : contiguousStrides(shape)), offset);
+  static _make(
+    backend: Backend,
+    storage: Storage,
+    shape: readonly number[],
+    dtype: DType,
+    strides?: readonly number[],
+    offset = 0,
+  ): Tensor {
+    return new Tensor(
+      backend,
+      storage,
+      Object.freeze([...shape]),
+      dtype,
+      Object.freeze(strides ? [...strides] : contiguousStrides(shape)),
+      offset,
+    );
   }
 
   /** @internal A view sharing this tensor's storage. */
@@ -161,7 +176,8 @@ export class Tensor implements View {
    * A one-element tensor needs no `grad`; others need a gradient of their own shape.
    */
   backward(grad?: Tensor): void {
-    if (!this.requiresGrad) throw new Error('backward: tensor does not require grad (no input had requiresGrad = true, or it was computed under noGrad)');
+    if (!this.requiresGrad)
+      throw new Error('backward: tensor does not require grad (no input had requiresGrad = true, or it was computed under noGrad)');
     let g: Tensor;
     if (grad === undefined) {
       if (this.size !== 1) throw new Error(`backward: output of shape ${fmt(this.shape)} is not a scalar; pass a gradient of that shape`);
@@ -201,13 +217,16 @@ export class Tensor implements View {
     } else if (isBackend(target)) {
       return toBackend(this, target);
     }
-    throw new TypeError(`to: unknown target ${describeTarget(target)}; expected a dtype (${DTYPES.map((d) => `'${d}'`).join(', ')}), 'cpu', or a Backend such as gpuBackend()`);
+    throw new TypeError(
+      `to: unknown target ${describeTarget(target)}; expected a dtype (${DTYPES.map((d) => `'${d}'`).join(', ')}), 'cpu', or a Backend such as gpuBackend()`,
+    );
   }
 
   /** `to(backend)` for backends that can only be read asynchronously (WebGPU). */
   toAsync(target: 'cpu' | Backend): Promise<Tensor> {
     if (target === 'cpu') return toBackendAsync(this, cpuBackend);
-    if (!isBackend(target)) return Promise.reject(new TypeError(`toAsync: unknown target ${describeTarget(target)}; expected 'cpu' or a Backend`));
+    if (!isBackend(target))
+      return Promise.reject(new TypeError(`toAsync: unknown target ${describeTarget(target)}; expected 'cpu' or a Backend`));
     return toBackendAsync(this, target);
   }
 
@@ -243,80 +262,208 @@ export class Tensor implements View {
   }
 
   // ---- method forms of the ops (see ops/ for documentation) ----
-  add(b: Operand) { return ew.add(this, b); }
-  sub(b: Operand) { return ew.sub(this, b); }
-  mul(b: Operand) { return ew.mul(this, b); }
-  div(b: Operand) { return ew.div(this, b); }
-  pow(b: Operand) { return ew.pow(this, b); }
-  maximum(b: Operand) { return ew.maximum(this, b); }
-  minimum(b: Operand) { return ew.minimum(this, b); }
-  eq(b: Operand) { return ew.eq(this, b); }
-  ne(b: Operand) { return ew.ne(this, b); }
-  lt(b: Operand) { return ew.lt(this, b); }
-  le(b: Operand) { return ew.le(this, b); }
-  gt(b: Operand) { return ew.gt(this, b); }
-  ge(b: Operand) { return ew.ge(this, b); }
-  neg() { return ew.neg(this); }
-  exp() { return ew.exp(this); }
-  log() { return ew.log(this); }
-  sqrt() { return ew.sqrt(this); }
-  abs() { return ew.abs(this); }
-  tanh() { return ew.tanh(this); }
-  sigmoid() { return ew.sigmoid(this); }
-  relu() { return ew.relu(this); }
-  gelu() { return ew.gelu(this); }
-  silu() { return ew.silu(this); }
-  erf() { return ew.erf(this); }
-  square() { return ew.square(this); }
-  sign() { return ew.sign(this); }
-  reciprocal() { return ew.reciprocal(this); }
-  clamp(min?: Operand, max?: Operand) { return ew.clamp(this, min, max); }
-  sin() { return ew.sin(this); }
-  cos() { return ew.cos(this); }
-  matmul(b: Tensor) { return matmul(this, b); }
-  sum(dim?: number | readonly number[], keepdim = false) { return red.sum(this, dim, keepdim); }
-  mean(dim?: number | readonly number[], keepdim = false) { return red.mean(this, dim, keepdim); }
-  max(dim?: number | readonly number[], keepdim = false) { return red.max(this, dim, keepdim); }
-  min(dim?: number | readonly number[], keepdim = false) { return red.min(this, dim, keepdim); }
-  argmax(dim?: number, keepdim = false) { return red.argmax(this, dim, keepdim); }
-  var(dim?: number | readonly number[], options?: red.VarianceOptions) { return red.variance(this, dim, options); }
-  std(dim?: number | readonly number[], options?: red.VarianceOptions) { return red.std(this, dim, options); }
-  sort(dim = -1, descending = false) { return sorting.sort(this, dim, descending); }
-  argsort(dim = -1, descending = false) { return sorting.argsort(this, dim, descending); }
-  cumsum(dim = -1) { return red.cumsum(this, dim); }
-  softmax(dim = -1) { return nn.softmax(this, dim); }
-  logSoftmax(dim = -1) { return nn.logSoftmax(this, dim); }
-  logsumexp(dim: number | readonly number[] = -1, keepdim = false) { return nn.logsumexp(this, dim, keepdim); }
+  add(b: Operand) {
+    return ew.add(this, b);
+  }
+  sub(b: Operand) {
+    return ew.sub(this, b);
+  }
+  mul(b: Operand) {
+    return ew.mul(this, b);
+  }
+  div(b: Operand) {
+    return ew.div(this, b);
+  }
+  pow(b: Operand) {
+    return ew.pow(this, b);
+  }
+  maximum(b: Operand) {
+    return ew.maximum(this, b);
+  }
+  minimum(b: Operand) {
+    return ew.minimum(this, b);
+  }
+  eq(b: Operand) {
+    return ew.eq(this, b);
+  }
+  ne(b: Operand) {
+    return ew.ne(this, b);
+  }
+  lt(b: Operand) {
+    return ew.lt(this, b);
+  }
+  le(b: Operand) {
+    return ew.le(this, b);
+  }
+  gt(b: Operand) {
+    return ew.gt(this, b);
+  }
+  ge(b: Operand) {
+    return ew.ge(this, b);
+  }
+  neg() {
+    return ew.neg(this);
+  }
+  exp() {
+    return ew.exp(this);
+  }
+  log() {
+    return ew.log(this);
+  }
+  sqrt() {
+    return ew.sqrt(this);
+  }
+  abs() {
+    return ew.abs(this);
+  }
+  tanh() {
+    return ew.tanh(this);
+  }
+  sigmoid() {
+    return ew.sigmoid(this);
+  }
+  relu() {
+    return ew.relu(this);
+  }
+  gelu() {
+    return ew.gelu(this);
+  }
+  silu() {
+    return ew.silu(this);
+  }
+  erf() {
+    return ew.erf(this);
+  }
+  square() {
+    return ew.square(this);
+  }
+  sign() {
+    return ew.sign(this);
+  }
+  reciprocal() {
+    return ew.reciprocal(this);
+  }
+  clamp(min?: Operand, max?: Operand) {
+    return ew.clamp(this, min, max);
+  }
+  sin() {
+    return ew.sin(this);
+  }
+  cos() {
+    return ew.cos(this);
+  }
+  matmul(b: Tensor) {
+    return matmul(this, b);
+  }
+  sum(dim?: number | readonly number[], keepdim = false) {
+    return red.sum(this, dim, keepdim);
+  }
+  mean(dim?: number | readonly number[], keepdim = false) {
+    return red.mean(this, dim, keepdim);
+  }
+  max(dim?: number | readonly number[], keepdim = false) {
+    return red.max(this, dim, keepdim);
+  }
+  min(dim?: number | readonly number[], keepdim = false) {
+    return red.min(this, dim, keepdim);
+  }
+  argmax(dim?: number, keepdim = false) {
+    return red.argmax(this, dim, keepdim);
+  }
+  var(dim?: number | readonly number[], options?: red.VarianceOptions) {
+    return red.variance(this, dim, options);
+  }
+  std(dim?: number | readonly number[], options?: red.VarianceOptions) {
+    return red.std(this, dim, options);
+  }
+  sort(dim = -1, descending = false) {
+    return sorting.sort(this, dim, descending);
+  }
+  argsort(dim = -1, descending = false) {
+    return sorting.argsort(this, dim, descending);
+  }
+  cumsum(dim = -1) {
+    return red.cumsum(this, dim);
+  }
+  softmax(dim = -1) {
+    return nn.softmax(this, dim);
+  }
+  logSoftmax(dim = -1) {
+    return nn.logSoftmax(this, dim);
+  }
+  logsumexp(dim: number | readonly number[] = -1, keepdim = false) {
+    return nn.logsumexp(this, dim, keepdim);
+  }
   reshape(shape: readonly number[]): Tensor;
   reshape(...shape: number[]): Tensor;
-  reshape(...shape: DimsArgs) { return mv.reshape(this, dimsOf('reshape', shape)); }
+  reshape(...shape: DimsArgs) {
+    return mv.reshape(this, dimsOf('reshape', shape));
+  }
   /** PyTorch's `view`: the same as reshape (a view whenever the layout allows, else a copy). */
   view(shape: readonly number[]): Tensor;
   view(...shape: number[]): Tensor;
-  view(...shape: DimsArgs) { return mv.reshape(this, dimsOf('view', shape)); }
-  transpose(dim0 = -2, dim1 = -1) { return mv.transpose(this, dim0, dim1); }
+  view(...shape: DimsArgs) {
+    return mv.reshape(this, dimsOf('view', shape));
+  }
+  transpose(dim0 = -2, dim1 = -1) {
+    return mv.transpose(this, dim0, dim1);
+  }
   permute(dims: readonly number[]): Tensor;
   permute(...dims: number[]): Tensor;
-  permute(...dims: DimsArgs) { return mv.permute(this, dimsOf('permute', dims)); }
+  permute(...dims: DimsArgs) {
+    return mv.permute(this, dimsOf('permute', dims));
+  }
   expand(shape: readonly number[]): Tensor;
   expand(...shape: number[]): Tensor;
-  expand(...shape: DimsArgs) { return mv.expand(this, dimsOf('expand', shape)); }
-  split(sizeOrSections: number | readonly number[], dim = 0) { return mv.split(this, sizeOrSections, dim); }
-  chunk(chunks: number, dim = 0) { return mv.chunk(this, chunks, dim); }
-  tril(diagonal = 0) { return tri.tril(this, diagonal); }
-  triu(diagonal = 0) { return tri.triu(this, diagonal); }
-  slice(dim: number, start?: number, end?: number) { return mv.slice(this, dim, start, end); }
-  unsqueeze(dim: number) { return mv.unsqueeze(this, dim); }
-  squeeze(dim?: number) { return mv.squeeze(this, dim); }
-  flatten(startDim = 0, endDim = -1) { return mv.flatten(this, startDim, endDim); }
-  concat(others: readonly Tensor[], dim = 0) { return mv.concat([this, ...others], dim); }
-  gather(dim: number, index: Tensor) { return idx.gather(this, dim, index); }
-  indexSelect(dim: number, indices: Tensor) { return idx.indexSelect(this, dim, indices); }
-  scatterAdd(dim: number, index: Tensor, src: Tensor) { return idx.scatterAdd(this, dim, index, src); }
-  topk(k: number, dim = -1) { return idx.topk(this, k, dim); }
-  maskedFill(mask: Tensor, value: number) { return idx.maskedFill(this, mask, value); }
+  expand(...shape: DimsArgs) {
+    return mv.expand(this, dimsOf('expand', shape));
+  }
+  split(sizeOrSections: number | readonly number[], dim = 0) {
+    return mv.split(this, sizeOrSections, dim);
+  }
+  chunk(chunks: number, dim = 0) {
+    return mv.chunk(this, chunks, dim);
+  }
+  tril(diagonal = 0) {
+    return tri.tril(this, diagonal);
+  }
+  triu(diagonal = 0) {
+    return tri.triu(this, diagonal);
+  }
+  slice(dim: number, start?: number, end?: number) {
+    return mv.slice(this, dim, start, end);
+  }
+  unsqueeze(dim: number) {
+    return mv.unsqueeze(this, dim);
+  }
+  squeeze(dim?: number) {
+    return mv.squeeze(this, dim);
+  }
+  flatten(startDim = 0, endDim = -1) {
+    return mv.flatten(this, startDim, endDim);
+  }
+  concat(others: readonly Tensor[], dim = 0) {
+    return mv.concat([this, ...others], dim);
+  }
+  gather(dim: number, index: Tensor) {
+    return idx.gather(this, dim, index);
+  }
+  indexSelect(dim: number, indices: Tensor) {
+    return idx.indexSelect(this, dim, indices);
+  }
+  scatterAdd(dim: number, index: Tensor, src: Tensor) {
+    return idx.scatterAdd(this, dim, index, src);
+  }
+  topk(k: number, dim = -1) {
+    return idx.topk(this, k, dim);
+  }
+  maskedFill(mask: Tensor, value: number) {
+    return idx.maskedFill(this, mask, value);
+  }
   /** torch's `x.where(cond, other)`: x where cond is non-zero, else other. */
-  where(cond: Tensor, other: Operand) { return idx.where(cond, this, other); }
+  where(cond: Tensor, other: Operand) {
+    return idx.where(cond, this, other);
+  }
 }
 
 function describeTarget(target: unknown): string {

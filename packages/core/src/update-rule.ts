@@ -21,7 +21,14 @@ export interface UpdateRule {
 }
 
 /** A compiled rule: updates `n` elements of every state table in place from `grad`. */
-export type CompiledUpdate = (state: readonly TypedArray[], grad: TypedArray, scalars: readonly number[], stateStart: number, gradStart: number, n: number) => void;
+export type CompiledUpdate = (
+  state: readonly TypedArray[],
+  grad: TypedArray,
+  scalars: readonly number[],
+  stateStart: number,
+  gradStart: number,
+  n: number,
+) => void;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const compiled = new WeakMap<UpdateRule, CompiledUpdate>();

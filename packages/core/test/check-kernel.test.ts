@@ -18,8 +18,17 @@ describe('checkKernel', () => {
 
   it('accepts async kernels returning tensors, fixed shapes and an arbitrary of shapes', async () => {
     await checkKernel(async (x: Tensor) => x.exp(), core.exp, { shapes: [[3, 4]], numRuns: 10 });
-    const matmulShapes = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })).map(([m, k, n]) => [[m, k], [k, n]]);
-    await checkKernel((a: Tensor, b: Tensor) => core.matmul(a, b), core.matmul, { shapes: matmulShapes, numRuns: 20, tolerances: { float32: { atol: 1e-5, rtol: 1e-4 } } });
+    const matmulShapes = fc
+      .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }))
+      .map(([m, k, n]) => [
+        [m, k],
+        [k, n],
+      ]);
+    await checkKernel((a: Tensor, b: Tensor) => core.matmul(a, b), core.matmul, {
+      shapes: matmulShapes,
+      numRuns: 20,
+      tolerances: { float32: { atol: 1e-5, rtol: 1e-4 } },
+    });
   });
 
   it('shrinks a wrong kernel to the smallest failing shape and values, naming the worst element', async () => {
@@ -39,7 +48,15 @@ describe('checkKernel', () => {
   });
 
   it('reports a kernel that throws, and an output of the wrong size', async () => {
-    await expect(checkKernel(() => { throw new Error('boom'); }, core.neg, { numRuns: 5 })).rejects.toThrow('kernel threw: boom');
+    await expect(
+      checkKernel(
+        () => {
+          throw new Error('boom');
+        },
+        core.neg,
+        { numRuns: 5 },
+      ),
+    ).rejects.toThrow('kernel threw: boom');
     await expect(checkKernel((x: Tensor) => tensor([...x.toTypedArray(), 0]), core.neg, { numRuns: 5 })).rejects.toThrow('shapes differ');
   });
 });

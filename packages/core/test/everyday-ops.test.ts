@@ -36,7 +36,11 @@ describe('sin, cos', () => {
 
 describe('var, std', () => {
   it('equal the two-pass reference along a dim, biased and unbiased; std² = var; shift-invariant', () => {
-    const arb = fc.tuple(arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 5 }), dtype: 'float64', min: -3, max: 3 }), fc.nat(), fc.boolean());
+    const arb = fc.tuple(
+      arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 5 }), dtype: 'float64', min: -3, max: 3 }),
+      fc.nat(),
+      fc.boolean(),
+    );
     fc.assert(
       fc.property(arb, ([x, k, unbiased]) => {
         const dim = k % x.ndim;
@@ -93,7 +97,10 @@ describe('sort, argsort', () => {
 
 describe('tril, triu', () => {
   it('keep col − row ≤ k (tril) / ≥ k (triu); tril(k) + triu(k + 1) = x', () => {
-    const arb = fc.tuple(arbTensor({ shape: arbShape({ minRank: 2, maxRank: 4, maxDim: 5 }), dtype: 'int32' }), fc.integer({ min: -5, max: 5 }));
+    const arb = fc.tuple(
+      arbTensor({ shape: arbShape({ minRank: 2, maxRank: 4, maxDim: 5 }), dtype: 'int32' }),
+      fc.integer({ min: -5, max: 5 }),
+    );
     fc.assert(
       fc.property(arb, ([x, k]) => {
         const [rows, cols] = x.shape.slice(-2) as [number, number];
@@ -115,7 +122,11 @@ describe('tril, triu', () => {
 
 describe('oneHot', () => {
   it('has one 1 per position, at the index (argmax round trip)', () => {
-    const arb = fc.integer({ min: 1, max: 6 }).chain((n) => fc.tuple(fc.constant(n), arbTensor({ shape: arbShape({ maxRank: 3, maxDim: 4 }), dtype: 'int32', min: 0, max: n - 1 })));
+    const arb = fc
+      .integer({ min: 1, max: 6 })
+      .chain((n) =>
+        fc.tuple(fc.constant(n), arbTensor({ shape: arbShape({ maxRank: 3, maxDim: 4 }), dtype: 'int32', min: 0, max: n - 1 })),
+      );
     fc.assert(
       fc.property(arb, ([n, idx]) => {
         const h = core.oneHot(idx, n);
@@ -128,18 +139,27 @@ describe('oneHot', () => {
     );
   });
   it('infers numClasses as max + 1', () => {
-    expect(core.oneHot(tensor([2, 0], { dtype: 'int32' })).toArray()).toEqual([[0, 0, 1], [1, 0, 0]]);
+    expect(core.oneHot(tensor([2, 0], { dtype: 'int32' })).toArray()).toEqual([
+      [0, 0, 1],
+      [1, 0, 0],
+    ]);
   });
 });
 
 describe('arange, linspace', () => {
   it('linspace hits both ends exactly, with steps values, evenly spaced', () => {
-    const arb = fc.tuple(fc.double({ min: -100, max: 100, noNaN: true }), fc.double({ min: -100, max: 100, noNaN: true }), fc.integer({ min: 2, max: 50 }));
+    const arb = fc.tuple(
+      fc.double({ min: -100, max: 100, noNaN: true }),
+      fc.double({ min: -100, max: 100, noNaN: true }),
+      fc.integer({ min: 2, max: 50 }),
+    );
     fc.assert(
       fc.property(arb, ([a, b, n]) => {
         const v = flat(core.linspace(a, b, n, { dtype: 'float64' }));
         expect([v.length, v[0], v[n - 1]]).toEqual([n, a, b]);
-        v.forEach((x, i) => expect(Math.abs(x - (a + ((b - a) * i) / (n - 1)))).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(a) + Math.abs(b))));
+        v.forEach((x, i) =>
+          expect(Math.abs(x - (a + ((b - a) * i) / (n - 1)))).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(a) + Math.abs(b))),
+        );
       }),
       { numRuns },
     );
@@ -160,13 +180,19 @@ describe('arange, linspace', () => {
 
 describe('cat, stack, split, chunk', () => {
   it('cat(split(x)) = x and the pieces have the requested sizes; chunk gives ⌈n/chunks⌉-sized views', () => {
-    const arb = fc.tuple(arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, maxDim: 7 }), dtype: 'int32' }), fc.nat(), fc.integer({ min: 1, max: 8 }));
+    const arb = fc.tuple(
+      arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, maxDim: 7 }), dtype: 'int32' }),
+      fc.nat(),
+      fc.integer({ min: 1, max: 8 }),
+    );
     fc.assert(
       fc.property(arb, ([x, k, size]) => {
         const dim = k % x.ndim;
         const n = x.shape[dim]!;
         const pieces = core.split(x, size, dim);
-        expect(pieces.map((p) => p.shape[dim])).toEqual(Array.from({ length: Math.ceil(n / size) }, (_, i) => Math.min(size, n - i * size)));
+        expect(pieces.map((p) => p.shape[dim])).toEqual(
+          Array.from({ length: Math.ceil(n / size) }, (_, i) => Math.min(size, n - i * size)),
+        );
         expect(flat(core.cat(pieces, dim))).toEqual(flat(x));
         const chunks = x.chunk(size, dim);
         expect(chunks.length).toBeLessThanOrEqual(size);
@@ -182,27 +208,39 @@ describe('cat, stack, split, chunk', () => {
 });
 
 describe('losses', () => {
-  const pair = shape.chain((s) => fc.tuple(arbTensor({ shape: s, dtype: 'float64', min: -3, max: 3 }), arbTensor({ shape: s, dtype: 'float64', min: -3, max: 3 })));
+  const pair = shape.chain((s) =>
+    fc.tuple(arbTensor({ shape: s, dtype: 'float64', min: -3, max: 3 }), arbTensor({ shape: s, dtype: 'float64', min: -3, max: 3 })),
+  );
   it('mseLoss and l1Loss equal the mean / sum / elementwise references', () => {
     fc.assert(
       fc.property(pair, ([a, b]) => {
         const d = flat(a).map((v, i) => v - flat(b)[i]!);
         const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
         expect(core.mseLoss(a, b).item()).toBeCloseTo(mean(d.map((v) => v * v)), 10);
-        expect(core.l1Loss(a, b, { reduction: 'sum' }).item()).toBeCloseTo(d.reduce((s, v) => s + Math.abs(v), 0), 10);
-        expect(flat(core.mseLoss(a, b, { reduction: 'none' }))).toBeAllClose(d.map((v) => v * v), { atol: 1e-12 });
+        expect(core.l1Loss(a, b, { reduction: 'sum' }).item()).toBeCloseTo(
+          d.reduce((s, v) => s + Math.abs(v), 0),
+          10,
+        );
+        expect(flat(core.mseLoss(a, b, { reduction: 'none' }))).toBeAllClose(
+          d.map((v) => v * v),
+          { atol: 1e-12 },
+        );
       }),
       { numRuns },
     );
   });
   it('binaryCrossEntropyWithLogits equals binaryCrossEntropy(sigmoid(x)) and stays finite for huge logits', () => {
-    const arb = shape.chain((s) => fc.tuple(arbTensor({ shape: s, dtype: 'float64', min: -8, max: 8 }), arbTensor({ shape: s, dtype: 'float64', min: 0, max: 1 })));
+    const arb = shape.chain((s) =>
+      fc.tuple(arbTensor({ shape: s, dtype: 'float64', min: -8, max: 8 }), arbTensor({ shape: s, dtype: 'float64', min: 0, max: 1 })),
+    );
     fc.assert(
       fc.property(arb, ([x, y]) => {
         const ref = core.binaryCrossEntropy(x.sigmoid(), y, { reduction: 'none' });
         expect(core.binaryCrossEntropyWithLogits(x, y, { reduction: 'none' })).toBeAllClose(ref, { atol: 1e-9, rtol: 1e-7 });
         // posWeight 1 is no weighting.
-        expect(core.binaryCrossEntropyWithLogits(x, y, { posWeight: 1 })).toBeAllClose(core.binaryCrossEntropyWithLogits(x, y), { atol: 1e-12 });
+        expect(core.binaryCrossEntropyWithLogits(x, y, { posWeight: 1 })).toBeAllClose(core.binaryCrossEntropyWithLogits(x, y), {
+          atol: 1e-12,
+        });
       }),
       { numRuns },
     );
@@ -234,10 +272,23 @@ describe('PyTorch varargs forms', () => {
 
 describe('where and maskedFill with scalars', () => {
   it('where(cond, scalar, scalar) and where(cond, tensor, scalar) broadcast like torch.where', () => {
-    const cond = tensor([[1, 0], [0, 1]]);
-    expect(core.where(cond, 1, 0).toArray()).toEqual([[1, 0], [0, 1]]);
-    expect(core.where(cond, tensor([5, 6]), 0).toArray()).toEqual([[5, 0], [0, 6]]);
-    expect(tensor([1, 2]).maskedFill(tensor([0, 1]), -Infinity).toArray()).toEqual([1, -Infinity]);
+    const cond = tensor([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect(core.where(cond, 1, 0).toArray()).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect(core.where(cond, tensor([5, 6]), 0).toArray()).toEqual([
+      [5, 0],
+      [0, 6],
+    ]);
+    expect(
+      tensor([1, 2])
+        .maskedFill(tensor([0, 1]), -Infinity)
+        .toArray(),
+    ).toEqual([1, -Infinity]);
   });
 });
 

@@ -9,14 +9,19 @@ import { arbShape, arbTensor } from '@myriad/core/testing';
 // elements, then shape, dtype and the gradient state.
 describe('printing tensors', () => {
   it('String(t) and console.log(t) show values, shape and dtype', () => {
-    const t = tensor([[1, 2], [3, 4]]);
+    const t = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const text = 'tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2], dtype=float32)';
     expect(String(t)).toBe(text);
     expect(inspect(t)).toBe(text);
     expect(`${tensor([1.5, -2.25])}`).toBe('tensor([ 1.5000, -2.2500], shape=[2], dtype=float32)');
     expect(String(core.arange(3))).toBe('tensor([0, 1, 2], shape=[3], dtype=int32)');
     expect(String(tensor(7, { dtype: 'float64' }))).toBe('tensor(7., shape=[], dtype=float64)');
-    expect(String(tensor([1e-6, 1, NaN, Infinity]))).toBe('tensor([1.0000e-06, 1.0000e+00,        nan,        inf], shape=[4], dtype=float32)');
+    expect(String(tensor([1e-6, 1, NaN, Infinity]))).toBe(
+      'tensor([1.0000e-06, 1.0000e+00,        nan,        inf], shape=[4], dtype=float32)',
+    );
     expect(String(core.zeros([0, 3]))).toBe('tensor([], shape=[0, 3], dtype=float32)');
   });
 
@@ -57,7 +62,10 @@ describe('printing tensors', () => {
 describe('moving tensors between backends', () => {
   const other = { ...core.cpuBackend, name: 'cpu-copy' };
   it("t.to(backend) copies to that backend (values equal, storage not shared) and 'cpu' moves back", () => {
-    const t = tensor([[1, 2], [3, 4]]).transpose();
+    const t = tensor([
+      [1, 2],
+      [3, 4],
+    ]).transpose();
     const moved = t.to(other);
     expect(moved.backend).toBe(other);
     expect(moved.storage).not.toBe(t.storage);
@@ -67,7 +75,9 @@ describe('moving tensors between backends', () => {
     expect(String(moved)).toContain('backend=cpu-copy');
   });
   it('ops refuse tensors on different backends, naming both', () => {
-    expect(() => core.add(tensor([1]), tensor([1]).to(other))).toThrow('add: tensors live on different backends (cpu and cpu-copy); move them first');
+    expect(() => core.add(tensor([1]), tensor([1]).to(other))).toThrow(
+      'add: tensors live on different backends (cpu and cpu-copy); move them first',
+    );
   });
   it('toAsync moves through read()', async () => {
     expect((await tensor([5]).toAsync(other)).backend).toBe(other);
@@ -76,10 +86,24 @@ describe('moving tensors between backends', () => {
 
 describe('denseGrad', () => {
   it('gives .grad as a Tensor without a cast, densifying row-sparse gradients', () => {
-    const table = tensor([[1, 2], [3, 4], [5, 6]], { requiresGrad: true });
+    const table = tensor(
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      { requiresGrad: true },
+    );
     expect(table.denseGrad()).toBeNull();
-    core.indexSelect(table, 0, tensor([2, 2], { dtype: 'int32' })).sum().backward();
+    core
+      .indexSelect(table, 0, tensor([2, 2], { dtype: 'int32' }))
+      .sum()
+      .backward();
     expect(table.grad).toBeInstanceOf(core.SparseGrad);
-    expect(table.denseGrad()!.toArray()).toEqual([[0, 0], [0, 0], [2, 2]]);
+    expect(table.denseGrad()!.toArray()).toEqual([
+      [0, 0],
+      [0, 0],
+      [2, 2],
+    ]);
   });
 });

@@ -33,7 +33,10 @@ const unaryCases: [string, Unary, ValueOptions][] = [
 describe('gradCheck: unary ops', () => {
   for (const [name, fn, values] of unaryCases) {
     it(name, () => {
-      fc.assert(fc.property(arbTensor({ shape, dtype: 'float64', ...values }), (x) => void gradCheck(fn, [x])), { numRuns });
+      fc.assert(
+        fc.property(arbTensor({ shape, dtype: 'float64', ...values }), (x) => void gradCheck(fn, [x])),
+        { numRuns },
+      );
     });
   }
 });
@@ -50,18 +53,30 @@ const binaryCases: [string, Binary, ValueOptions, ValueOptions][] = [
 describe('gradCheck: binary ops with broadcasting', () => {
   for (const [name, fn, va, vb] of binaryCases) {
     it(name, () => {
-      const arb = arbBroadcastShapes({ maxRank: 3, maxDim: 4 }).chain(([sa, sb]) => fc.tuple(arbTensor({ shape: sa, dtype: 'float64', ...va }), arbTensor({ shape: sb, dtype: 'float64', ...vb })));
-      fc.assert(fc.property(arb, ([a, b]) => void gradCheck(fn, [a, b])), { numRuns });
+      const arb = arbBroadcastShapes({ maxRank: 3, maxDim: 4 }).chain(([sa, sb]) =>
+        fc.tuple(arbTensor({ shape: sa, dtype: 'float64', ...va }), arbTensor({ shape: sb, dtype: 'float64', ...vb })),
+      );
+      fc.assert(
+        fc.property(arb, ([a, b]) => void gradCheck(fn, [a, b])),
+        { numRuns },
+      );
     });
   }
 
   // a on the grid 0.1·k and b on 0.1·k + 0.05 never tie, so maximum/minimum are differentiable there.
-  for (const [name, fn] of [['maximum', core.maximum], ['minimum', core.minimum]] as const) {
+  for (const [name, fn] of [
+    ['maximum', core.maximum],
+    ['minimum', core.minimum],
+  ] as const) {
     it(name, () => {
       const arb = arbTensorPair({ maxRank: 3, maxDim: 4, dtype: 'float64', min: -1, max: 1 });
       fc.assert(
         fc.property(arb, ([a, b]) => {
-          const grid = (t: Tensor, shift: number) => core.tensor(Array.from(t.toTypedArray(), (v) => Math.round(v * 10) / 10 + shift), { shape: t.shape, dtype: 'float64' });
+          const grid = (t: Tensor, shift: number) =>
+            core.tensor(
+              Array.from(t.toTypedArray(), (v) => Math.round(v * 10) / 10 + shift),
+              { shape: t.shape, dtype: 'float64' },
+            );
           gradCheck(fn, [grid(a, 0), grid(b, 0.05)]);
         }),
         { numRuns },
@@ -70,18 +85,27 @@ describe('gradCheck: binary ops with broadcasting', () => {
   }
 
   it('scalar operands (x * 3 - 1) / 2 ** x', () => {
-    fc.assert(fc.property(arbTensor({ shape, dtype: 'float64' }), (x) => void gradCheck((t) => t.mul(3).sub(1).div(core.pow(2, t)), [x])), { numRuns });
+    fc.assert(
+      fc.property(arbTensor({ shape, dtype: 'float64' }), (x) => void gradCheck((t) => t.mul(3).sub(1).div(core.pow(2, t)), [x])),
+      { numRuns },
+    );
   });
 
   it('the same tensor used twice (x * x + x)', () => {
-    fc.assert(fc.property(arbTensor({ shape, dtype: 'float64' }), (x) => void gradCheck((t) => t.mul(t).add(t), [x])), { numRuns });
+    fc.assert(
+      fc.property(arbTensor({ shape, dtype: 'float64' }), (x) => void gradCheck((t) => t.mul(t).add(t), [x])),
+      { numRuns },
+    );
   });
 });
 
 describe('gradCheck: cast', () => {
   it('float64 -> float32 -> float64 passes gradients through (eps sized for float32 rounding)', () => {
     fc.assert(
-      fc.property(arbTensor({ shape, dtype: 'float64' }), (x) => void gradCheck((t) => t.to('float32').mul(2).to('float64'), [x], { eps: 1e-2, atol: 1e-4, rtol: 1e-4 })),
+      fc.property(
+        arbTensor({ shape, dtype: 'float64' }),
+        (x) => void gradCheck((t) => t.to('float32').mul(2).to('float64'), [x], { eps: 1e-2, atol: 1e-4, rtol: 1e-4 }),
+      ),
       { numRuns },
     );
   });

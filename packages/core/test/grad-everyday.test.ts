@@ -13,20 +13,31 @@ const matrixShape = arbShape({ minRank: 2, maxRank: 3, maxDim: 4 });
 
 describe('gradCheck: everyday ops', () => {
   it('sin, cos', () => {
-    fc.assert(fc.property(arbTensor({ shape, ...f64, min: -4, max: 4 }), (x) => void (gradCheck(core.sin, [x]), gradCheck(core.cos, [x]))), { numRuns });
+    fc.assert(
+      fc.property(arbTensor({ shape, ...f64, min: -4, max: 4 }), (x) => void (gradCheck(core.sin, [x]), gradCheck(core.cos, [x]))),
+      { numRuns },
+    );
   });
 
   it('clamp with tensor bounds', () => {
     const lo = tensor([-0.5, -0.25, 0], f64);
     const hi = tensor([0.5, 0.75, 0.05], f64);
     fc.assert(
-      fc.property(arbTensor({ shape: [2, 3], ...f64, min: -2, max: 2, avoid: [-0.5, -0.25, 0, 0.05, 0.5, 0.75], margin: 0.01 }), (x) => void gradCheck((a, l, h) => core.clamp(a, l, h), [x, lo, hi])),
+      fc.property(
+        arbTensor({ shape: [2, 3], ...f64, min: -2, max: 2, avoid: [-0.5, -0.25, 0, 0.05, 0.5, 0.75], margin: 0.01 }),
+        (x) => void gradCheck((a, l, h) => core.clamp(a, l, h), [x, lo, hi]),
+      ),
       { numRuns },
     );
   });
 
   it('var and std over dims, biased and unbiased, keepdim', () => {
-    const arb = fc.tuple(arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 4 }), ...f64, distinct: true }), fc.boolean(), fc.boolean(), fc.nat());
+    const arb = fc.tuple(
+      arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, minDim: 2, maxDim: 4 }), ...f64, distinct: true }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.nat(),
+    );
     fc.assert(
       fc.property(arb, ([x, unbiased, keepdim, k]) => {
         const dim = k % x.ndim;
@@ -39,12 +50,18 @@ describe('gradCheck: everyday ops', () => {
 
   it('sort values (ascending and descending) along any dim', () => {
     const arb = fc.tuple(arbTensor({ shape, ...f64, distinct: true }), fc.boolean(), fc.nat());
-    fc.assert(fc.property(arb, ([x, descending, k]) => void gradCheck((a) => core.sort(a, k % x.ndim, descending).values, [x])), { numRuns });
+    fc.assert(
+      fc.property(arb, ([x, descending, k]) => void gradCheck((a) => core.sort(a, k % x.ndim, descending).values, [x])),
+      { numRuns },
+    );
   });
 
   it('tril, triu with diagonals', () => {
     const arb = fc.tuple(arbTensor({ shape: matrixShape, ...f64 }), fc.integer({ min: -2, max: 2 }));
-    fc.assert(fc.property(arb, ([x, d]) => void (gradCheck((a) => core.tril(a, d), [x]), gradCheck((a) => a.triu(d), [x]))), { numRuns });
+    fc.assert(
+      fc.property(arb, ([x, d]) => void (gradCheck((a) => core.tril(a, d), [x]), gradCheck((a) => a.triu(d), [x]))),
+      { numRuns },
+    );
   });
 
   it('split, chunk, cat', () => {
@@ -52,15 +69,31 @@ describe('gradCheck: everyday ops', () => {
     fc.assert(
       fc.property(arb, ([x, n]) => {
         // Weighting each piece differently makes every piece's gradient distinct.
-        gradCheck((a) => core.cat(core.split(a, n, -1).map((p, i) => p.mul(i + 1)), -1), [x]);
-        gradCheck((a) => core.cat(a.chunk(n, 0).map((p, i) => p.mul(i + 2)), 0), [x]);
+        gradCheck(
+          (a) =>
+            core.cat(
+              core.split(a, n, -1).map((p, i) => p.mul(i + 1)),
+              -1,
+            ),
+          [x],
+        );
+        gradCheck(
+          (a) =>
+            core.cat(
+              a.chunk(n, 0).map((p, i) => p.mul(i + 2)),
+              0,
+            ),
+          [x],
+        );
       }),
       { numRuns },
     );
   });
 
   it('mseLoss and l1Loss, every reduction', () => {
-    const arb = shape.chain((s) => fc.tuple(arbTensor({ shape: s, ...f64, min: -2, max: 2, distinct: true }), arbTensor({ shape: s, ...f64, min: -2, max: 2 })));
+    const arb = shape.chain((s) =>
+      fc.tuple(arbTensor({ shape: s, ...f64, min: -2, max: 2, distinct: true }), arbTensor({ shape: s, ...f64, min: -2, max: 2 })),
+    );
     fc.assert(
       fc.property(arb, ([a, b]) => {
         // l1 has a kink at a = b; distinct a on a grid and b off it keep a step away from it.
@@ -75,12 +108,19 @@ describe('gradCheck: everyday ops', () => {
   });
 
   it('binaryCrossEntropy (probabilities and targets)', () => {
-    const arb = shape.chain((s) => fc.tuple(arbTensor({ shape: s, ...f64, min: 0.05, max: 0.95 }), arbTensor({ shape: s, ...f64, min: 0, max: 1 })));
-    fc.assert(fc.property(arb, ([p, y]) => void gradCheck((a, b) => core.binaryCrossEntropy(a, b), [p, y])), { numRuns });
+    const arb = shape.chain((s) =>
+      fc.tuple(arbTensor({ shape: s, ...f64, min: 0.05, max: 0.95 }), arbTensor({ shape: s, ...f64, min: 0, max: 1 })),
+    );
+    fc.assert(
+      fc.property(arb, ([p, y]) => void gradCheck((a, b) => core.binaryCrossEntropy(a, b), [p, y])),
+      { numRuns },
+    );
   });
 
   it('binaryCrossEntropyWithLogits, with and without posWeight, at 0 too', () => {
-    const arb = shape.chain((s) => fc.tuple(arbTensor({ shape: s, ...f64, min: -6, max: 6 }), arbTensor({ shape: s, ...f64, min: 0, max: 1 })));
+    const arb = shape.chain((s) =>
+      fc.tuple(arbTensor({ shape: s, ...f64, min: -6, max: 6 }), arbTensor({ shape: s, ...f64, min: 0, max: 1 })),
+    );
     fc.assert(
       fc.property(arb, ([x, y]) => {
         gradCheck((a, b) => core.binaryCrossEntropyWithLogits(a, b), [x, y]);
@@ -95,6 +135,9 @@ describe('gradCheck: everyday ops', () => {
 
   it('to(backend) passes the gradient back', () => {
     const other = { ...core.cpuBackend, name: 'cpu-copy' };
-    fc.assert(fc.property(arbTensor({ shape, ...f64 }), (x) => void gradCheck((a) => (a.to(other) as Tensor).mul(2).to(core.cpuBackend), [x])), { numRuns: 4 });
+    fc.assert(
+      fc.property(arbTensor({ shape, ...f64 }), (x) => void gradCheck((a) => (a.to(other) as Tensor).mul(2).to(core.cpuBackend), [x])),
+      { numRuns: 4 },
+    );
   });
 });

@@ -50,7 +50,13 @@ describe('layerNorm of huge values', () => {
   });
 
   it('rows within [-1, 1] give the same bits as the plain formula (the scaling is then exactly 1)', () => {
-    const x = tensor([[0.5, -1, 0.25, 0.75], [0, 0.1, -0.2, 0.3]], { dtype: 'float32' });
+    const x = tensor(
+      [
+        [0.5, -1, 0.25, 0.75],
+        [0, 0.1, -0.2, 0.3],
+      ],
+      { dtype: 'float32' },
+    );
     const mu = x.mean(-1, true);
     const c = x.sub(mu);
     const plain = c.div(c.mul(c).mean(-1, true).add(1e-5).sqrt());
@@ -58,10 +64,23 @@ describe('layerNorm of huge values', () => {
   });
 
   it('gradients: finite differences in float64 with rows far outside [-1, 1], weight and bias', () => {
-    const x = tensor([[300, -120, 55, 800, -4], [0.2, 0.1, -0.3, 0.05, 0.4]], { dtype: 'float64', requiresGrad: true });
+    const x = tensor(
+      [
+        [300, -120, 55, 800, -4],
+        [0.2, 0.1, -0.3, 0.05, 0.4],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     const w = tensor([1.5, -0.5, 2, 1, 0.25], { dtype: 'float64', requiresGrad: true });
     const b = tensor([0.1, 0, -0.2, 0.3, 0], { dtype: 'float64', requiresGrad: true });
-    const r = gradCheck((a, ww, bb) => layerNorm(a, 1, ww, bb).mul(tensor([[1, 2, 3, 4, 5]], { dtype: 'float64' })).sum(), [x, w, b], { throwOnFail: false });
+    const r = gradCheck(
+      (a, ww, bb) =>
+        layerNorm(a, 1, ww, bb)
+          .mul(tensor([[1, 2, 3, 4, 5]], { dtype: 'float64' }))
+          .sum(),
+      [x, w, b],
+      { throwOnFail: false },
+    );
     expect(r.message).toBe(r.ok ? r.message : 'ok');
     expect(r.ok).toBe(true);
   });
@@ -70,7 +89,10 @@ describe('layerNorm of huge values', () => {
     const row = [1e30, -2e30, 5e29, 3e30];
     const grads = (dtype: 'float32' | 'float64') => {
       const x = tensor([row], { dtype, requiresGrad: true });
-      layerNorm(x).mul(tensor([[1, -2, 3, 0.5]], { dtype })).sum().backward();
+      layerNorm(x)
+        .mul(tensor([[1, -2, 3, 0.5]], { dtype }))
+        .sum()
+        .backward();
       return Array.from((x.grad as Tensor).toTypedArray());
     };
     const g32 = grads('float32');

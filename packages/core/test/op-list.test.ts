@@ -11,7 +11,9 @@ const docPath = fileURLToPath(new URL('../../../docs/core.md', import.meta.url))
 
 describe('op list', () => {
   it('has a probe for every op @myriad/core exports (and none for names it does not)', () => {
-    const exported = Object.entries(core).filter(([name, v]) => typeof v === 'function' && !NOT_OPS.has(name)).map(([name]) => name);
+    const exported = Object.entries(core)
+      .filter(([name, v]) => typeof v === 'function' && !NOT_OPS.has(name))
+      .map(([name]) => name);
     expect(exported.filter((n) => !(n in PROBES))).toEqual([]);
     expect(Object.keys(PROBES).filter((n) => !exported.includes(n))).toEqual([]);
   });

@@ -17,7 +17,8 @@ function unravel(flat: number, shape: readonly number[]): number[] {
   return idx;
 }
 /** Element of nested toArray() output at a multi-index. */
-const at = (nested: core.NestedArray, idx: readonly number[]): number => idx.reduce<core.NestedArray>((n, i) => (n as core.NestedArray[])[i]!, nested) as number;
+const at = (nested: core.NestedArray, idx: readonly number[]): number =>
+  idx.reduce<core.NestedArray>((n, i) => (n as core.NestedArray[])[i]!, nested) as number;
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 describe('broadcasting', () => {
@@ -33,7 +34,13 @@ describe('broadcasting', () => {
     it(`${name} matches a naive index-based reference (strided operands included)`, () => {
       fc.assert(
         fc.property(
-          arbBroadcastShapes({ maxRank: 4, maxDim: 4 }).chain(([sa, sb]) => fc.tuple(arbTensor({ shape: sa, dtype: 'int32', min: -3, max: 3 }), arbTensor({ shape: sb, dtype: 'int32', min: -3, max: 3 }), fc.boolean())),
+          arbBroadcastShapes({ maxRank: 4, maxDim: 4 }).chain(([sa, sb]) =>
+            fc.tuple(
+              arbTensor({ shape: sa, dtype: 'int32', min: -3, max: 3 }),
+              arbTensor({ shape: sb, dtype: 'int32', min: -3, max: 3 }),
+              fc.boolean(),
+            ),
+          ),
           ([a0, b, strided]) => {
             // A transposed-twice view of a has a's values but non-trivial strides when rank >= 2.
             const a = strided && a0.ndim >= 2 ? a0.transpose().contiguous().transpose() : a0;
@@ -65,7 +72,14 @@ describe('views', () => {
   it('transpose, permute, slice, expand and reshape of contiguous data share storage; writes show through', () => {
     fc.assert(
       fc.property(arbTensor({ shape: arbShape({ minRank: 2, maxRank: 4, maxDim: 4 }), dtype: 'float64' }), (x) => {
-        const views = [x.transpose(), x.permute(x.shape.map((_, i) => x.ndim - 1 - i)), x.slice(0, 1), x.unsqueeze(0).expand([2, ...x.shape]), x.reshape([-1]), x.flatten(1)];
+        const views = [
+          x.transpose(),
+          x.permute(x.shape.map((_, i) => x.ndim - 1 - i)),
+          x.slice(0, 1),
+          x.unsqueeze(0).expand([2, ...x.shape]),
+          x.reshape([-1]),
+          x.flatten(1),
+        ];
         for (const v of views) expect(v.storage).toBe(x.storage);
         const s = x.slice(-1, 0, 1);
         s.assign(7);
@@ -92,7 +106,14 @@ describe('views', () => {
     fc.assert(
       fc.property(
         arbTensor({ shape: arbShape({ minRank: 1, maxRank: 4, maxDim: 4 }), dtype: 'int32' }).chain((x) =>
-          fc.tuple(fc.constant(x), fc.shuffledSubarray(x.shape.map((_, i) => i), { minLength: x.ndim, maxLength: x.ndim }), fc.shuffledSubarray([...x.shape], { minLength: x.ndim, maxLength: x.ndim })),
+          fc.tuple(
+            fc.constant(x),
+            fc.shuffledSubarray(
+              x.shape.map((_, i) => i),
+              { minLength: x.ndim, maxLength: x.ndim },
+            ),
+            fc.shuffledSubarray([...x.shape], { minLength: x.ndim, maxLength: x.ndim }),
+          ),
         ),
         ([x, perm, reordered]) => {
           const inverse = perm.map((_, i) => perm.indexOf(i));
@@ -117,9 +138,23 @@ describe('matmul', () => {
   it('matches a naive triple loop for A·B, Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ (batched, sizes around the 4-row block)', () => {
     fc.assert(
       fc.property(
-        fc.record({ m: fc.integer({ min: 1, max: 9 }), k: fc.integer({ min: 1, max: 9 }), n: fc.integer({ min: 1, max: 9 }), batch: fc.integer({ min: 1, max: 3 }), ta: fc.boolean(), tb: fc.boolean(), dtype: fc.constantFrom<core.DType>('float32', 'float64') }).chain((r) =>
-          fc.tuple(fc.constant(r), arbValues(r.batch * r.m * r.k, { dtype: 'int32', min: -4, max: 4 }), arbValues(r.batch * r.k * r.n, { dtype: 'int32', min: -4, max: 4 })),
-        ),
+        fc
+          .record({
+            m: fc.integer({ min: 1, max: 9 }),
+            k: fc.integer({ min: 1, max: 9 }),
+            n: fc.integer({ min: 1, max: 9 }),
+            batch: fc.integer({ min: 1, max: 3 }),
+            ta: fc.boolean(),
+            tb: fc.boolean(),
+            dtype: fc.constantFrom<core.DType>('float32', 'float64'),
+          })
+          .chain((r) =>
+            fc.tuple(
+              fc.constant(r),
+              arbValues(r.batch * r.m * r.k, { dtype: 'int32', min: -4, max: 4 }),
+              arbValues(r.batch * r.k * r.n, { dtype: 'int32', min: -4, max: 4 }),
+            ),
+          ),
         ([{ m, k, n, batch, ta, tb, dtype }, va, vb]) => {
           const a = ta ? tensor(va, { shape: [batch, k, m], dtype }).transpose() : tensor(va, { shape: [batch, m, k], dtype });
           const b = tb ? tensor(vb, { shape: [batch, n, k], dtype }).transpose() : tensor(vb, { shape: [batch, k, n], dtype });
@@ -135,7 +170,10 @@ describe('matmul', () => {
   });
 
   it('1-d operands and broadcast batch dims follow NumPy', () => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(core.matmul(tensor([1, 1]), a).toArray()).toEqual([4, 6]);
     expect(core.matmul(a, tensor([1, 1])).toArray()).toEqual([3, 7]);
     expect(core.matmul(tensor([1, 2]), tensor([3, 4])).toArray()).toEqual(11);
@@ -147,7 +185,9 @@ describe('softmax, topk, argmax', () => {
   it('softmax along a random dim is positive and sums to 1; logSoftmax = log(softmax)', () => {
     fc.assert(
       fc.property(
-        arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }), dtype: 'float64', min: -30, max: 30 }).chain((x) => fc.tuple(fc.constant(x), fc.integer({ min: -x.ndim, max: x.ndim - 1 }))),
+        arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }), dtype: 'float64', min: -30, max: 30 }).chain((x) =>
+          fc.tuple(fc.constant(x), fc.integer({ min: -x.ndim, max: x.ndim - 1 })),
+        ),
         ([x, d]) => {
           const s = core.softmax(x, d);
           expect(Array.from(s.toTypedArray()).every((v) => v >= 0)).toBe(true);
@@ -182,7 +222,10 @@ describe('softmax, topk, argmax', () => {
           expect(indices.dtype).toBe('int32');
           for (let r = 0; r < flat.length / n; r++) {
             const row = flat.slice(r * n, r * n + n);
-            const order = row.map((_, i) => i).sort((i, j) => row[j]! - row[i]! || i - j).slice(0, k);
+            const order = row
+              .map((_, i) => i)
+              .sort((i, j) => row[j]! - row[i]! || i - j)
+              .slice(0, k);
             expect(idxs.slice(r * k, r * k + k)).toEqual(order);
             expect(vals.slice(r * k, r * k + k)).toEqual(order.map((i) => row[i]!));
           }
@@ -195,7 +238,9 @@ describe('softmax, topk, argmax', () => {
   it('argmax returns the first maximum along a dim and over the flattened tensor', () => {
     fc.assert(
       fc.property(
-        arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }), dtype: 'int32', min: 0, max: 3 }).chain((x) => fc.tuple(fc.constant(x), fc.integer({ min: -x.ndim, max: x.ndim - 1 }))),
+        arbTensor({ shape: arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }), dtype: 'int32', min: 0, max: 3 }).chain((x) =>
+          fc.tuple(fc.constant(x), fc.integer({ min: -x.ndim, max: x.ndim - 1 })),
+        ),
         ([x, d]) => {
           const flat = Array.from(x.toTypedArray());
           expect(core.argmax(x).item()).toBe(flat.indexOf(Math.max(...flat)));
@@ -222,7 +267,10 @@ describe('empty tensors and ties (hand-checkable cases)', () => {
     expect(core.zeros([0, 3]).sum(0).toArray()).toEqual([0, 0, 0]);
     expect(core.logsumexp(core.zeros([2, 0])).toArray()).toEqual([-Infinity, -Infinity]);
     expect(core.softmax(core.zeros([2, 0])).shape).toEqual([2, 0]);
-    expect(core.matmul(core.zeros([2, 0]), core.zeros([0, 3])).toArray()).toEqual([[0, 0, 0], [0, 0, 0]]);
+    expect(core.matmul(core.zeros([2, 0]), core.zeros([0, 3])).toArray()).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     expect(core.topk(core.zeros([2, 3]), 0).values.shape).toEqual([2, 0]);
     expect(core.concat([core.zeros([0, 2]), core.ones([1, 2])]).toArray()).toEqual([[1, 1]]);
   });
@@ -234,7 +282,10 @@ describe('empty tensors and ties (hand-checkable cases)', () => {
     const a = tensor([1, 3], { requiresGrad: true });
     const b = tensor([1, 2], { requiresGrad: true });
     a.maximum(b).sum().backward();
-    expect([(a.grad as Tensor).toArray(), (b.grad as Tensor).toArray()]).toEqual([[1, 1], [0, 0]]);
+    expect([(a.grad as Tensor).toArray(), (b.grad as Tensor).toArray()]).toEqual([
+      [1, 1],
+      [0, 0],
+    ]);
   });
 
   it('NaN: argmax and topk rank it first, max propagates it', () => {

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, type Tensor } from '@myriad/core';
 import { spawnSync } from 'node:child_process';
-import { readSafetensorsFile, readSafetensorsFileWithMetadata, removeStaleTempFiles, writeFileAtomic, writeSafetensorsFile } from '../src/io/safetensors-file.js';
+import {
+  readSafetensorsFile,
+  readSafetensorsFileWithMetadata,
+  removeStaleTempFiles,
+  writeFileAtomic,
+  writeSafetensorsFile,
+} from '../src/io/safetensors-file.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -17,12 +23,21 @@ afterEach(async () => {
 describe('safetensors files', () => {
   it('writes and reads back tensors and metadata, leaving no temp file', async () => {
     const path = join(dir, 'model.safetensors');
-    const w = tensor([[1, 2], [3, 4]], { dtype: 'float32' });
+    const w = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'float32' },
+    );
     const step = tensor(7, { dtype: 'int32' });
     await writeSafetensorsFile(path, { w, step }, { epoch: '3' });
     expect(await readdir(dir)).toEqual(['model.safetensors']);
     const { tensors, metadata } = await readSafetensorsFileWithMetadata(path);
-    expect(tensors['w']!.toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tensors['w']!.toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect([tensors['step']!.dtype, tensors['step']!.shape, tensors['step']!.item()]).toEqual(['int32', [], 7]);
     expect(metadata['epoch']).toBe('3');
     expect(Object.keys(await readSafetensorsFile(path)).sort()).toEqual(['step', 'w']);
@@ -81,13 +96,17 @@ describe('safetensors files', () => {
   it('round-trips a larger state dict', async () => {
     const path = join(dir, 'big.safetensors');
     const tensors: Record<string, Tensor> = {};
-    for (let i = 0; i < 20; i++) tensors[`layers.${i}.weight`] = tensor(Float32Array.from({ length: 4096 }, (_, j) => i + j / 4096), { shape: [64, 64] });
+    for (let i = 0; i < 20; i++)
+      tensors[`layers.${i}.weight`] = tensor(
+        Float32Array.from({ length: 4096 }, (_, j) => i + j / 4096),
+        { shape: [64, 64] },
+      );
     await writeSafetensorsFile(path, tensors);
     const back = await readSafetensorsFile(path);
     for (const [name, t] of Object.entries(tensors)) expect(Array.from(back[name]!.toTypedArray())).toEqual(Array.from(t.toTypedArray()));
   });
 
-  it('removes temp files that dead writers left, on the next write and on request; keeps live writers\' and unrelated files', async () => {
+  it("removes temp files that dead writers left, on the next write and on request; keeps live writers' and unrelated files", async () => {
     const path = join(dir, 'ckpt.safetensors');
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
     const deadTemp = `ckpt.safetensors.tmp-${dead}-k3j9x0aa`;

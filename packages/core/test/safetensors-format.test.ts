@@ -18,7 +18,23 @@ function file(header: string, data: number[] | Uint8Array = []): Uint8Array {
   return Uint8Array.from([...u64le(h.length), ...h, ...data]);
 }
 
-const DTYPES: SafetensorsDType[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+const DTYPES: SafetensorsDType[] = [
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
+];
 
 describe('encodeSafetensors byte layout', () => {
   // Hand-computed; the same bytes as the reference implementation's own serialization tests.
@@ -27,8 +43,33 @@ describe('encodeSafetensors byte layout', () => {
     expect(json.length).toBe(65);
     const out = encodeSafetensors({ attn0: { dtype: 'F32', shape: [1, 1, 2, 3], data: Float32Array.of(0, 1, 2, 3, 4, 5) } });
     const expected = [
-      ...u64le(72), ...ascii(json), ...ascii('       '),
-      0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+      ...u64le(72),
+      ...ascii(json),
+      ...ascii('       '),
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      128,
+      63,
+      0,
+      0,
+      0,
+      64,
+      0,
+      0,
+      64,
+      64,
+      0,
+      0,
+      128,
+      64,
+      0,
+      0,
+      160,
+      64,
     ];
     expect(Array.from(out)).toEqual(expected);
   });
@@ -77,7 +118,10 @@ const entryArb = fc
 const nameArb = fc.string({ unit: 'binary', maxLength: 6 }).filter((s) => s !== '__metadata__');
 const filesArb = fc.record({
   entries: fc.dictionary(nameArb, entryArb, { maxKeys: 5 }),
-  metadata: fc.option(fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 8 }), { maxKeys: 3 }), { nil: undefined }),
+  metadata: fc.option(
+    fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 8 }), { maxKeys: 3 }),
+    { nil: undefined },
+  ),
 });
 
 describe('round trip', () => {
@@ -103,8 +147,11 @@ describe('round trip', () => {
   });
 
   it('accepts zero-size tensors sharing an offset, and a header with extra whitespace', () => {
-    const f = file(' { "e": {"dtype":"F32","shape":[0,3],"data_offsets":[4,4]}, "s": {"dtype":"I32","shape":[],"data_offsets":[0,4]},' +
-      '"f": {"dtype":"F64","shape":[2,0],"data_offsets":[4,4]} } \n', [7, 0, 0, 0]);
+    const f = file(
+      ' { "e": {"dtype":"F32","shape":[0,3],"data_offsets":[4,4]}, "s": {"dtype":"I32","shape":[],"data_offsets":[0,4]},' +
+        '"f": {"dtype":"F64","shape":[2,0],"data_offsets":[4,4]} } \n',
+      [7, 0, 0, 0],
+    );
     const { entries, metadata } = decodeSafetensors(f);
     expect(Object.keys(entries)).toEqual(['s', 'e', 'f']);
     expect(entries['e']!.shape).toEqual([0, 3]);
@@ -118,8 +165,16 @@ describe('decodeSafetensors refuses malformed files', () => {
   const data8 = [0, 0, 128, 63, 0, 0, 0, 64];
   const cases: [string, Uint8Array, string][] = [
     ['short file', Uint8Array.of(1, 2, 3), 'safetensors: file is 3 bytes, shorter than the 8-byte header length'],
-    ['header length beyond the file', Uint8Array.from([...u64le(100), ...ascii('{}')]), 'safetensors: header length 100 exceeds the 2 bytes that follow the length field'],
-    ['u64 header length near 2^64', Uint8Array.from([255, 255, 255, 255, 255, 255, 255, 255, ...ascii('{}')]), 'safetensors: header length 18446744073709551615 exceeds the 2 bytes'],
+    [
+      'header length beyond the file',
+      Uint8Array.from([...u64le(100), ...ascii('{}')]),
+      'safetensors: header length 100 exceeds the 2 bytes that follow the length field',
+    ],
+    [
+      'u64 header length near 2^64',
+      Uint8Array.from([255, 255, 255, 255, 255, 255, 255, 255, ...ascii('{}')]),
+      'safetensors: header length 18446744073709551615 exceeds the 2 bytes',
+    ],
     ['invalid UTF-8', Uint8Array.from([...u64le(3), 0x7b, 0xff, 0x7d]), 'safetensors: header (3 bytes) is not valid UTF-8'],
     ['invalid JSON', file('{"a":'), 'safetensors: header (5 bytes) is not valid JSON'],
     ['JSON array', file('[1,2]'), 'safetensors: header must be a JSON object, got an array'],
@@ -128,28 +183,76 @@ describe('decodeSafetensors refuses malformed files', () => {
     ['missing dtype', file('{"a":{"shape":[2],"data_offsets":[0,8]}}', data8), 'safetensors: tensor "a": missing field "dtype"'],
     ['missing shape', file('{"a":{"dtype":"F32","data_offsets":[0,8]}}', data8), 'safetensors: tensor "a": missing field "shape"'],
     ['missing offsets', file('{"a":{"dtype":"F32","shape":[2]}}', data8), 'safetensors: tensor "a": missing field "data_offsets"'],
-    ['unknown dtype', file('{"a":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}}', data8), 'safetensors: tensor "a": unknown dtype "F128"; expected one of BOOL, U8'],
-    ['negative dim', file('{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}', data8), 'safetensors: tensor "a": shape [-2] has a dimension that is not a non-negative integer: -2'],
+    [
+      'unknown dtype',
+      file('{"a":{"dtype":"F128","shape":[2],"data_offsets":[0,8]}}', data8),
+      'safetensors: tensor "a": unknown dtype "F128"; expected one of BOOL, U8',
+    ],
+    [
+      'negative dim',
+      file('{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}', data8),
+      'safetensors: tensor "a": shape [-2] has a dimension that is not a non-negative integer: -2',
+    ],
     ['fractional dim', file('{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}}', data8), 'not a non-negative integer: 1.5'],
     ['string dim', file('{"a":{"dtype":"F32","shape":["2"],"data_offsets":[0,8]}}', data8), 'not a non-negative integer: "2"'],
-    ['shape not an array', file('{"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}}', data8), 'shape must be an array of integers, got 2'],
-    ['offsets malformed', file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}', data8), 'safetensors: tensor "a": data_offsets must be two non-negative integers [begin, end], got [0]'],
+    [
+      'shape not an array',
+      file('{"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}}', data8),
+      'shape must be an array of integers, got 2',
+    ],
+    [
+      'offsets malformed',
+      file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}', data8),
+      'safetensors: tensor "a": data_offsets must be two non-negative integers [begin, end], got [0]',
+    ],
     ['negative offset', file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}', data8), 'got [-8,0]'],
-    ['end before begin', file('{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}', data8), 'safetensors: tensor "a": data_offsets [8,0] has end 0 < begin 8'],
-    ['offsets beyond data', file('{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}', data8), 'safetensors: tensor "a": data_offsets [0,16] beyond the 8-byte data buffer'],
-    ['size mismatch', file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', data8), 'safetensors: tensor "a": data_offsets [0,8] span 8 bytes but shape [3] of F32 needs 12'],
-    ['overlap', file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data8),
-      'safetensors: tensor "b" at [4,8] overlaps tensor "a" ending at 8'],
-    ['hole in the middle', file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}}', data8),
-      'safetensors: data bytes [4,6) before tensor "b" belong to no tensor'],
-    ['hole at the start', file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data8), 'safetensors: data bytes [0,4) before tensor "a" belong to no tensor'],
+    [
+      'end before begin',
+      file('{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}', data8),
+      'safetensors: tensor "a": data_offsets [8,0] has end 0 < begin 8',
+    ],
+    [
+      'offsets beyond data',
+      file('{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}', data8),
+      'safetensors: tensor "a": data_offsets [0,16] beyond the 8-byte data buffer',
+    ],
+    [
+      'size mismatch',
+      file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', data8),
+      'safetensors: tensor "a": data_offsets [0,8] span 8 bytes but shape [3] of F32 needs 12',
+    ],
+    [
+      'overlap',
+      file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data8),
+      'safetensors: tensor "b" at [4,8] overlaps tensor "a" ending at 8',
+    ],
+    [
+      'hole in the middle',
+      file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}}', data8),
+      'safetensors: data bytes [4,6) before tensor "b" belong to no tensor',
+    ],
+    [
+      'hole at the start',
+      file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data8),
+      'safetensors: data bytes [0,4) before tensor "a" belong to no tensor',
+    ],
     ['trailing bytes', file(ok, [...data8, 9, 9]), 'safetensors: data bytes [8,10) after the last tensor belong to no tensor'],
     ['metadata not an object', file('{"__metadata__":"x"}'), 'safetensors: "__metadata__" must be an object of strings, got "x"'],
-    ['metadata value not a string', file('{"__metadata__":{"epoch":3}}'), 'safetensors: "__metadata__" value for "epoch" must be a string, got 3'],
-    ['duplicate name', file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}, "a" :{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', data8),
-      'safetensors: header names "a" more than once'],
-    ['duplicate name spelled with an escape', file('{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"\\u0061":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'),
-      'safetensors: header names "a" more than once'],
+    [
+      'metadata value not a string',
+      file('{"__metadata__":{"epoch":3}}'),
+      'safetensors: "__metadata__" value for "epoch" must be a string, got 3',
+    ],
+    [
+      'duplicate name',
+      file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}, "a" :{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', data8),
+      'safetensors: header names "a" more than once',
+    ],
+    [
+      'duplicate name spelled with an escape',
+      file('{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"\\u0061":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'),
+      'safetensors: header names "a" more than once',
+    ],
   ];
   it.each(cases)('%s', (_, bytes, message) => {
     expect(() => decodeSafetensors(bytes)).toThrow(SafetensorsError);
@@ -181,17 +284,24 @@ describe('fuzz', () => {
 
   it('random mutations and truncations either decode or throw a SafetensorsError', () => {
     fc.assert(
-      fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.option(fc.integer({ min: 0, max: valid.length + 8 })), (muts, cut) => {
-        let bytes = valid.slice();
-        for (const { at, byte } of muts) bytes[at] = byte;
-        if (cut !== null) bytes = cut <= bytes.length ? bytes.slice(0, cut) : Uint8Array.from([...bytes, ...new Array<number>(cut - bytes.length).fill(0)]);
-        try {
-          const { entries } = decodeSafetensors(bytes);
-          for (const e of Object.values(entries)) expect(e.bytes.length).toBe(e.shape.reduce((a, b) => a * b, 1) * safetensorsItemSize(e.dtype));
-        } catch (e) {
-          if (!(e instanceof SafetensorsError) || !e.message.startsWith('safetensors: ')) throw e;
-        }
-      }),
+      fc.property(
+        fc.array(mutation, { minLength: 1, maxLength: 4 }),
+        fc.option(fc.integer({ min: 0, max: valid.length + 8 })),
+        (muts, cut) => {
+          let bytes = valid.slice();
+          for (const { at, byte } of muts) bytes[at] = byte;
+          if (cut !== null)
+            bytes =
+              cut <= bytes.length ? bytes.slice(0, cut) : Uint8Array.from([...bytes, ...new Array<number>(cut - bytes.length).fill(0)]);
+          try {
+            const { entries } = decodeSafetensors(bytes);
+            for (const e of Object.values(entries))
+              expect(e.bytes.length).toBe(e.shape.reduce((a, b) => a * b, 1) * safetensorsItemSize(e.dtype));
+          } catch (e) {
+            if (!(e instanceof SafetensorsError) || !e.message.startsWith('safetensors: ')) throw e;
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

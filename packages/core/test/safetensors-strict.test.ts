@@ -71,7 +71,11 @@ describe('messages quote the header with a bound', () => {
     ['metadata of 10^6 numbers', `{"__metadata__":${many}}`, '"__metadata__" must be an object of strings, got [1,1'],
     ['an entry of 10^6 numbers', `{"a":${many}}`, 'tensor "a": expected {dtype, shape, data_offsets}, got [1,1'],
     ['a dtype of 10^6 numbers', `{"a":${entry('[2]', '[0,8]', many)}}`, 'tensor "a": unknown dtype [1,1'],
-    ['a shape of 10^6 ones and a -1', `{"a":${entry(`${many.slice(0, -1)},-1]`)}}`, 'has a dimension that is not a non-negative integer: -1'],
+    [
+      'a shape of 10^6 ones and a -1',
+      `{"a":${entry(`${many.slice(0, -1)},-1]`)}}`,
+      'has a dimension that is not a non-negative integer: -1',
+    ],
     ['offsets of 10^6 numbers', `{"a":${entry('[2]', many)}}`, 'data_offsets must be two non-negative integers [begin, end], got [1,1'],
     ['a tensor name of 10^6 characters', `{"${'n'.repeat(1_000_000)}":3}`, 'tensor "nnnn'],
     ['a dtype string of 10^6 characters', `{"a":${entry('[2]', '[0,8]', `"${'F'.repeat(1_000_000)}"`)}}`, 'unknown dtype "FFFF'],
@@ -109,19 +113,51 @@ describe('integers beyond int32 are a SafetensorsError, named with the file', ()
 
 describe('as strict as the reference reader', () => {
   const cases: [string, Uint8Array, string][] = [
-    ['a UTF-8 byte order mark before the header', file(Uint8Array.from([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(`{"a":${entry()}}`)]), data8), 'byte order mark'],
-    ['a duplicate dtype inside an entry', file(`{"a":{"dtype":"I32","dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, data8), 'tensor "a": field "dtype" appears more than once'],
-    ['a duplicate shape inside an entry', file(`{"a":{"dtype":"F32","shape":[1],"shape":[2],"data_offsets":[0,8]}}`, data8), 'field "shape" appears more than once'],
-    ['duplicate data_offsets inside an entry', file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4],"data_offsets":[0,8]}}`, data8), 'field "data_offsets" appears more than once'],
+    [
+      'a UTF-8 byte order mark before the header',
+      file(Uint8Array.from([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(`{"a":${entry()}}`)]), data8),
+      'byte order mark',
+    ],
+    [
+      'a duplicate dtype inside an entry',
+      file(`{"a":{"dtype":"I32","dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, data8),
+      'tensor "a": field "dtype" appears more than once',
+    ],
+    [
+      'a duplicate shape inside an entry',
+      file(`{"a":{"dtype":"F32","shape":[1],"shape":[2],"data_offsets":[0,8]}}`, data8),
+      'field "shape" appears more than once',
+    ],
+    [
+      'duplicate data_offsets inside an entry',
+      file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4],"data_offsets":[0,8]}}`, data8),
+      'field "data_offsets" appears more than once',
+    ],
     ['a duplicate metadata key', file('{"__metadata__":{"k":"1","k":"2"}}'), '"__metadata__" names "k" more than once'],
-    ['an offset written 8.0', file(`{"a":${entry('[2]', '[0,8.0]')}}`, data8), 'data_offsets must be two non-negative integers [begin, end], got [0,8.0]'],
+    [
+      'an offset written 8.0',
+      file(`{"a":${entry('[2]', '[0,8.0]')}}`, data8),
+      'data_offsets must be two non-negative integers [begin, end], got [0,8.0]',
+    ],
     ['an offset written 8e0', file(`{"a":${entry('[2]', '[0,8e0]')}}`, data8), 'got [0,8e0]'],
     ['an offset written -0', file(`{"a":${entry('[0]', '[-0,0]')}}`), 'got [-0,0]'],
-    ['a dimension written 2.0', file(`{"a":${entry('[2.0]')}}`, data8), 'shape [2.0] has a dimension that is not a non-negative integer: 2.0'],
+    [
+      'a dimension written 2.0',
+      file(`{"a":${entry('[2.0]')}}`, data8),
+      'shape [2.0] has a dimension that is not a non-negative integer: 2.0',
+    ],
     ['a dimension written 2e0', file(`{"a":${entry('[2e0]')}}`, data8), 'not a non-negative integer: 2e0'],
     ['a dimension written 20E-1', file(`{"a":${entry('[20E-1]')}}`, data8), 'not a non-negative integer: 20E-1'],
-    ['a dimension written -0', file(`{"a":${entry('[-0,2]', '[0,0]')}}`), 'shape [-0,2] has a dimension that is not a non-negative integer: -0'],
-    ['a dimension beyond 2^53', file(`{"a":${entry('[9007199254740993]')}}`, data8), 'not a non-negative integer below 2^53: 9007199254740993'],
+    [
+      'a dimension written -0',
+      file(`{"a":${entry('[-0,2]', '[0,0]')}}`),
+      'shape [-0,2] has a dimension that is not a non-negative integer: -0',
+    ],
+    [
+      'a dimension beyond 2^53',
+      file(`{"a":${entry('[9007199254740993]')}}`, data8),
+      'not a non-negative integer below 2^53: 9007199254740993',
+    ],
     ['a leading zero', file(`{"a":${entry('[02]')}}`, data8), 'malformed number'],
     ['a lone surrogate escape in a name', file(`{"\\ud800":${entry()}}`, data8), 'lone surrogate'],
     ['a raw control character in a string', file(`{"a\tb":${entry()}}`, data8), 'control character'],
@@ -135,7 +171,10 @@ describe('as strict as the reference reader', () => {
   });
 
   it('still accepts what the reference accepts: whitespace padding, escapes, null metadata, unknown fields, big integers in ignored fields', () => {
-    const ok = file(` \t\r\n{"__metadata__":null,"\\u0061\\ud83d\\ude00":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":[1e400,-0,4.0,{"y":"\\n"}]}}   `, data8);
+    const ok = file(
+      ` \t\r\n{"__metadata__":null,"\\u0061\\ud83d\\ude00":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":[1e400,-0,4.0,{"y":"\\n"}]}}   `,
+      data8,
+    );
     const { entries, metadata } = decodeSafetensors(ok);
     expect(Object.keys(entries)).toEqual(['a\u{1F600}']);
     expect(metadata).toEqual({});

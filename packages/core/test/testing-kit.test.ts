@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { broadcastShapes, tensor, type Tensor } from '@myriad/core';
-import { allClose, arbBroadcastShapeList, arbBroadcastShapes, arbMatmulShapes, arbShape, arbTensor, arbTensorPair, arbValues, gradCheck, installMatchers } from '@myriad/core/testing';
+import {
+  allClose,
+  arbBroadcastShapeList,
+  arbBroadcastShapes,
+  arbMatmulShapes,
+  arbShape,
+  arbTensor,
+  arbTensorPair,
+  arbValues,
+  gradCheck,
+  installMatchers,
+} from '@myriad/core/testing';
 
 installMatchers(expect);
 
@@ -43,12 +54,22 @@ describe('arbitraries', () => {
         expect(new Set(v).size).toBe(v.length);
       }),
     );
-    fc.assert(fc.property(arbValues(20, { dtype: 'int32', min: -3, max: 3 }), (v) => v.every((x) => Number.isInteger(x) && x >= -3 && x <= 3)));
+    fc.assert(
+      fc.property(arbValues(20, { dtype: 'int32', min: -3, max: 3 }), (v) => v.every((x) => Number.isInteger(x) && x >= -3 && x <= 3)),
+    );
   });
 
   it('arbTensorPair broadcasts; arbMatmulShapes gives multipliable shapes', () => {
     fc.assert(fc.property(arbTensorPair(), ([a, b]) => void a.add(b)));
-    fc.assert(fc.property(arbMatmulShapes(), ([sa, sb]) => void tensor(new Float32Array(sa.reduce((x, y) => x * y, 1)), { shape: sa }).matmul(tensor(new Float32Array(sb.reduce((x, y) => x * y, 1)), { shape: sb }))));
+    fc.assert(
+      fc.property(
+        arbMatmulShapes(),
+        ([sa, sb]) =>
+          void tensor(new Float32Array(sa.reduce((x, y) => x * y, 1)), { shape: sa }).matmul(
+            tensor(new Float32Array(sb.reduce((x, y) => x * y, 1)), { shape: sb }),
+          ),
+      ),
+    );
   });
 });
 
@@ -67,9 +88,22 @@ describe('allClose', () => {
   });
 
   it('reports the count, the worst element with its index, and the first mismatches', () => {
-    const r = allClose(tensor([[1, 2], [3, 4]]), tensor([[1, 2.5], [3, 7]]), { rtol: 0, atol: 0.1 });
+    const r = allClose(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      tensor([
+        [1, 2.5],
+        [3, 7],
+      ]),
+      { rtol: 0, atol: 0.1 },
+    );
     expect(r).toMatchObject({ ok: false, mismatches: 2, maxAbsDiff: 3, worst: { index: [1, 1], actual: 4, expected: 7 } });
-    expect(r.first.map((m) => m.index)).toEqual([[0, 1], [1, 1]]);
+    expect(r.first.map((m) => m.index)).toEqual([
+      [0, 1],
+      [1, 1],
+    ]);
     expect(r.message).toContain('2 of 4 elements differ');
     expect(r.message).toContain('worst at [1,1]: actual 4, expected 7');
   });
@@ -90,7 +124,16 @@ describe('gradCheck', () => {
 
   it('fails on a wrong gradient (a detached factor) and names the worst element', () => {
     const wrong = (x: Tensor) => x.mul(x.detach()); // analytic d/dx = x, true derivative 2x
-    const r = gradCheck(wrong, [tensor([[0.5, -1], [2, 0.25]])], { throwOnFail: false });
+    const r = gradCheck(
+      wrong,
+      [
+        tensor([
+          [0.5, -1],
+          [2, 0.25],
+        ]),
+      ],
+      { throwOnFail: false },
+    );
     expect(r.ok).toBe(false);
     expect(r.worst!.input).toBe(0);
     expect(r.message).toMatch(/gradCheck: analytic and numerical gradients differ \(inputs \[2,2\]; .*worst at input 0 \[\d,\d\]/);
@@ -99,7 +142,19 @@ describe('gradCheck', () => {
 
   it('checks only float inputs and refuses to differentiate an int32 input', () => {
     const idx = tensor([0, 2, 2], { dtype: 'int32' });
-    expect(gradCheck((t) => t.indexSelect(0, idx), [tensor([[1, 2], [3, 4], [5, 6]]), idx]).ok).toBe(true);
+    expect(
+      gradCheck(
+        (t) => t.indexSelect(0, idx),
+        [
+          tensor([
+            [1, 2],
+            [3, 4],
+            [5, 6],
+          ]),
+          idx,
+        ],
+      ).ok,
+    ).toBe(true);
     expect(() => gradCheck((t) => t, [idx], { wrt: [0] })).toThrow(/input 0 is not a float tensor/);
   });
 

@@ -44,8 +44,12 @@ function referenceBinary(op: BinaryOp, a: View, b: View): Float32Array {
   const out = new Float32Array(n);
   const idx = new Array<number>(shape.length).fill(0);
   for (let i = 0; i < n; i++) {
-    let ia = a.offset, ib = b.offset;
-    for (let d = 0; d < shape.length; d++) { ia += idx[d]! * a.strides[d]!; ib += idx[d]! * b.strides[d]!; }
+    let ia = a.offset,
+      ib = b.offset;
+    for (let d = 0; d < shape.length; d++) {
+      ia += idx[d]! * a.strides[d]!;
+      ib += idx[d]! * b.strides[d]!;
+    }
     binaryLoops[op](a.storage as Float32Array, ia, 0, b.storage as Float32Array, ib, 0, out, i, 0, 1);
     for (let d = shape.length - 1; d >= 0 && ++idx[d]! === shape[d]; d--) idx[d] = 0;
   }
@@ -63,18 +67,31 @@ describe('kernel seam: elementwise and sum entries (WebAssembly and plain)', () 
     const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'pow', 'lt'];
     const lengths = (n: number): number[] => [1, n, ...[2, 3, 4, 7, 8, 13].filter((w) => w < n && n % w === 0)];
     fc.assert(
-      fc.property(fc.constantFrom(...ops), length, fc.array(value, { minLength: 1, maxLength: 40 }), fc.array(value, { minLength: 1, maxLength: 40 }), fc.nat(), fc.nat(), fc.constantFrom(0, 5), (op, n, av, bv, ka, kb, pad) => {
-        const la = lengths(n)[ka % lengths(n).length]!;
-        const lb = lengths(n)[kb % lengths(n).length]!;
-        const a = fill(pad + la, av), b = fill(pad + lb, bv);
-        const expected = new Float32Array(n + 2 * pad);
-        for (let i = 0; i < n; i++) binaryLoops[op](a, pad + (i % la), 0, b, pad + (i % lb), 0, expected, pad + i, 0, 1);
-        for (const [name, k] of [['wasm', wasm.binaryF32!], ['js', jsKernels.binaryF32]] as const) {
-          const out = new Float32Array(n + 2 * pad);
-          k(op, a, pad, la, b, pad, lb, out, pad, n);
-          expect(Array.from(out), `${name} ${op} n=${n} la=${la} lb=${lb}`).toEqual(Array.from(expected));
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...ops),
+        length,
+        fc.array(value, { minLength: 1, maxLength: 40 }),
+        fc.array(value, { minLength: 1, maxLength: 40 }),
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom(0, 5),
+        (op, n, av, bv, ka, kb, pad) => {
+          const la = lengths(n)[ka % lengths(n).length]!;
+          const lb = lengths(n)[kb % lengths(n).length]!;
+          const a = fill(pad + la, av),
+            b = fill(pad + lb, bv);
+          const expected = new Float32Array(n + 2 * pad);
+          for (let i = 0; i < n; i++) binaryLoops[op](a, pad + (i % la), 0, b, pad + (i % lb), 0, expected, pad + i, 0, 1);
+          for (const [name, k] of [
+            ['wasm', wasm.binaryF32!],
+            ['js', jsKernels.binaryF32],
+          ] as const) {
+            const out = new Float32Array(n + 2 * pad);
+            k(op, a, pad, la, b, pad, lb, out, pad, n);
+            expect(Array.from(out), `${name} ${op} n=${n} la=${la} lb=${lb}`).toEqual(Array.from(expected));
+          }
+        },
+      ),
       { numRuns: 250 },
     );
   });
@@ -82,82 +99,137 @@ describe('kernel seam: elementwise and sum entries (WebAssembly and plain)', () 
   it('the backend computes broadcast binary ops exactly, on both kernel sets', () => {
     const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'minimum'];
     fc.assert(
-      fc.property(fc.constantFrom(...ops), fc.array(dim, { minLength: 1, maxLength: 3 }), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), fc.nat(3), fc.boolean(), fc.boolean(), fc.array(value, { minLength: 1, maxLength: 30 }), fc.array(value, { minLength: 1, maxLength: 30 }), (op, shape, ones, drop, colA, colB, av, bv) => {
-        // b drops `drop` leading dims and broadcasts the dims flagged in `ones`.
-        const own = shape.slice(Math.min(drop, shape.length)).map((d, i) => (ones[i] ? 1 : d));
-        const a = view(shape, shape, 3, colA, av);
-        const b = view(own, shape, 1, colB, bv);
-        const expected = Array.from(referenceBinary(op, a, b));
-        for (const [name, install] of Object.entries(kernelSets)) {
-          install();
-          expect(Array.from(cpuBackend.binary(op, a, b) as Float32Array), `${name} ${op} [${shape}] with [${own}]`).toEqual(expected);
-          expect(Array.from(cpuBackend.binary(op, b, a) as Float32Array), `${name} ${op} [${own}] with [${shape}]`).toEqual(Array.from(referenceBinary(op, b, a)));
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...ops),
+        fc.array(dim, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.nat(3),
+        fc.boolean(),
+        fc.boolean(),
+        fc.array(value, { minLength: 1, maxLength: 30 }),
+        fc.array(value, { minLength: 1, maxLength: 30 }),
+        (op, shape, ones, drop, colA, colB, av, bv) => {
+          // b drops `drop` leading dims and broadcasts the dims flagged in `ones`.
+          const own = shape.slice(Math.min(drop, shape.length)).map((d, i) => (ones[i] ? 1 : d));
+          const a = view(shape, shape, 3, colA, av);
+          const b = view(own, shape, 1, colB, bv);
+          const expected = Array.from(referenceBinary(op, a, b));
+          for (const [name, install] of Object.entries(kernelSets)) {
+            install();
+            expect(Array.from(cpuBackend.binary(op, a, b) as Float32Array), `${name} ${op} [${shape}] with [${own}]`).toEqual(expected);
+            expect(Array.from(cpuBackend.binary(op, b, a) as Float32Array), `${name} ${op} [${own}] with [${shape}]`).toEqual(
+              Array.from(referenceBinary(op, b, a)),
+            );
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('unaryF32 equals the plain kernels (exactly without a WebAssembly version, within float32 error with one)', () => {
-    const ops = ['neg', 'exp', 'log', 'sqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu', 'erf', 'sign', 'square', 'reciprocal', 'geluGrad'] as const satisfies readonly UnaryOp[];
+    const ops = [
+      'neg',
+      'exp',
+      'log',
+      'sqrt',
+      'abs',
+      'tanh',
+      'sigmoid',
+      'relu',
+      'gelu',
+      'silu',
+      'erf',
+      'sign',
+      'square',
+      'reciprocal',
+      'geluGrad',
+    ] as const satisfies readonly UnaryOp[];
     const hasWasm = (op: UnaryOp): boolean => Object.prototype.hasOwnProperty.call(UNARY_EXPORTS, op);
     fc.assert(
-      fc.property(fc.constantFrom(...ops), length, fc.array(value, { minLength: 1, maxLength: 50 }), fc.constantFrom(0, 3), (op, n, xs, pad) => {
-        const x = fill(pad + n, xs);
-        const w = new Float32Array(n + 2 * pad).fill(7), j = new Float32Array(n + 2 * pad).fill(7);
-        wasm.unaryF32!(op, x, pad, w, pad, n);
-        jsKernels.unaryF32(op, x, pad, j, pad, n);
-        if (!hasWasm(op)) {
-          expect(Array.from(w)).toEqual(Array.from(j));
-          return;
-        }
-        for (let i = 0; i < w.length; i++) {
-          const a = w[i]!, b = j[i]!, xi = i >= pad && i < pad + n ? x[i]! : 0;
-          if (!Number.isFinite(b)) {
-            expect(a, `${op}(${xi})`).toBe(b);
-            continue;
+      fc.property(
+        fc.constantFrom(...ops),
+        length,
+        fc.array(value, { minLength: 1, maxLength: 50 }),
+        fc.constantFrom(0, 3),
+        (op, n, xs, pad) => {
+          const x = fill(pad + n, xs);
+          const w = new Float32Array(n + 2 * pad).fill(7),
+            j = new Float32Array(n + 2 * pad).fill(7);
+          wasm.unaryF32!(op, x, pad, w, pad, n);
+          jsKernels.unaryF32(op, x, pad, j, pad, n);
+          if (!hasWasm(op)) {
+            expect(Array.from(w)).toEqual(Array.from(j));
+            return;
           }
-          // erf-based ops: both kernels carry a few 1e-7 of erf error (scaled by |x| in gelu).
-          const tol = 4 * 2 ** -23 * Math.abs(b) + 1e-40 + (op === 'tanh' ? 2 ** -24 : 0) + (['erf', 'gelu', 'geluGrad'].includes(op) ? 8e-7 * Math.max(1, Math.abs(xi)) : 0);
-          if (!(Math.abs(a - b) <= tol)) expect.fail(`${op}(${xi}): wasm ${a}, js ${b}, diff ${Math.abs(a - b)} > ${tol}`);
-        }
-      }),
+          for (let i = 0; i < w.length; i++) {
+            const a = w[i]!,
+              b = j[i]!,
+              xi = i >= pad && i < pad + n ? x[i]! : 0;
+            if (!Number.isFinite(b)) {
+              expect(a, `${op}(${xi})`).toBe(b);
+              continue;
+            }
+            // erf-based ops: both kernels carry a few 1e-7 of erf error (scaled by |x| in gelu).
+            const tol =
+              4 * 2 ** -23 * Math.abs(b) +
+              1e-40 +
+              (op === 'tanh' ? 2 ** -24 : 0) +
+              (['erf', 'gelu', 'geluGrad'].includes(op) ? 8e-7 * Math.max(1, Math.abs(xi)) : 0);
+            if (!(Math.abs(a - b) <= tol)) expect.fail(`${op}(${xi}): wasm ${a}, js ${b}, diff ${Math.abs(a - b)} > ${tol}`);
+          }
+        },
+      ),
       { numRuns: 250 },
     );
   });
 
   it('sums an axis of a contiguous block exactly as the sequential float64 loop does', () => {
     fc.assert(
-      fc.property(fc.array(dim, { minLength: 1, maxLength: 3 }), fc.nat(2), fc.array(value, { minLength: 1, maxLength: 30 }), (shape, ax, xs) => {
-        const axis = ax % shape.length;
-        const x = view(shape, shape, 2, false, xs);
-        const outer = shapeSize(shape.slice(0, axis)), len = shape[axis]!, inner = shapeSize(shape.slice(axis + 1));
-        const expected = new Float32Array(outer * inner);
-        for (let o = 0; o < outer; o++) {
-          for (let j = 0; j < inner; j++) {
-            let acc = 0;
-            for (let r = 0; r < len; r++) acc += (x.storage as Float32Array)[2 + (o * len + r) * inner + j]!;
-            expected[o * inner + j] = acc;
+      fc.property(
+        fc.array(dim, { minLength: 1, maxLength: 3 }),
+        fc.nat(2),
+        fc.array(value, { minLength: 1, maxLength: 30 }),
+        (shape, ax, xs) => {
+          const axis = ax % shape.length;
+          const x = view(shape, shape, 2, false, xs);
+          const outer = shapeSize(shape.slice(0, axis)),
+            len = shape[axis]!,
+            inner = shapeSize(shape.slice(axis + 1));
+          const expected = new Float32Array(outer * inner);
+          for (let o = 0; o < outer; o++) {
+            for (let j = 0; j < inner; j++) {
+              let acc = 0;
+              for (let r = 0; r < len; r++) acc += (x.storage as Float32Array)[2 + (o * len + r) * inner + j]!;
+              expected[o * inner + j] = acc;
+            }
           }
-        }
-        for (const install of Object.values(kernelSets)) {
-          install();
-          expect(Array.from(cpuBackend.reduce('sum', x, axis) as Float32Array)).toEqual(Array.from(expected));
-        }
-      }),
+          for (const install of Object.values(kernelSets)) {
+            install();
+            expect(Array.from(cpuBackend.reduce('sum', x, axis) as Float32Array)).toEqual(Array.from(expected));
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('sumAxisF32 (column sums in f64x2 lanes) equals the plain kernel bit for bit', () => {
     fc.assert(
-      fc.property(fc.constantFrom(1, 2, 3), fc.constantFrom(1, 2, 7, 64, 257), fc.constantFrom(1, 2, 7, 8, 9, 16, 17, 31, 67, 1031), fc.array(value, { minLength: 1, maxLength: 40 }), (outer, len, inner, xs) => {
-        const x = fill(5 + outer * len * inner, xs);
-        const w = new Float32Array(outer * inner + 2).fill(7), j = new Float32Array(outer * inner + 2).fill(7);
-        wasm.sumAxisF32!(x, 5, outer, len, inner, w.subarray(1, 1 + outer * inner));
-        jsKernels.sumAxisF32(x, 5, outer, len, inner, j.subarray(1, 1 + outer * inner));
-        expect(Array.from(w)).toEqual(Array.from(j));
-      }),
+      fc.property(
+        fc.constantFrom(1, 2, 3),
+        fc.constantFrom(1, 2, 7, 64, 257),
+        fc.constantFrom(1, 2, 7, 8, 9, 16, 17, 31, 67, 1031),
+        fc.array(value, { minLength: 1, maxLength: 40 }),
+        (outer, len, inner, xs) => {
+          const x = fill(5 + outer * len * inner, xs);
+          const w = new Float32Array(outer * inner + 2).fill(7),
+            j = new Float32Array(outer * inner + 2).fill(7);
+          wasm.sumAxisF32!(x, 5, outer, len, inner, w.subarray(1, 1 + outer * inner));
+          jsKernels.sumAxisF32(x, 5, outer, len, inner, j.subarray(1, 1 + outer * inner));
+          expect(Array.from(w)).toEqual(Array.from(j));
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -172,7 +244,14 @@ describe('kernel seam: elementwise and sum entries (WebAssembly and plain)', () 
     expect(out[299]).toBe(74.5);
     kernels.binaryF32('sub', Float32Array.of(10, 20, 30), 0, 3, x, 0, n, out, 0, n);
     expect(Array.from(out.subarray(0, 4))).toEqual([160, 169, 178, 157]);
-    kernels.unaryF32('geluGrad', Float32Array.from({ length: n }, () => 0), 0, out, 0, n);
+    kernels.unaryF32(
+      'geluGrad',
+      Float32Array.from({ length: n }, () => 0),
+      0,
+      out,
+      0,
+      n,
+    );
     expect(out[17]).toBe(0.5);
   });
 });

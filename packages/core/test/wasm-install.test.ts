@@ -26,7 +26,8 @@ describe('installWasmKernels', () => {
     for (const n of [3, 40]) {
       const a = Float32Array.from({ length: n * n }, (_, i) => (i % 7) - 3);
       const b = Float32Array.from({ length: n * n }, (_, i) => (i % 5) - 2);
-      const w = new Float32Array(n * n), j = new Float32Array(n * n);
+      const w = new Float32Array(n * n),
+        j = new Float32Array(n * n);
       kernels.matmulF32(a, 0, n, 1, b, 0, 1, n, w, 0, n, n, n);
       jsKernels.matmulF32(a, 0, n, 1, b, 0, 1, n, j, 0, n, n, n);
       expect(w).toEqual(j); // small integers: both sums are exact
@@ -36,7 +37,8 @@ describe('installWasmKernels', () => {
   it('installs asynchronously too (the browser main-thread path)', async () => {
     delete process.env.MYRIAD_CPU_KERNELS;
     expect(await installWasmKernelsAsync()).toBe(true);
-    const v = new Float32Array(2), i = new Int32Array(2);
+    const v = new Float32Array(2),
+      i = new Int32Array(2);
     kernels.topkRowsF32(new Float32Array([1, 5, 3]), 1, 3, 2, v, i);
     expect(Array.from(i)).toEqual([1, 2]);
   });

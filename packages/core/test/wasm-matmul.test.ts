@@ -11,13 +11,23 @@ function randomArray(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
   }
   return out;
 }
 
-interface Case { M: number; N: number; K: number; ta: boolean; tb: boolean; seed: number; pad: number }
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  ta: boolean;
+  tb: boolean;
+  seed: number;
+  pad: number;
+}
 
 // A[M,K] and B[K,N] stored inside larger arrays at offset `pad`, transposed on request.
 function operands(c: Case) {
@@ -39,7 +49,15 @@ function run(kernel: 'wasm' | 'js', c: Case): Float32Array {
 // Sizes around the 4×8 tile and the 256-deep k block: 1, primes, non-multiples.
 const dim = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33, 64, 67);
 const depth = fc.constantFrom(1, 2, 3, 7, 8, 17, 64, 255, 256, 257, 300, 521);
-const cases = fc.record({ M: dim, N: dim, K: depth, ta: fc.boolean(), tb: fc.boolean(), seed: fc.integer({ min: 1, max: 1e6 }), pad: fc.constantFrom(0, 3) });
+const cases = fc.record({
+  M: dim,
+  N: dim,
+  K: depth,
+  ta: fc.boolean(),
+  tb: fc.boolean(),
+  seed: fc.integer({ min: 1, max: 1e6 }),
+  pad: fc.constantFrom(0, 3),
+});
 
 describe('WebAssembly matmul', () => {
   beforeAll(async () => {
@@ -75,7 +93,11 @@ describe('WebAssembly matmul', () => {
   });
 
   it('gives bit-identical results on 1, 2 and 3 threads', async () => {
-    for (const [M, N, K] of [[130, 70, 300], [9, 1030, 129], [256, 256, 256]] as const) {
+    for (const [M, N, K] of [
+      [130, 70, 300],
+      [9, 1030, 129],
+      [256, 256, 256],
+    ] as const) {
       const c: Case = { M, N, K, ta: false, tb: true, seed: M + N + K, pad: 0 };
       const results: Float32Array[] = [];
       for (const threads of [1, 2, 3]) {

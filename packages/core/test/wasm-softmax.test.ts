@@ -9,7 +9,8 @@ const ctx = getWasmContext() as WasmContext;
 // Equal within `rel` relative plus `abs` absolute, NaN matching NaN, ±inf exactly.
 function close(a: ArrayLike<number>, b: ArrayLike<number>, rel: number, abs = 1e-37): boolean {
   for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = b[i]!;
+    const x = a[i]!,
+      y = b[i]!;
     if (Number.isNaN(x) || Number.isNaN(y)) {
       if (!(Number.isNaN(x) && Number.isNaN(y))) return false;
     } else if (!Number.isFinite(x) || !Number.isFinite(y)) {
@@ -26,10 +27,13 @@ const value = fc.oneof(
 );
 const rowsOf = fc
   .record({ rows: fc.integer({ min: 1, max: 4 }), n: fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 13, 31, 64, 101) })
-  .chain(({ rows, n }) => fc.record({
-    rows: fc.constant(rows), n: fc.constant(n),
-    data: fc.array(value, { minLength: rows * n, maxLength: rows * n }),
-  }));
+  .chain(({ rows, n }) =>
+    fc.record({
+      rows: fc.constant(rows),
+      n: fc.constant(n),
+      data: fc.array(value, { minLength: rows * n, maxLength: rows * n }),
+    }),
+  );
 
 describe('WebAssembly softmax / log-softmax / logsumexp', () => {
   afterAll(async () => {
@@ -40,11 +44,13 @@ describe('WebAssembly softmax / log-softmax / logsumexp', () => {
     fc.assert(
       fc.property(rowsOf, ({ rows, n, data }) => {
         const x = Float32Array.from(data);
-        const w = new Float32Array(rows * n), j = new Float32Array(rows * n);
+        const w = new Float32Array(rows * n),
+          j = new Float32Array(rows * n);
         expect(softmaxWasm(ctx, x, rows, n, w)).toBe(true);
         jsKernels.softmaxRowsF32(x, rows, n, j);
         expect(close(w, j, 1e-6)).toBe(true);
-        const wl = new Float32Array(rows), jl = new Float32Array(rows);
+        const wl = new Float32Array(rows),
+          jl = new Float32Array(rows);
         expect(logsumexpWasm(ctx, x, rows, n, wl)).toBe(true);
         jsKernels.logsumexpRowsF32(x, rows, n, jl);
         // log(Σe) near 0 (one dominant term) is exact only to the f32 rounding of the small terms,
@@ -71,9 +77,11 @@ describe('WebAssembly softmax / log-softmax / logsumexp', () => {
   });
 
   it('splits rows over threads without changing the result', async () => {
-    const rows = 300, n = 1031;
+    const rows = 300,
+      n = 1031;
     const x = Float32Array.from({ length: rows * n }, (_, i) => Math.sin(i * 0.37) * 20);
-    const one = new Float32Array(rows * n), two = new Float32Array(rows * n);
+    const one = new Float32Array(rows * n),
+      two = new Float32Array(rows * n);
     ctx.maxThreads = 1;
     softmaxWasm(ctx, x, rows, n, one);
     ctx.maxThreads = 2;

@@ -7,8 +7,10 @@ import { topkWasm } from '../src/cpu/wasm/topk.js';
 const ctx = getWasmContext() as WasmContext;
 
 function both(x: Float32Array, rows: number, n: number, k: number) {
-  const wv = new Float32Array(rows * k), wi = new Int32Array(rows * k);
-  const jv = new Float32Array(rows * k), ji = new Int32Array(rows * k);
+  const wv = new Float32Array(rows * k),
+    wi = new Int32Array(rows * k);
+  const jv = new Float32Array(rows * k),
+    ji = new Int32Array(rows * k);
   expect(topkWasm(ctx, x, rows, n, k, wv, wi)).toBe(true);
   jsKernels.topkRowsF32(x, rows, n, k, jv, ji);
   return { wv, wi, jv, ji };
@@ -22,10 +24,14 @@ const value = fc.oneof(
 );
 const shapes = fc
   .record({ rows: fc.integer({ min: 1, max: 5 }), n: fc.constantFrom(1, 2, 3, 7, 15, 16, 17, 31, 33, 64, 97, 300) })
-  .chain(({ rows, n }) => fc.record({
-    rows: fc.constant(rows), n: fc.constant(n), k: fc.integer({ min: 1, max: n }),
-    data: fc.array(value, { minLength: rows * n, maxLength: rows * n }),
-  }));
+  .chain(({ rows, n }) =>
+    fc.record({
+      rows: fc.constant(rows),
+      n: fc.constant(n),
+      k: fc.integer({ min: 1, max: n }),
+      data: fc.array(value, { minLength: rows * n, maxLength: rows * n }),
+    }),
+  );
 
 describe('WebAssembly top-k', () => {
   afterAll(async () => {
@@ -45,7 +51,8 @@ describe('WebAssembly top-k', () => {
 
   it('picks the largest values of a row a reader can check', () => {
     const x = new Float32Array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3]);
-    const v = new Float32Array(4), i = new Int32Array(4);
+    const v = new Float32Array(4),
+      i = new Int32Array(4);
     topkWasm(ctx, x, 1, 18, 4, v, i);
     expect(Array.from(v)).toEqual([9, 9, 9, 8]);
     expect(Array.from(i)).toEqual([5, 12, 14, 11]);
@@ -54,9 +61,11 @@ describe('WebAssembly top-k', () => {
   it('splits rows over threads without changing the result', async () => {
     ctx.maxThreads = 2;
     await ctx.warmWorkers();
-    const rows = 160, n = 4099, k = 9;
+    const rows = 160,
+      n = 4099,
+      k = 9;
     const x = new Float32Array(rows * n);
-    for (let j = 0; j < x.length; j++) x[j] = Math.sin(j * 12.9898) * 43758.5453 % 1;
+    for (let j = 0; j < x.length; j++) x[j] = (Math.sin(j * 12.9898) * 43758.5453) % 1;
     expect(ctx.threadsFor(rows * n * 2)).toBe(2);
     const { wv, wi, jv, ji } = both(x, rows, n, k);
     expect(wi).toEqual(ji);

@@ -20,13 +20,15 @@ function tolerance(op: WasmUnaryOp, x: number, y: number): number {
 }
 
 function check(op: WasmUnaryOp, x: Float32Array): void {
-  const w = new Float32Array(x.length + 2).fill(7), j = new Float32Array(x.length);
+  const w = new Float32Array(x.length + 2).fill(7),
+    j = new Float32Array(x.length);
   expect(unaryWasm(ctx, op, x, 0, w, 1, x.length)).toBe(true);
   unaryLoops[op](x, 0, 1, j, 0, 1, x.length);
   expect(w[0]).toBe(7);
   expect(w[x.length + 1]).toBe(7);
   for (let i = 0; i < x.length; i++) {
-    const a = w[i + 1]!, b = j[i]!;
+    const a = w[i + 1]!,
+      b = j[i]!;
     if (Number.isNaN(b) || !Number.isFinite(b)) {
       expect(a, `${op}(${x[i]})`).toBe(b);
     } else if (!(Math.abs(a - b) <= tolerance(op, x[i]!, b))) {
@@ -47,7 +49,9 @@ describe('WebAssembly elementwise transcendentals', () => {
       fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, 88.7, 88.8, -87.5, -103, -105, 0.625, -0.625, 1e-30, 4.5),
     );
     fc.assert(
-      fc.property(fc.constantFrom(...ops), fc.array(value, { minLength: 1, maxLength: 67 }), (op, data) => check(op, Float32Array.from(data))),
+      fc.property(fc.constantFrom(...ops), fc.array(value, { minLength: 1, maxLength: 67 }), (op, data) =>
+        check(op, Float32Array.from(data)),
+      ),
       { numRuns: 300 },
     );
   });
@@ -71,7 +75,8 @@ describe('WebAssembly elementwise transcendentals', () => {
 
   it('splits long runs over threads without changing the result', async () => {
     const x = Float32Array.from({ length: 300_001 }, (_, i) => Math.sin(i) * 6);
-    const one = new Float32Array(x.length), two = new Float32Array(x.length);
+    const one = new Float32Array(x.length),
+      two = new Float32Array(x.length);
     ctx.maxThreads = 1;
     unaryWasm(ctx, 'gelu', x, 0, one, 0, x.length);
     ctx.maxThreads = 2;

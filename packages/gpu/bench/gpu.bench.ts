@@ -31,7 +31,11 @@ for (const mode of modes) {
   unblocked.push({ label: `gpu:${b.mode} 1 output/thread`, backend: u, device: u.device });
 }
 for (const b of backends) console.log(`${b.label}: ${b.device}`);
-console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 
 function on<T>(b: Backend, fn: () => T): T {
   const prev = getBackend();
@@ -59,13 +63,18 @@ async function timeIt(b: Backend, make: () => Tensor[], op: (xs: Tensor[]) => Te
 
 /** One table row per backend, with the ratio to the CPU backend. */
 async function rows(
-  name: string, make: () => Tensor[], op: (xs: Tensor[]) => Tensor, iterations: number, flops?: number, extra: Entry[] = [],
+  name: string,
+  make: () => Tensor[],
+  op: (xs: Tensor[]) => Tensor,
+  iterations: number,
+  flops?: number,
+  extra: Entry[] = [],
 ): Promise<void> {
   let cpuMs = NaN;
   for (const { label, backend } of [...backends, ...extra]) {
     const ms = await timeIt(backend, make, op, iterations);
     if (label === 'cpu-backend') cpuMs = ms;
-    const rate = flops ? ((flops / ms) / 1e6).toFixed(2) : '–';
+    const rate = flops ? (flops / ms / 1e6).toFixed(2) : '–';
     console.log(`| ${name} | ${label} | ${ms.toFixed(1)} | ${rate} | ${(cpuMs / ms).toFixed(2)}x |`);
   }
 }
@@ -88,7 +97,13 @@ if (only.has('matmul')) {
   }
 }
 if (only.has('topk')) {
-  for (const k of [8, 32]) await rows(`topk k=${k} [256×4096]`, () => [randn([256, 4096], { seed: 3 })], ([x]) => x!.topk(k).values, 3);
+  for (const k of [8, 32])
+    await rows(
+      `topk k=${k} [256×4096]`,
+      () => [randn([256, 4096], { seed: 3 })],
+      ([x]) => x!.topk(k).values,
+      3,
+    );
 }
 if (only.has('scatter')) {
   // The backward of an embedding lookup: 4096 rows of width 256 into a 65000-row table.
@@ -101,18 +116,22 @@ if (only.has('scatter')) {
 }
 if (only.has('update')) {
   // Adam on a 65000×256 table (just under gpu.js's 2^24-element limit), dense, and lazy on 4096 touched rows.
-  const R = 65000, W = 256, touched = 4096;
+  const R = 65000,
+    W = 256,
+    touched = 4096;
   const makeState = (): Tensor[] => [
     randn([R, W], { seed: 6 }),
     randn([R, W], { seed: 7 }).mul(0.01),
     randn([R, W], { seed: 8 }).abs().mul(0.01),
   ];
-  const update = (lazy: boolean) => (xs: Tensor[]): Tensor => {
-    const b = xs[0]!.backend;
-    const out = b.applyUpdate(ADAM, xs.slice(0, 3), xs[3]!, lazy ? xs[4]! : null, SCALARS);
-    for (const s of out.slice(1)) b.dispose(s);
-    return tensorOf(b, out[0]!, [R, W]);
-  };
+  const update =
+    (lazy: boolean) =>
+    (xs: Tensor[]): Tensor => {
+      const b = xs[0]!.backend;
+      const out = b.applyUpdate(ADAM, xs.slice(0, 3), xs[3]!, lazy ? xs[4]! : null, SCALARS);
+      for (const s of out.slice(1)) b.dispose(s);
+      return tensorOf(b, out[0]!, [R, W]);
+    };
   await rows(`applyUpdate Adam dense ${R}×${W}`, () => [...makeState(), randn([R, W], { seed: 9 })], update(false), 2);
   const rowsIdx = Int32Array.from({ length: touched }, (_, i) => Math.floor((i * R) / touched));
   const rowIndex = (): Tensor => tensor(rowsIdx, { shape: [touched], dtype: 'int32' });

@@ -69,7 +69,10 @@ function glRenderer(mode: string): string {
   try {
     const g = globalThis as { OffscreenCanvas?: new (w: number, h: number) => { getContext(kind: string): unknown } };
     if (!g.OffscreenCanvas || (mode !== 'webgl2' && mode !== 'webgl')) return `${mode} context`;
-    const gl = new g.OffscreenCanvas(1, 1).getContext(mode) as { getParameter(p: number): unknown; getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null } | null;
+    const gl = new g.OffscreenCanvas(1, 1).getContext(mode) as {
+      getParameter(p: number): unknown;
+      getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null;
+    } | null;
     if (!gl) return `${mode} context`;
     const info = gl.getExtension('WEBGL_debug_renderer_info');
     return `${mode}: ${String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : 0x1f01 /* RENDERER */))}`;
@@ -88,6 +91,12 @@ export function setupSyncMode(mode: GpuMode): ModeSetup {
     const device = got === 'webasm' ? `WebAssembly SIMD on ${cpuModel()}` : got === 'cpu' ? `JavaScript on ${cpuModel()}` : glRenderer(got);
     return { gpu, mode: got, device, reason: null, context: null };
   } catch (e) {
-    return { gpu: null, mode: 'cpu-backend', device: cpuModel(), reason: `gpu.js mode '${mode}' is unavailable: ${(e as Error).message}`, context: null };
+    return {
+      gpu: null,
+      mode: 'cpu-backend',
+      device: cpuModel(),
+      reason: `gpu.js mode '${mode}' is unavailable: ${(e as Error).message}`,
+      context: null,
+    };
   }
 }

@@ -153,16 +153,35 @@ class GpuBackendImpl implements GpuBackend {
   // ---------------------------------------------------------------- running ops
 
   /** Runs an op's program, or its CPU version where the fallback table says so. */
-  private op(key: string, dtype: DType, inputs: readonly View[], outs: readonly OutSpec[], program: () => ProgramFn, cpu: CpuFn):
-    GpuStorage[] {
+  private op(
+    key: string,
+    dtype: DType,
+    inputs: readonly View[],
+    outs: readonly OutSpec[],
+    program: () => ProgramFn,
+    cpu: CpuFn,
+  ): GpuStorage[] {
     const reason = fallbackReason(key, dtype, [...inputs.map((v) => st(v).size), ...outs.map((o) => o.size)]);
     return this.rt.exec(key, reason, inputs, outs, reason ? noProgram : program(), cpu);
   }
 
   /** An op of one kernel and one output. */
-  private one(key: string, dtype: DType, inputs: readonly View[], out: OutSpec, src: () => KernelSource, cpu: (h: View[]) => TypedArray):
-    GpuStorage {
-    return this.op(key, dtype, inputs, [out], () => single(src()), (h) => [cpu(h)])[0]!;
+  private one(
+    key: string,
+    dtype: DType,
+    inputs: readonly View[],
+    out: OutSpec,
+    src: () => KernelSource,
+    cpu: (h: View[]) => TypedArray,
+  ): GpuStorage {
+    return this.op(
+      key,
+      dtype,
+      inputs,
+      [out],
+      () => single(src()),
+      (h) => [cpu(h)],
+    )[0]!;
   }
 
   /** A contiguous copy of x (a kernel), as a view. */
@@ -196,10 +215,15 @@ class GpuBackendImpl implements GpuBackend {
       return this.rt.make(dtype, size, version, false);
     }
     const fill: KernelSource = { key: `fill:${size}`, source: 'function(v) { return v; }', output: [size, 1, 1] };
-    return this.op('full', dtype, [], [{ dtype, size }], () =>
-      function* () {
-        return [yield { src: fill, args: [value] }];
-      },
+    return this.op(
+      'full',
+      dtype,
+      [],
+      [{ dtype, size }],
+      () =>
+        function* () {
+          return [yield { src: fill, args: [value] }];
+        },
       () => [host()],
     )[0]!;
   }
@@ -278,11 +302,18 @@ class GpuBackendImpl implements GpuBackend {
     const out: OutSpec = { dtype: d.dtype, size: d.size };
     let next: GpuStorage;
     if (box) {
-      next = this.one('copyInto', d.dtype, box.whole ? [src] : [whole, src], out, () => box.src, ([hd, hs]) => {
-        const out = (box.whole ? typedFor(d.dtype, d.size) : cpuBackend.cast(hd!, d.dtype)) as TypedArray;
-        cpuBackend.copyInto({ ...dst, storage: out }, box.whole ? hd! : hs!);
-        return out;
-      });
+      next = this.one(
+        'copyInto',
+        d.dtype,
+        box.whole ? [src] : [whole, src],
+        out,
+        () => box.src,
+        ([hd, hs]) => {
+          const out = (box.whole ? typedFor(d.dtype, d.size) : cpuBackend.cast(hd!, d.dtype)) as TypedArray;
+          cpuBackend.copyInto({ ...dst, storage: out }, box.whole ? hd! : hs!);
+          return out;
+        },
+      );
     } else {
       // Any other strided window: written on a host copy, uploaded when next used.
       next = this.rt.onCpu('copyInto', 'a window that is not a box of its storage', [whole, src], [out], ([hd, hs]) => {
@@ -329,16 +360,28 @@ class GpuBackendImpl implements GpuBackend {
 
   matmul(a: View, b: View): Storage {
     const nd = a.shape.length;
-    const M = a.shape[nd - 2]!, K = a.shape[nd - 1]!, N = b.shape[nd - 1]!;
+    const M = a.shape[nd - 2]!,
+      K = a.shape[nd - 1]!,
+      N = b.shape[nd - 1]!;
     const batch = a.shape.slice(0, nd - 2);
     const size = shapeSize(batch) * M * N;
     if (K === 0) return this.full(a.dtype, size, 0);
-    const rows = (x: View): Operand & { rowStride: number; colStride: number } =>
-      ({ strides: x.strides.slice(0, nd - 2), offset: x.offset, rowStride: x.strides[nd - 2]!, colStride: x.strides[nd - 1]! });
+    const rows = (x: View): Operand & { rowStride: number; colStride: number } => ({
+      strides: x.strides.slice(0, nd - 2),
+      offset: x.offset,
+      rowStride: x.strides[nd - 2]!,
+      colStride: x.strides[nd - 1]!,
+    });
     // Four outputs per thread where rows split into fours (the output keeps the plain layout).
     const build = N % 4 === 0 && this.blockedMatmul ? matmulBlockedSource : matmulSource;
-    return this.one('matmul', a.dtype, [a, b], { dtype: a.dtype, size }, () => build(batch, M, N, K, rows(a), rows(b)),
-      ([ha, hb]) => cpuBackend.matmul(ha!, hb!) as TypedArray);
+    return this.one(
+      'matmul',
+      a.dtype,
+      [a, b],
+      { dtype: a.dtype, size },
+      () => build(batch, M, N, K, rows(a), rows(b)),
+      ([ha, hb]) => cpuBackend.matmul(ha!, hb!) as TypedArray,
+    );
   }
 
   rowOp(op: RowOp, x: View): Storage {
@@ -354,15 +397,20 @@ class GpuBackendImpl implements GpuBackend {
     const lseSrc = (): KernelSource => logsumexpSource(rowShape, rowsOf, n, x.strides[nd - 1]!);
     const lseStrides = [...rowShape.map((_, d) => shapeSize(rowShape.slice(d + 1))), 0];
     const body = op === 'softmax' ? 'const r = Math.exp(v0 - v1);' : 'const r = v0 - v1;';
-    return this.op('rowOp', x.dtype, [x], [{ dtype: x.dtype, size }], () =>
-      function* ([xa], ctx) {
-        const lse: DeviceArray = yield { src: lseSrc(), args: [xa!] };
-        if (op === 'logsumexp') return [lse];
-        const map = mapSource(op, body, x.shape, [operand(x), { strides: lseStrides, offset: 0 }]);
-        const out: DeviceArray = yield { src: map, args: [xa!, lse] };
-        ctx.free(lse);
-        return [out];
-      },
+    return this.op(
+      'rowOp',
+      x.dtype,
+      [x],
+      [{ dtype: x.dtype, size }],
+      () =>
+        function* ([xa], ctx) {
+          const lse: DeviceArray = yield { src: lseSrc(), args: [xa!] };
+          if (op === 'logsumexp') return [lse];
+          const map = mapSource(op, body, x.shape, [operand(x), { strides: lseStrides, offset: 0 }]);
+          const out: DeviceArray = yield { src: map, args: [xa!, lse] };
+          ctx.free(lse);
+          return [out];
+        },
       (h) => [cpu(h)],
     )[0]!;
   }
@@ -379,8 +427,17 @@ class GpuBackendImpl implements GpuBackend {
     // Rows must not alias (stride 0): each row's sort is laid out as its own block.
     const aliased = x.strides.slice(0, nd - 1).some((s, d) => s === 0 && x.shape[d]! > 1);
     const xv = aliased && rows * k > 0 ? this.contiguous(x) : x;
-    const [values, indices] = this.op('topk', x.dtype, [xv], [{ dtype: x.dtype, size: rows * k }, { dtype: 'int32', size: rows * k }],
-      () => topkProgram(rowShape, n, k, { strides: xv.strides.slice(0, nd - 1), offset: xv.offset }, xv.strides[nd - 1]!), cpu);
+    const [values, indices] = this.op(
+      'topk',
+      x.dtype,
+      [xv],
+      [
+        { dtype: x.dtype, size: rows * k },
+        { dtype: 'int32', size: rows * k },
+      ],
+      () => topkProgram(rowShape, n, k, { strides: xv.strides.slice(0, nd - 1), offset: xv.offset }, xv.strides[nd - 1]!),
+      cpu,
+    );
     if (xv !== x) this.free(xv);
     return { values: values!, indices: indices! };
   }
@@ -404,9 +461,14 @@ class GpuBackendImpl implements GpuBackend {
     const outShape = [n, ...table.shape.slice(1)];
     const ts = [0, ...table.strides.slice(1)];
     const is = [1, ...table.shape.slice(1).map(() => 0)];
-    const out = this.one('gatherRows', table.dtype, [table, idx], { dtype: table.dtype, size: n * width },
+    const out = this.one(
+      'gatherRows',
+      table.dtype,
+      [table, idx],
+      { dtype: table.dtype, size: n * width },
       () => gatherSource(outShape, { strides: ts, offset: table.offset }, { strides: is, offset: idx.offset }, table.strides[0]!),
-      ([ht, hi]) => cpuBackend.gatherRows(ht!, hi!) as TypedArray);
+      ([ht, hi]) => cpuBackend.gatherRows(ht!, hi!) as TypedArray,
+    );
     if (idx !== indices) this.free(idx);
     return out;
   }
@@ -443,9 +505,15 @@ class GpuBackendImpl implements GpuBackend {
     if (k <= SCATTER_ALONG_MAX && index.shape.every((d, e) => e === dim || d === x.shape[e])) {
       // Few entries per output line (top-k / gather backwards): a direct loop beats a sort.
       const lineStrides = (v: View): number[] => v.strides.map((s, e) => (e === dim ? 0 : s));
-      const src0 = (): KernelSource => scatterAlongSource(x.shape, dim, k, operand(x),
-        { strides: lineStrides(index), offset: index.offset, dimStride: index.strides[dim]! },
-        { strides: lineStrides(src), offset: src.offset, dimStride: src.strides[dim]! });
+      const src0 = (): KernelSource =>
+        scatterAlongSource(
+          x.shape,
+          dim,
+          k,
+          operand(x),
+          { strides: lineStrides(index), offset: index.offset, dimStride: index.strides[dim]! },
+          { strides: lineStrides(src), offset: src.offset, dimStride: src.strides[dim]! },
+        );
       return this.one('scatterAdd', x.dtype, [x, index, src], out, src0, (h) => cpu(h)[0]!);
     }
     // Each source element's flat target in x's contiguous layout (−1: skipped), then a segmented sum.
@@ -488,10 +556,15 @@ class GpuBackendImpl implements GpuBackend {
     const n = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1]!;
     if (n <= 1 || size === 0) return this.cast(x, x.dtype);
     const rowShape = x.shape.slice(0, -1);
-    return this.op('cumsum', x.dtype, [x], [{ dtype: x.dtype, size }], () =>
-      function* ([xa], ctx) {
-        return [yield* scanRows(rowShape, n, operand(x), xa!, ctx)];
-      },
+    return this.op(
+      'cumsum',
+      x.dtype,
+      [x],
+      [{ dtype: x.dtype, size }],
+      () =>
+        function* ([xa], ctx) {
+          return [yield* scanRows(rowShape, n, operand(x), xa!, ctx)];
+        },
       ([h]) => [cpuBackend.cumsum(h!) as TypedArray],
     )[0]!;
   }
@@ -499,7 +572,10 @@ class GpuBackendImpl implements GpuBackend {
   uniqueRows(indices: View, src: View): { indices: Storage; values: Storage } {
     const n = shapeSize(indices.shape);
     const width = shapeSize(src.shape.slice(1));
-    const outs: OutSpec[] = [{ dtype: 'int32', size: n }, { dtype: src.dtype, size: n * width }];
+    const outs: OutSpec[] = [
+      { dtype: 'int32', size: n },
+      { dtype: src.dtype, size: n * width },
+    ];
     const cpu: CpuFn = ([hi, hs]) => {
       const r = cpuBackend.uniqueRows(hi!, hs!);
       return [r.indices as TypedArray, r.values as TypedArray];
@@ -543,23 +619,28 @@ class GpuBackendImpl implements GpuBackend {
     const gop: TableOperand = { offset: g.offset, rowStride: width };
     const inputs = ri ? [...tables, g, ri] : [...tables, g];
     const outs = state.map((v) => ({ dtype: v.dtype, size }));
-    const out = this.op('applyUpdate', dtype, inputs, outs, () =>
-      function* (args, ctx) {
-        const results: DeviceArray[] = [];
-        const slots: DeviceArray | null = ri ? yield { src: rowSlotsSource(rows, nRows), args: [args[k + 1]!] } : null;
-        for (let t = 0; t < k; t++) {
-          const src = updateSource(rule, t, rows, width, ops, gop, ri ? nRows : null);
-          const next: DeviceArray = yield { src, args: [...args, ...scalars] };
-          if (slots === null) {
-            results.push(next);
-          } else {
-            results.push(yield { src: mergeRowsSource(rows, width, ops[t]!), args: [slots, next, args[t]!] });
-            ctx.free(next);
+    const out = this.op(
+      'applyUpdate',
+      dtype,
+      inputs,
+      outs,
+      () =>
+        function* (args, ctx) {
+          const results: DeviceArray[] = [];
+          const slots: DeviceArray | null = ri ? yield { src: rowSlotsSource(rows, nRows), args: [args[k + 1]!] } : null;
+          for (let t = 0; t < k; t++) {
+            const src = updateSource(rule, t, rows, width, ops, gop, ri ? nRows : null);
+            const next: DeviceArray = yield { src, args: [...args, ...scalars] };
+            if (slots === null) {
+              results.push(next);
+            } else {
+              results.push(yield { src: mergeRowsSource(rows, width, ops[t]!), args: [slots, next, args[t]!] });
+              ctx.free(next);
+            }
           }
-        }
-        if (slots !== null) ctx.free(slots);
-        return results;
-      },
+          if (slots !== null) ctx.free(slots);
+          return results;
+        },
       cpu,
     );
     // Free the contiguous copies made above (never the caller's views).

@@ -20,8 +20,15 @@ interface DeviceBuffer {
 }
 interface Device {
   createBuffer(desc: { size: number; usage: number; mappedAtCreation?: boolean }): DeviceBuffer;
-  createCommandEncoder(): { copyBufferToBuffer(src: DeviceBuffer, so: number, dst: DeviceBuffer, d: number, n: number): void; finish(): unknown };
-  readonly queue: { writeBuffer(b: DeviceBuffer, offset: number, data: ArrayBufferView): void; submit(cmds: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
+  createCommandEncoder(): {
+    copyBufferToBuffer(src: DeviceBuffer, so: number, dst: DeviceBuffer, d: number, n: number): void;
+    finish(): unknown;
+  };
+  readonly queue: {
+    writeBuffer(b: DeviceBuffer, offset: number, data: ArrayBufferView): void;
+    submit(cmds: unknown[]): void;
+    onSubmittedWorkDone(): Promise<void>;
+  };
 }
 export interface WebGPUContextObject {
   readonly device: Device;
@@ -62,7 +69,12 @@ interface GpuClass {
 const gpujs = gpujsModule as unknown as {
   GPU: GpuClass;
   WebGPUContext: { acquire(): Promise<WebGPUContextObject> };
-  WebGPUBufferResult: new (settings: { buffer: DeviceBuffer; output: number[]; context: WebGPUContextObject; kernel: null }) => WebGPUBufferResult;
+  WebGPUBufferResult: new (settings: {
+    buffer: DeviceBuffer;
+    output: number[];
+    context: WebGPUContextObject;
+    kernel: null;
+  }) => WebGPUBufferResult;
 };
 /** gpu.js's GPU class. */
 export const GPU: GpuClass = gpujs.GPU;

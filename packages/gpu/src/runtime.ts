@@ -12,7 +12,10 @@ import type { KernelSource } from './kernels/source.js';
 import { StatsCounter } from './stats.js';
 import { GpuStorage, hostVersion, type Version, type VersionCell } from './storage.js';
 
-const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
+const STORAGE = 0x80,
+  COPY_SRC = 0x04,
+  COPY_DST = 0x08,
+  MAP_READ = 0x01;
 
 /** An output of an op: dtype and element count. */
 export interface OutSpec {
@@ -94,7 +97,10 @@ export class Runtime {
     if (!this.live.delete(r.ref)) return;
     this.liveBytes -= r.bytes;
     const after = this.issued;
-    void r.cell.current.then((v) => this.releaseVersion(v, after), () => {});
+    void r.cell.current.then(
+      (v) => this.releaseVersion(v, after),
+      () => {},
+    );
   });
   private readonly scopes: { created: Set<GpuStorage>; kept: Set<GpuStorage> }[] = [];
   private readonly warned = new Set<string>();
@@ -177,7 +183,10 @@ export class Runtime {
     this.untrack(storage);
     for (const scope of this.scopes) scope.created.delete(storage);
     const after = this.issued;
-    void storage.current.then((v) => this.releaseVersion(v, after), () => {});
+    void storage.current.then(
+      (v) => this.releaseVersion(v, after),
+      () => {},
+    );
   }
 
   /** Makes `from`'s contents the new version of `to` (copyInto), releasing `to`'s old version after its readers. */
@@ -380,7 +389,12 @@ export class Runtime {
     if (!this.async) {
       let results: Float32Array[];
       try {
-        results = this.driveSync(program(inputs.map((x) => toF32(this.hostSync(x, op)) as DeviceArray), this.syncCtx));
+        results = this.driveSync(
+          program(
+            inputs.map((x) => toF32(this.hostSync(x, op)) as DeviceArray),
+            this.syncCtx,
+          ),
+        );
       } catch (e) {
         return this.onCpu(op, `a kernel error (${(e as Error).message.split('\n')[0]})`, inputs, outs, cpu);
       }
@@ -390,20 +404,29 @@ export class Runtime {
       });
     }
     const captured = inputs.map((x) => st(x).current);
-    const all = this.ready.then(() => Promise.all(captured)).then(async (versions): Promise<Version[]> => {
-      if (!this.setup!.gpu) return (await this.cpuOn(versions, inputs, cpu)).map(hostVersion);
-      try {
-        const handles = versions.map((v) => this.upload(v) as DeviceArray);
-        return (await this.driveAsync(program(handles, this.asyncCtx))).map((dev) => ({ host: null, dev }));
-      } catch (e) {
-        const why = (e as Error).message.split('\n')[0];
-        this.warnOnce(`${op}:kernel`, `@myriad/gpu: ${op} kernel failed (${why}); it runs on the CPU backend`);
-        this.stats.cpuFallbacks++;
-        return (await this.cpuOn(versions, inputs, cpu)).map(hostVersion);
-      }
-    });
+    const all = this.ready
+      .then(() => Promise.all(captured))
+      .then(async (versions): Promise<Version[]> => {
+        if (!this.setup!.gpu) return (await this.cpuOn(versions, inputs, cpu)).map(hostVersion);
+        try {
+          const handles = versions.map((v) => this.upload(v) as DeviceArray);
+          return (await this.driveAsync(program(handles, this.asyncCtx))).map((dev) => ({ host: null, dev }));
+        } catch (e) {
+          const why = (e as Error).message.split('\n')[0];
+          this.warnOnce(`${op}:kernel`, `@myriad/gpu: ${op} kernel failed (${why}); it runs on the CPU backend`);
+          this.stats.cpuFallbacks++;
+          return (await this.cpuOn(versions, inputs, cpu)).map(hostVersion);
+        }
+      });
     this.enqueue(all);
-    return outs.map((o, i) => this.make(o.dtype, o.size, all.then((r) => r[i]!), false));
+    return outs.map((o, i) =>
+      this.make(
+        o.dtype,
+        o.size,
+        all.then((r) => r[i]!),
+        false,
+      ),
+    );
   }
 
   /** WebGPU: downloads the versions (counted) and runs `cpu` on them. */
@@ -429,7 +452,14 @@ export class Runtime {
     const captured = inputs.map((x) => st(x).current);
     const all = this.ready.then(() => Promise.all(captured)).then((versions) => this.cpuOn(versions, inputs, cpu));
     this.enqueue(all);
-    return outs.map((o, i) => this.make(o.dtype, o.size, all.then((r) => hostVersion(r[i]!)), true));
+    return outs.map((o, i) =>
+      this.make(
+        o.dtype,
+        o.size,
+        all.then((r) => hostVersion(r[i]!)),
+        true,
+      ),
+    );
   }
 
   /** A contiguous host copy of a view for host code (read/readSync), counted as a download. */

@@ -41,7 +41,11 @@ export class GpuStorage {
     this.cell.current = p;
   }
 
-  constructor(readonly dtype: DType, readonly size: number, version: Version | Promise<Version>) {
+  constructor(
+    readonly dtype: DType,
+    readonly size: number,
+    version: Version | Promise<Version>,
+  ) {
     this.cell = { current: Promise.resolve(hostVersion(null)) };
     if (version instanceof Promise) {
       this.ready = null;

@@ -21,7 +21,12 @@ function on<T>(b: Backend, fn: () => T): T {
 
 describe('sort-based kernels at larger sizes (webasm)', () => {
   it('top-k equals the CPU backend, ties to the lower index', async () => {
-    const b = await createGpuBackend({ mode: 'webasm', warn: (m) => { throw new Error(m); } });
+    const b = await createGpuBackend({
+      mode: 'webasm',
+      warn: (m) => {
+        throw new Error(m);
+      },
+    });
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -36,31 +41,39 @@ describe('sort-based kernels at larger sizes (webasm)', () => {
           const want = on(cpuBackend, () => data().topk(Math.min(k, n)));
           expect(Array.from(await got.indices.read())).toEqual(Array.from(await want.indices.read()));
           expect(Array.from(await got.values.read())).toEqual(Array.from(await want.values.read()));
-        }),
+        },
+      ),
       { numRuns: 8 },
     );
   });
 
   it('scatterAddRows and uniqueRows equal the CPU backend bit for bit', async () => {
-    const b = await createGpuBackend({ mode: 'webasm', warn: (m) => { throw new Error(m); } });
+    const b = await createGpuBackend({
+      mode: 'webasm',
+      warn: (m) => {
+        throw new Error(m);
+      },
+    });
     await fc.assert(
       fc.asyncProperty(
         fc.record({ rows: fc.constantFrom(50, 997), n: fc.constantFrom(300, 2049), width: fc.constantFrom(1, 3), seed: fc.nat() }),
         async ({ rows, n, width, seed }) => {
           const idx = Int32Array.from(on(cpuBackend, () => randint(-1, rows, [n], { seed }).toTypedArray()));
           const src = Float32Array.from({ length: n * width }, (_, i) => Math.sin(i + seed) * 3);
-          const run = (be: Backend): Promise<Float32Array[]> => on(be, async () => {
-            const i = tensor(idx.slice(), { shape: [n], dtype: 'int32' });
-            const s = tensor(src.slice(), { shape: [n, width] });
-            const summed = Tensor._make(be, be.scatterAddRows(rows, i, s), [rows, width], 'float32');
-            const u = be.uniqueRows(i, s);
-            const ui = Tensor._make(be, u.indices, [n], 'int32');
-            const uv = Tensor._make(be, u.values, [n, width], 'float32');
-            return [Float32Array.from(await summed.read()), Float32Array.from(await ui.read()), Float32Array.from(await uv.read())];
-          });
+          const run = (be: Backend): Promise<Float32Array[]> =>
+            on(be, async () => {
+              const i = tensor(idx.slice(), { shape: [n], dtype: 'int32' });
+              const s = tensor(src.slice(), { shape: [n, width] });
+              const summed = Tensor._make(be, be.scatterAddRows(rows, i, s), [rows, width], 'float32');
+              const u = be.uniqueRows(i, s);
+              const ui = Tensor._make(be, u.indices, [n], 'int32');
+              const uv = Tensor._make(be, u.values, [n, width], 'float32');
+              return [Float32Array.from(await summed.read()), Float32Array.from(await ui.read()), Float32Array.from(await uv.read())];
+            });
           const [got, want] = [await run(b), await run(cpuBackend)];
           for (let t = 0; t < 3; t++) expect(Array.from(got[t]!)).toEqual(Array.from(want[t]!));
-        }),
+        },
+      ),
       { numRuns: 6 },
     );
   });
@@ -68,7 +81,13 @@ describe('sort-based kernels at larger sizes (webasm)', () => {
 
 /** Blocked matmul (four outputs per thread) against the CPU backend over transposes and batches. */
 async function blockedMatmulMatches(b: GpuBackend, all: boolean): Promise<void> {
-  const shapes = all ? [[[], 5, 7, 12], [[2], 3, 1, 4], [[3], 17, 13, 8]] as const : [[[2], 5, 7, 12]] as const;
+  const shapes = all
+    ? ([
+        [[], 5, 7, 12],
+        [[2], 3, 1, 4],
+        [[3], 17, 13, 8],
+      ] as const)
+    : ([[[2], 5, 7, 12]] as const);
   for (const [batch, m, k, n] of shapes) {
     for (const ta of [false, true]) {
       for (const tb of all ? [false, true] : [ta]) {
@@ -79,7 +98,11 @@ async function blockedMatmulMatches(b: GpuBackend, all: boolean): Promise<void> 
         };
         const got = await on(b, make).read();
         const want = on(cpuBackend, make);
-        const r = allClose(on(cpuBackend, () => tensor(got, { shape: want.shape })), want, { rtol: 1e-4, atol: 1e-4 });
+        const r = allClose(
+          on(cpuBackend, () => tensor(got, { shape: want.shape })),
+          want,
+          { rtol: 1e-4, atol: 1e-4 },
+        );
         if (!r.ok) throw new Error(`matmul [${batch}|${m},${k}]${ta ? 'T' : ''} @ [${k},${n}]${tb ? 'T' : ''}: ${r.message}`);
       }
     }
@@ -89,13 +112,29 @@ async function blockedMatmulMatches(b: GpuBackend, all: boolean): Promise<void> 
 
 describe('register-blocked matmul (webasm)', () => {
   it('equals the CPU backend for N a multiple of 4', async () => {
-    await blockedMatmulMatches(await createGpuBackend({ mode: 'webasm', warn: (m) => { throw new Error(m); } }), true);
+    await blockedMatmulMatches(
+      await createGpuBackend({
+        mode: 'webasm',
+        warn: (m) => {
+          throw new Error(m);
+        },
+      }),
+      true,
+    );
   });
 });
 
 describeWithOptional('register-blocked matmul (webgpu)', await webgpuUnavailable(), VULKAN_INSTALL, () => {
   it('equals the CPU backend for N a multiple of 4 (Array(4) results read as flat buffers)', async () => {
     // Two variants only: each compiles WGSL shaders, slow on the software adapter.
-    await blockedMatmulMatches(await createGpuBackend({ mode: 'webgpu', warn: (m) => { throw new Error(m); } }), false);
+    await blockedMatmulMatches(
+      await createGpuBackend({
+        mode: 'webgpu',
+        warn: (m) => {
+          throw new Error(m);
+        },
+      }),
+      false,
+    );
   });
 });

@@ -65,12 +65,18 @@ for (const numKeys of keySizes) {
   const ms = await medianMs(`PEER N=${numKeys}²`, () => step(peer!));
   const stepGiB = (stepBytes - afterInit) / GiB;
   if (Number.isNaN(base)) base = ms;
-  rows.push(`| PEER, N = ${numKeys}² | ${(numKeys * numKeys).toLocaleString('en-US')} | ${ms.toFixed(0)} | ${(ms / base).toFixed(2)} | ${stepGiB.toFixed(2)} | ${peakRssGiB().toFixed(2)} |`);
-  console.log(`N=${numKeys}²: ${ms.toFixed(1)} ms (init ${initS.toFixed(1)} s), typed arrays above the parameters during steps ${stepGiB.toFixed(2)} GiB, peak RSS ${peakRssGiB().toFixed(2)} GiB`);
+  rows.push(
+    `| PEER, N = ${numKeys}² | ${(numKeys * numKeys).toLocaleString('en-US')} | ${ms.toFixed(0)} | ${(ms / base).toFixed(2)} | ${stepGiB.toFixed(2)} | ${peakRssGiB().toFixed(2)} |`,
+  );
+  console.log(
+    `N=${numKeys}²: ${ms.toFixed(1)} ms (init ${initS.toFixed(1)} s), typed arrays above the parameters during steps ${stepGiB.toFixed(2)} GiB, peak RSS ${peakRssGiB().toFixed(2)} GiB`,
+  );
   peer = null;
 }
 
-console.log(`\nPEER forward+backward, dim ${dim}, heads ${heads}, topK ${topK}, dimKey ${dimKey}, ${tokens} tokens, ${kernels} kernels (median ms)\n`);
+console.log(
+  `\nPEER forward+backward, dim ${dim}, heads ${heads}, topK ${topK}, dimKey ${dimKey}, ${tokens} tokens, ${kernels} kernels (median ms)\n`,
+);
 console.log('| layer | experts | ms | × N = first | typed arrays above params per step, GiB | peak RSS GiB (cumulative, incl. init) |');
 console.log('|---|---|---|---|---|---|');
 console.log(rows.join('\n'));

@@ -55,5 +55,6 @@ export function requirePositiveInt(layer: string, name: string, value: number): 
 
 /** Throws a ShapeError naming the layer unless `x` is [..., size]: "Linear.forward: input [2, 3] must end in inFeatures = 4". */
 export function requireLastDim(op: string, x: Tensor, name: string, size: number): void {
-  if (x.ndim < 1 || x.shape[x.ndim - 1] !== size) throw new ShapeError(`${op}: input [${x.shape.join(', ')}] must end in ${name} = ${size}`);
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== size)
+    throw new ShapeError(`${op}: input [${x.shape.join(', ')}] must end in ${name} = ${size}`);
 }

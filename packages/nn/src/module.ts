@@ -137,7 +137,9 @@ export abstract class Module {
     const backend = target === 'cpu' ? cpuBackend : target;
     if (!isBackend(backend)) {
       const what = typeof target === 'string' ? `'${target}'` : String(target);
-      throw new TypeError(`Module.to(${this.constructor.name}): unknown target ${what}; expected 'cpu' or a Backend such as gpuBackend() (dtypes are chosen at construction: { dtype })`);
+      throw new TypeError(
+        `Module.to(${this.constructor.name}): unknown target ${what}; expected 'cpu' or a Backend such as gpuBackend() (dtypes are chosen at construction: { dtype })`,
+      );
     }
     const moved = new Set<Tensor>();
     for (const m of this.modules()) {
@@ -157,7 +159,8 @@ export abstract class Module {
     for (const key of Object.keys(this)) {
       const v = (this as unknown as Record<string, unknown>)[key];
       if (key === 'training' || key.startsWith('_')) continue;
-      if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') parts.push(`${key}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+      if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
+        parts.push(`${key}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
     }
     return parts.slice(0, 8).join(', ');
   }

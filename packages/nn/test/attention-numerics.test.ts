@@ -23,7 +23,19 @@ describe('causal mask', () => {
   it('checkNumerics still catches a real NaN in attention', () => {
     const attn = new CausalSelfAttention({ dim: 4, heads: 2, seed: 0 });
     setCheckNumerics(true);
-    expect(() => attn.forward(tensor([[[1, NaN, 0, 0], [0, 1, 0, 0]]], { dtype: 'float32' }))).toThrow(/checkNumerics: .* produced NaN/);
+    expect(() =>
+      attn.forward(
+        tensor(
+          [
+            [
+              [1, NaN, 0, 0],
+              [0, 1, 0, 0],
+            ],
+          ],
+          { dtype: 'float32' },
+        ),
+      ),
+    ).toThrow(/checkNumerics: .* produced NaN/);
   });
 
   it('masked weights are exactly 0 and rows sum to 1, in float32 and float64', () => {

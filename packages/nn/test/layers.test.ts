@@ -16,11 +16,29 @@ const f64 = (shape: number[], seed: number) => randn(shape, { seed, dtype: 'floa
 describe('Linear', () => {
   it('computes x·Wᵀ + b with weight [out, in] over any leading dims', () => {
     const lin = new Linear(2, 3);
-    lin.weight.assign(tensor([[1, 2], [3, 4], [5, 6]]));
+    lin.weight.assign(
+      tensor([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+    );
     lin.bias!.assign(tensor([0.5, -1, 0]));
-    const y = lin.forward(tensor([[[1, -1], [2, 0.5]]]));
+    const y = lin.forward(
+      tensor([
+        [
+          [1, -1],
+          [2, 0.5],
+        ],
+      ]),
+    );
     expect(y.shape).toEqual([1, 2, 3]);
-    expect(y.toArray()).toEqual([[[-0.5, -2, -1], [3.5, 7, 13]]]);
+    expect(y.toArray()).toEqual([
+      [
+        [-0.5, -2, -1],
+        [3.5, 7, 13],
+      ],
+    ]);
     expect(new Linear(2, 3, { bias: false }).bias).toBeNull();
   });
 
@@ -52,24 +70,71 @@ describe('Linear', () => {
 describe('Embedding', () => {
   it('looks up rows by int32 id, any id shape', () => {
     const emb = new Embedding(4, 2);
-    emb.weight.assign(tensor([[0, 1], [2, 3], [4, 5], [6, 7]]));
-    expect(emb.forward(tensor([[3, 0], [1, 1]], { dtype: 'int32' })).toArray()).toEqual([[[6, 7], [0, 1]], [[2, 3], [2, 3]]]);
+    emb.weight.assign(
+      tensor([
+        [0, 1],
+        [2, 3],
+        [4, 5],
+        [6, 7],
+      ]),
+    );
+    expect(
+      emb
+        .forward(
+          tensor(
+            [
+              [3, 0],
+              [1, 1],
+            ],
+            { dtype: 'int32' },
+          ),
+        )
+        .toArray(),
+    ).toEqual([
+      [
+        [6, 7],
+        [0, 1],
+      ],
+      [
+        [2, 3],
+        [2, 3],
+      ],
+    ]);
   });
 
   it('gives the table a row-sparse gradient holding only the looked-up rows', () => {
     const emb = new Embedding(100, 3, { seed: 1 });
     const ids = tensor([5, 7, 5], { dtype: 'int32' });
-    emb.forward(ids).mul(tensor([[1, 1, 1], [2, 2, 2], [3, 3, 3]])).sum().backward();
+    emb
+      .forward(ids)
+      .mul(
+        tensor([
+          [1, 1, 1],
+          [2, 2, 2],
+          [3, 3, 3],
+        ]),
+      )
+      .sum()
+      .backward();
     const g = emb.weight.grad;
     expect(g).toBeInstanceOf(SparseGrad);
     const c = (g as SparseGrad).coalesce();
     expect(flat(c.indices)).toEqual([5, 7]);
-    expect(c.values.toArray()).toEqual([[4, 4, 4], [2, 2, 2]]);
+    expect(c.values.toArray()).toEqual([
+      [4, 4, 4],
+      [2, 2, 2],
+    ]);
   });
 
   it('gradients match finite differences', () => {
     const emb = new Embedding(5, 3, { seed: 1, dtype: 'float64' });
-    const ids = tensor([[1, 4], [1, 0]], { dtype: 'int32' });
+    const ids = tensor(
+      [
+        [1, 4],
+        [1, 0],
+      ],
+      { dtype: 'int32' },
+    );
     const r = gradCheck(() => probeLoss(emb.forward(ids)), { weight: emb.weight });
     expect(r.maxError, r.where).toBeLessThan(1e-6);
   });
@@ -94,7 +159,17 @@ describe('LayerNorm and RMSNorm', () => {
     const rms = new RMSNorm(2);
     rms.weight.assign(tensor([1, 3]));
     const r = Math.sqrt(12.5 + 1e-6);
-    close(flat(rms.forward(tensor([[3, 4], [0, 0]]))), [3 / r, 12 / r, 0, 0]);
+    close(
+      flat(
+        rms.forward(
+          tensor([
+            [3, 4],
+            [0, 0],
+          ]),
+        ),
+      ),
+      [3 / r, 12 / r, 0, 0],
+    );
     expect(Object.keys(rms.stateDict())).toEqual(['weight']);
   });
 
@@ -119,7 +194,14 @@ describe('LayerNorm and RMSNorm', () => {
 
 describe('BatchNorm1d', () => {
   // Two features over [2, 3] leading dims = 6 rows.
-  const rows = [[1, 10], [2, 20], [3, 0], [4, 5], [6, -5], [2, 0]];
+  const rows = [
+    [1, 10],
+    [2, 20],
+    [3, 0],
+    [4, 5],
+    [6, -5],
+    [2, 0],
+  ];
   const x = tensor([rows.slice(0, 3), rows.slice(3)], { dtype: 'float64' });
   const stats = (col: number) => {
     const v = rows.map((r) => r[col]!);
@@ -175,9 +257,19 @@ describe('BatchNorm1d', () => {
 describe('FeedForward', () => {
   it('computes down(act(up(x))) with the named activation', () => {
     const ffw = new FeedForward({ dim: 2, hidden: 2, activation: 'relu' });
-    ffw.up.weight.assign(tensor([[1, 0], [0, -1]]));
+    ffw.up.weight.assign(
+      tensor([
+        [1, 0],
+        [0, -1],
+      ]),
+    );
     ffw.up.bias!.assign(tensor([0, 0]));
-    ffw.down.weight.assign(tensor([[1, 2], [3, 4]]));
+    ffw.down.weight.assign(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     ffw.down.bias!.assign(tensor([0.5, 0]));
     // up([2, 3]) = [2, −3] → relu [2, 0] → down = [2.5, 6]
     expect(ffw.forward(tensor([[2, 3]])).toArray()).toEqual([[2.5, 6]]);
@@ -200,7 +292,9 @@ describe('FeedForward', () => {
   });
 
   it('rejects unknown activations and wrong widths', () => {
-    expect(() => new FeedForward({ dim: 2, hidden: 2, activation: 'swish' as 'gelu' })).toThrow(/unknown activation 'swish'; expected one of gelu, relu, silu, tanh/);
+    expect(() => new FeedForward({ dim: 2, hidden: 2, activation: 'swish' as 'gelu' })).toThrow(
+      /unknown activation 'swish'; expected one of gelu, relu, silu, tanh/,
+    );
     expect(() => new FeedForward({ dim: 2, hidden: 2 }).forward(randn([1, 3]))).toThrow(/must end in dim = 2/);
   });
 });

@@ -9,16 +9,29 @@ const ids = (rows: number[][]) => tensor(rows, { dtype: 'int32' });
 describe('TransformerLM with routing layers', () => {
   it('passes token ids to a hash-routed MoE and lists every routing layer by name', () => {
     const m = new TransformerLM({
-      vocabSize: 9, dim: 8, depth: 3, heads: 2, contextLength: 8, seed: 1,
+      vocabSize: 9,
+      dim: 8,
+      depth: 3,
+      heads: 2,
+      contextLength: 8,
+      seed: 1,
       ffw: (l) =>
-        l === 0 ? new FeedForward({ dim: 8, hidden: 8, seed: 2 })
-        : l === 1 ? new MoE({ dim: 8, hidden: 4, numExperts: 4, topK: 1, router: 'hash', seed: 3 })
-        : new PEER({ dim: 8, heads: 2, numExperts: 16, topK: 2, dimKey: 4, seed: 4 }),
+        l === 0
+          ? new FeedForward({ dim: 8, hidden: 8, seed: 2 })
+          : l === 1
+            ? new MoE({ dim: 8, hidden: 4, numExperts: 4, topK: 1, router: 'hash', seed: 3 })
+            : new PEER({ dim: 8, heads: 2, numExperts: 16, topK: 2, dimKey: 4, seed: 4 }),
     });
-    const x = ids([[1, 2, 3, 1], [4, 4, 0, 8]]);
+    const x = ids([
+      [1, 2, 3, 1],
+      [4, 4, 0, 8],
+    ]);
     expect(m.forward(x).shape).toEqual([2, 4, 9]);
     const layers = Array.from(m.routingLayers(), ([name, layer]) => [name, layer.numExperts]);
-    expect(layers).toEqual([['blocks.1.ffw', 4], ['blocks.2.ffw', 16]]);
+    expect(layers).toEqual([
+      ['blocks.1.ffw', 4],
+      ['blocks.2.ffw', 16],
+    ]);
     const hash = m.blocks[1]!.ffw as MoE;
     const decision = hash.lastRouting!;
     expect(decision.tokens).toBe(8);
@@ -30,7 +43,12 @@ describe('TransformerLM with routing layers', () => {
 
   it('adds the MoE balancing loss to the language-model loss and trains the router through it', () => {
     const m = new TransformerLM({
-      vocabSize: 9, dim: 8, depth: 1, heads: 2, contextLength: 8, seed: 1,
+      vocabSize: 9,
+      dim: 8,
+      depth: 1,
+      heads: 2,
+      contextLength: 8,
+      seed: 1,
       ffw: () => new MoE({ dim: 8, hidden: 4, numExperts: 4, topK: 2, seed: 5 }),
     });
     const x = ids([[1, 2, 3, 4, 5]]);

@@ -92,13 +92,21 @@ describe('Module conveniences', () => {
     const net = new Net().eval();
     const before = net.forward(ones([2, 3])).toArray();
     const weight = net.head[0]!.parameters()[0]!;
-    net.forward(ones([2, 3])).sum().backward();
+    net
+      .forward(ones([2, 3]))
+      .sum()
+      .backward();
     expect(net.to(other)).toBe(net);
     expect(net.head[0]!.parameters()[0]).toBe(weight);
     expect(net.parameters().every((p) => p.backend === other && (p.grad as Tensor).backend === other)).toBe(true);
     expect(net.mask.backend).toBe(other);
     expect(net.forward(ones([2, 3]).to(other)).toArray()).toEqual(before);
-    expect(net.to('cpu').parameters().every((p) => p.backend === core.cpuBackend)).toBe(true);
+    expect(
+      net
+        .to('cpu')
+        .parameters()
+        .every((p) => p.backend === core.cpuBackend),
+    ).toBe(true);
     expect(() => net.to('float16' as 'cpu')).toThrow("Module.to(Net): unknown target 'float16'; expected 'cpu' or a Backend");
   });
 

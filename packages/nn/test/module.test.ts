@@ -18,7 +18,11 @@ class Net extends Module {
   mask = buffer(zeros([2, 2]));
   scratch: T = zeros([7]); // neither parameter nor buffer: not in the state dict
   forward(ids: T): T {
-    return this.blocks[1]!.forward(this.blocks[0]!.lin.forward(this.emb.forward(ids)).mul(this.scale).matmul(zeros([2, 3])));
+    return this.blocks[1]!.forward(
+      this.blocks[0]!.lin.forward(this.emb.forward(ids))
+        .mul(this.scale)
+        .matmul(zeros([2, 3])),
+    );
   }
 }
 
@@ -75,7 +79,12 @@ describe('Module', () => {
   it('loadStateDict copies values in place', () => {
     const a = new Net();
     const b = new Net();
-    b.emb.weight.assign(tensor(Array.from({ length: 15 }, (_, i) => i), { shape: [5, 3] }));
+    b.emb.weight.assign(
+      tensor(
+        Array.from({ length: 15 }, (_, i) => i),
+        { shape: [5, 3] },
+      ),
+    );
     b.blocks[0]!.norm.runningMean.assign(tensor([5, 6]));
     const before = a.emb.weight;
     a.loadStateDict(b.stateDict());
@@ -123,7 +132,10 @@ describe('Module', () => {
     net.train();
     expect(net.blocks[1]!.norm.training).toBe(true);
     const lin = new Linear(2, 2, { seed: 1 });
-    lin.forward(ones([3, 2])).sum().backward();
+    lin
+      .forward(ones([3, 2]))
+      .sum()
+      .backward();
     expect(lin.weight.grad).not.toBeNull();
     lin.zeroGrad();
     expect(lin.parameters().every((p) => p.grad === null)).toBe(true);

@@ -18,7 +18,10 @@ function run(opts: MoEOptions, dispatch: 'grouped' | 'slots', x: Tensor) {
   return {
     y: y.toTypedArray(),
     dx: xi.grad instanceof Object && 'toTypedArray' in xi.grad ? (xi.grad as Tensor).toTypedArray() : null,
-    grads: Array.from(grads, ([name, p]) => [name, p.grad === null ? null : ('toDense' in p.grad ? p.grad.toDense() : p.grad).toTypedArray()] as const),
+    grads: Array.from(
+      grads,
+      ([name, p]) => [name, p.grad === null ? null : ('toDense' in p.grad ? p.grad.toDense() : p.grad).toTypedArray()] as const,
+    ),
     indices: Array.from(m.lastRouting!.indices as Int32Array),
     scores: Array.from(m.lastRouting!.scores as Float64Array),
     load: Array.from(m.lastLoad!),
@@ -44,8 +47,17 @@ describe("MoE dispatch 'slots' (device-side) equals 'grouped' (host)", () => {
         }),
         (c) => {
           const opts: MoEOptions = {
-            dim: 3, hidden: 4, numExperts: c.numExperts, topK: Math.min(c.k, c.numExperts), capacityFactor: c.capacityFactor,
-            normalizeTopK: c.normalizeTopK, balance: c.balance, numShared: c.numShared, seed: c.seed, dtype: 'float64', activation: 'relu',
+            dim: 3,
+            hidden: 4,
+            numExperts: c.numExperts,
+            topK: Math.min(c.k, c.numExperts),
+            capacityFactor: c.capacityFactor,
+            normalizeTopK: c.normalizeTopK,
+            balance: c.balance,
+            numShared: c.numShared,
+            seed: c.seed,
+            dtype: 'float64',
+            activation: 'relu',
           };
           const x = randn([c.tokens, 3], { seed: c.seed + 1, dtype: 'float64' });
           const a = run(opts, 'grouped', x);
@@ -75,6 +87,8 @@ describe("MoE dispatch 'slots' (device-side) equals 'grouped' (host)", () => {
 
   it("is what 'auto' picks off the CPU backend, and is refused by name when misspelt", () => {
     expect(new MoE({ dim: 2, hidden: 2, numExperts: 2 }).dispatch).toBe('auto');
-    expect(() => new MoE({ dim: 2, hidden: 2, numExperts: 2, dispatch: 'sorted' as 'slots' })).toThrow("MoE: unknown dispatch 'sorted'; expected auto, grouped or slots");
+    expect(() => new MoE({ dim: 2, hidden: 2, numExperts: 2, dispatch: 'sorted' as 'slots' })).toThrow(
+      "MoE: unknown dispatch 'sorted'; expected auto, grouped or slots",
+    );
   });
 });

@@ -14,7 +14,9 @@ function ffRef(ff: FeedForward, x: ArrayLike<number>): number[] {
   const hidden = ff.up.outFeatures;
   const dim = ff.up.inFeatures;
   const out = ff.down.outFeatures;
-  const h = Array.from({ length: hidden }, (_, j) => Math.max(0, b1[j]! + Array.from({ length: dim }, (_, c) => W1[j * dim + c]! * x[c]!).reduce((a, b) => a + b, 0)));
+  const h = Array.from({ length: hidden }, (_, j) =>
+    Math.max(0, b1[j]! + Array.from({ length: dim }, (_, c) => W1[j * dim + c]! * x[c]!).reduce((a, b) => a + b, 0)),
+  );
   return Array.from({ length: out }, (_, o) => b2[o]! + h.reduce((a, hj, j) => a + W2[o * hidden + j]! * hj, 0));
 }
 
@@ -22,7 +24,9 @@ function ffRef(ff: FeedForward, x: ArrayLike<number>): number[] {
 function routerProbs(m: MoE, x: Float64Array, tokens: number): number[][] {
   const W = m.router!.weight.toTypedArray();
   return Array.from({ length: tokens }, (_, t) => {
-    const logits = Array.from({ length: m.numExperts }, (_, e) => Array.from({ length: m.dim }, (_, c) => W[e * m.dim + c]! * x[t * m.dim + c]!).reduce((a, b) => a + b, 0));
+    const logits = Array.from({ length: m.numExperts }, (_, e) =>
+      Array.from({ length: m.dim }, (_, c) => W[e * m.dim + c]! * x[t * m.dim + c]!).reduce((a, b) => a + b, 0),
+    );
     const mx = Math.max(...logits);
     const z = logits.reduce((a, l) => a + Math.exp(l - mx), 0);
     return logits.map((l) => Math.exp(l - mx) / z);
@@ -38,7 +42,10 @@ describe('MoE', () => {
     const y = m.forward(x).toTypedArray();
     const xs = x.data as Float64Array;
     routerProbs(m, xs, 6).forEach((p, t) => {
-      const order = p.map((v, e) => [v, e] as const).sort((a, b) => b[0] - a[0]).slice(0, 2);
+      const order = p
+        .map((v, e) => [v, e] as const)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, 2);
       const norm = order[0]![0] + order[1]![0];
       const xt = xs.subarray(t * 4, t * 4 + 4);
       const ref = ffRef(m.shared[0]!, xt);
@@ -64,7 +71,17 @@ describe('MoE', () => {
   it('Switch (topK 1, finite capacity) drops overflow in token order, counts it, and gives dropped tokens zero', () => {
     const m = new MoE({ ...base, topK: 1, capacityFactor: 0.5, normalizeTopK: false, seed: 5 });
     // Route every token to expert 2 by making its router row dominate.
-    m.router!.weight.assign(tensor([[0, 0, 0, 0], [0, 0, 0, 0], [9, 9, 9, 9], [0, 0, 0, 0]], { dtype: 'float64' }));
+    m.router!.weight.assign(
+      tensor(
+        [
+          [0, 0, 0, 0],
+          [0, 0, 0, 0],
+          [9, 9, 9, 9],
+          [0, 0, 0, 0],
+        ],
+        { dtype: 'float64' },
+      ),
+    );
     const x = randn([8, 4], { seed: 6, dtype: 'float64' }).abs().add(0.5);
     const y = m.forward(x).toTypedArray();
     const capacity = Math.ceil((0.5 * 8 * 1) / 4); // 1 token per expert
@@ -87,7 +104,10 @@ describe('MoE', () => {
     const ref = new Float64Array(24);
     const taken = new Set<number>();
     for (let e = 0; e < 4; e++) {
-      const best = p.map((row, t) => [row[e]!, t] as const).sort((a, b) => b[0] - a[0]).slice(0, c);
+      const best = p
+        .map((row, t) => [row[e]!, t] as const)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, c);
       for (const [pe, t] of best) {
         taken.add(t);
         ffRef(m.experts[e]!, xs.subarray(t * 4, t * 4 + 4)).forEach((v, o) => (ref[t * 4 + o] += pe * v));
@@ -115,7 +135,8 @@ describe('MoE', () => {
     const xs = x.data as Float64Array;
     for (let t = 0; t < 5; t++) {
       const ref = [0, 0, 0, 0];
-      for (const e of experts.subarray(t * 2, t * 2 + 2)) ffRef(m.experts[e]!, xs.subarray(t * 4, t * 4 + 4)).forEach((v, o) => (ref[o]! += v / 2));
+      for (const e of experts.subarray(t * 2, t * 2 + 2))
+        ffRef(m.experts[e]!, xs.subarray(t * 4, t * 4 + 4)).forEach((v, o) => (ref[o]! += v / 2));
       ref.forEach((v, o) => expect(y[t * 4 + o]).toBeCloseTo(v, 10));
     }
     expect(() => m.forward(x)).toThrow(/router 'hash' needs token ids: call forward\(x, \{ tokenIds \}\) with int32 ids of shape \[5\]/);
@@ -175,9 +196,22 @@ describe('MoE', () => {
       m.experts[1]!.down.weight = w2;
       m.shared[0]!.up.weight = ws;
       const y = m.forward(x);
-      return sum(y).add(m.auxLoss()!.mul(10)).reshape([1]).concat([y.reshape([-1])]);
+      return sum(y)
+        .add(m.auxLoss()!.mul(10))
+        .reshape([1])
+        .concat([y.reshape([-1])]);
     };
-    const r = gradCheck(fn, [randn([5, 4], { seed: 18, dtype: 'float64' }), m.router!.weight, m.experts[0]!.up.weight, m.experts[1]!.down.weight, m.shared[0]!.up.weight], { throwOnFail: false });
+    const r = gradCheck(
+      fn,
+      [
+        randn([5, 4], { seed: 18, dtype: 'float64' }),
+        m.router!.weight,
+        m.experts[0]!.up.weight,
+        m.experts[1]!.down.weight,
+        m.shared[0]!.up.weight,
+      ],
+      { throwOnFail: false },
+    );
     expect(r.message).toBe('');
   });
 

@@ -17,7 +17,8 @@ function pkmReference(p: PKM, x: Float64Array, tokens: number, batchNorm: boolea
   const half = dimKey / 2;
   const width = heads * dimKey;
   const q = new Float64Array(tokens * width);
-  for (let t = 0; t < tokens; t++) for (let f = 0; f < width; f++) for (let c = 0; c < dim; c++) q[t * width + f] += Wq[f * dim + c]! * x[t * dim + c]!;
+  for (let t = 0; t < tokens; t++)
+    for (let f = 0; f < width; f++) for (let c = 0; c < dim; c++) q[t * width + f] += Wq[f * dim + c]! * x[t * dim + c]!;
   if (batchNorm) {
     for (let f = 0; f < width; f++) {
       let mu = 0;
@@ -35,7 +36,10 @@ function pkmReference(p: PKM, x: Float64Array, tokens: number, batchNorm: boolea
       const all: Array<[number, number]> = [];
       for (let i = 0; i < n; i++) {
         for (let j = 0; j < n; j++) {
-          const key = [...K.subarray(base + i * half, base + (i + 1) * half), ...K.subarray(base + (n + j) * half, base + (n + j + 1) * half)];
+          const key = [
+            ...K.subarray(base + i * half, base + (i + 1) * half),
+            ...K.subarray(base + (n + j) * half, base + (n + j + 1) * half),
+          ];
           all.push([i * n + j, key.reduce((s, kv, d) => s + kv * qh[d]!, 0)]);
         }
       }
@@ -74,7 +78,9 @@ describe('PKM', () => {
         p.values.weight = values;
         return p.forward(x);
       };
-      const r = gradCheck(fn, [randn([4, 5], { seed: 4, dtype: 'float64' }), p.query.weight, p.keys, p.values.weight], { throwOnFail: false });
+      const r = gradCheck(fn, [randn([4, 5], { seed: 4, dtype: 'float64' }), p.query.weight, p.keys, p.values.weight], {
+        throwOnFail: false,
+      });
       expect(r.message).toBe('');
     }
   });

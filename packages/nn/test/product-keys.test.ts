@@ -8,7 +8,16 @@ import { productKeyTopk } from '../src/routing/product-keys.js';
  * Brute force, written from the definition: key (i, j) of head h is the concatenation [C_h[i] ; C'_h[j]]
  * of length dimKey; score it against the whole query and sort all N = n² scores.
  */
-function bruteForce(q: Float64Array, keys: Float64Array, rows: number, heads: number, dimKey: number, n: number, k: number, shared: boolean) {
+function bruteForce(
+  q: Float64Array,
+  keys: Float64Array,
+  rows: number,
+  heads: number,
+  dimKey: number,
+  n: number,
+  k: number,
+  shared: boolean,
+) {
   const half = dimKey / 2;
   const out: Array<Array<{ index: number; score: number }>> = [];
   for (let r = 0; r < rows; r++) {
@@ -70,7 +79,10 @@ describe('productKeyTopk', () => {
 
   it('keeps leading dims and computes the index as i·numKeys + j (a hand case)', () => {
     // numKeys 3, dimKey 2, q = [1, 1]: half-scores are the scalar sub-keys themselves.
-    const keys = tensor([[[0], [5], [1]], [[2], [0], [9]]]); // c = [0, 5, 1], c' = [2, 0, 9]
+    const keys = tensor([
+      [[0], [5], [1]],
+      [[2], [0], [9]],
+    ]); // c = [0, 5, 1], c' = [2, 0, 9]
     const q = tensor([1, 1]).reshape([1, 1, 1, 2]);
     const { scores, indices } = productKeyTopk(q, keys, 3);
     expect(indices.shape).toEqual([1, 1, 1, 3]);

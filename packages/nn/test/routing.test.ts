@@ -37,7 +37,7 @@ describe('routing helpers', () => {
     expect(Array.from(b)).toEqual([0.5, -0.5, 0]);
   });
 
-  it('groupByExpert lists each expert\'s tokens and assignment slots in order, skipping drops', () => {
+  it("groupByExpert lists each expert's tokens and assignment slots in order, skipping drops", () => {
     const g = groupByExpert(Int32Array.from([1, -1, 0, 1]), Int32Array.from([0, 0, 1, 2]), 3);
     expect(g.map((x) => Array.from(x.tokens))).toEqual([[1], [0, 2], []]);
     expect(g.map((x) => Array.from(x.slots))).toEqual([[2], [0, 3], []]);
@@ -61,7 +61,10 @@ describe('routing helpers', () => {
     const net = new Net();
     const layers = Array.from(routingLayers(net), ([name]) => name);
     expect(layers).toEqual(['moe', 'pkm', 'peer']);
-    const x = tensor(Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)), { shape: [3, 8] });
+    const x = tensor(
+      Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)),
+      { shape: [3, 8] },
+    );
     for (const [, layer] of routingLayers(net)) {
       const src: RoutingSource = layer;
       expect(isRoutingSource(src)).toBe(true);

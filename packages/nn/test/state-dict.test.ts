@@ -13,7 +13,13 @@ class Tagger extends Module {
 describe('stateDict through safetensors', () => {
   it('a model saved and loaded into a differently initialised copy gives identical outputs and buffers', () => {
     const a = new Tagger();
-    const x = tensor([[1, 2, 3, 4], [6, 5, 0, 1]], { dtype: 'int32' });
+    const x = tensor(
+      [
+        [1, 2, 3, 4],
+        [6, 5, 0, 1],
+      ],
+      { dtype: 'int32' },
+    );
     a.forward(x); // training step moves the BatchNorm running statistics
     a.eval();
     const bytes = saveSafetensors(a.stateDict());

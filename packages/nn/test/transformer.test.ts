@@ -10,7 +10,14 @@ const ids = (rows: number[][]) => tensor(rows, { dtype: 'int32' });
 describe('TransformerLM', () => {
   it('maps ids [B, T] to logits [B, T, V] under nanoGPT-style names', () => {
     const m = small();
-    expect(m.forward(ids([[1, 2, 3], [4, 5, 6]])).shape).toEqual([2, 3, 11]);
+    expect(
+      m.forward(
+        ids([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      ).shape,
+    ).toEqual([2, 3, 11]);
     const keys = Object.keys(m.stateDict());
     expect(keys.slice(0, 6)).toEqual([
       'tokenEmbedding.weight',
@@ -55,8 +62,14 @@ describe('TransformerLM', () => {
 
   it('loss is the mean next-token cross-entropy, plus the auxiliary losses of the submodules', () => {
     const m = small();
-    const x = ids([[1, 2, 3], [3, 2, 1]]);
-    const y = ids([[2, 3, 4], [2, 1, 0]]);
+    const x = ids([
+      [1, 2, 3],
+      [3, 2, 1],
+    ]);
+    const y = ids([
+      [2, 3, 4],
+      [2, 1, 0],
+    ]);
     expect(m.loss(x, y).item()).toBeCloseTo(crossEntropy(m.forward(x), y).item(), 6);
 
     class WithAux extends Module {
@@ -93,7 +106,16 @@ describe('TransformerLM', () => {
   });
 
   it('gradients of every parameter match finite differences (float64, tiny model)', () => {
-    const m = new TransformerLM({ vocabSize: 5, dim: 4, depth: 1, heads: 2, contextLength: 3, seed: 3, dtype: 'float64', tieWeights: true });
+    const m = new TransformerLM({
+      vocabSize: 5,
+      dim: 4,
+      depth: 1,
+      heads: 2,
+      contextLength: 3,
+      seed: 3,
+      dtype: 'float64',
+      tieWeights: true,
+    });
     const x = ids([[0, 3, 4]]);
     const y = ids([[3, 4, 1]]);
     const r = gradCheck(() => m.loss(x, y), Object.fromEntries(m.namedParameters()));
@@ -117,9 +139,13 @@ describe('TransformerLM', () => {
       const last = logits[0]![ctx.length - 1]!;
       expect(seq[t]).toBe(last.indexOf(Math.max(...last)));
     }
-    expect(m.generate(prompt, { maxNewTokens: 10, topK: 1, seed: 3 }).toArray()).toEqual(m.generate(prompt, { maxNewTokens: 10, temperature: 0 }).toArray());
+    expect(m.generate(prompt, { maxNewTokens: 10, topK: 1, seed: 3 }).toArray()).toEqual(
+      m.generate(prompt, { maxNewTokens: 10, temperature: 0 }).toArray(),
+    );
     // topK = 2: every sampled token is one of the two most likely at its step.
-    const s = Array.from(m.generate(tensor([5], { dtype: 'int32' }), { maxNewTokens: 6, topK: 2, seed: 11, temperature: 5 }).toTypedArray());
+    const s = Array.from(
+      m.generate(tensor([5], { dtype: 'int32' }), { maxNewTokens: 6, topK: 2, seed: 11, temperature: 5 }).toTypedArray(),
+    );
     for (let t = 1; t < s.length; t++) {
       const ctx = s.slice(Math.max(0, t - 8), t);
       const last = (m.forward(ids([ctx])).toArray() as number[][][])[0]![ctx.length - 1]!;

@@ -14,7 +14,10 @@ const table = tensor(new Float32Array(rows * width), { shape: [rows, width], req
 const rng = new Rng(1);
 const indices = Int32Array.from({ length: lookups }, () => rng.int(rows));
 const values = Float32Array.from({ length: lookups * width }, () => rng.normal() * 1e-3);
-const sparse = new SparseGrad(tensor(indices, { shape: [lookups], dtype: 'int32' }), tensor(values, { shape: [lookups, width] }), [rows, width]);
+const sparse = new SparseGrad(tensor(indices, { shape: [lookups], dtype: 'int32' }), tensor(values, { shape: [lookups, width] }), [
+  rows,
+  width,
+]);
 
 const report: string[] = [];
 async function measure(name: string, opt: Adam, grad: () => Tensor | SparseGrad): Promise<void> {

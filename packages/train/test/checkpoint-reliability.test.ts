@@ -23,7 +23,12 @@ function deadPid(): number {
 
 /** Sets element `i` of a parameter (in place, through its data). */
 function poison(model: TinyLM, value: number, i = 3): void {
-  model.head.assign(tensor(Float32Array.from(model.head.toTypedArray(), (v, j) => (j === i ? value : v)), { shape: model.head.shape }));
+  model.head.assign(
+    tensor(
+      Float32Array.from(model.head.toTypedArray(), (v, j) => (j === i ? value : v)),
+      { shape: model.head.shape },
+    ),
+  );
 }
 
 describe('non-finite weights', () => {
@@ -45,7 +50,12 @@ describe('non-finite weights', () => {
     const path = join(dir, 'c.safetensors');
     const model = new TinyLM(5, 4, 1, 0);
     await saveCheckpoint(path, { model, step: 1, rng: null });
-    model.emb.assign(tensor(Float32Array.from(model.emb.toTypedArray(), (v, j) => (j === 7 ? -Infinity : j === 9 ? Infinity : v)), { shape: model.emb.shape }));
+    model.emb.assign(
+      tensor(
+        Float32Array.from(model.emb.toTypedArray(), (v, j) => (j === 7 ? -Infinity : j === 9 ? Infinity : v)),
+        { shape: model.emb.shape },
+      ),
+    );
     poison(model, NaN, 0);
     await expect(saveCheckpoint(path, { model, step: 2, rng: null })).rejects.toThrow(
       'model tensor "model.emb.weight" holds -Infinity at flat index 7 (2 non-finite values); 2 tensors hold non-finite values in all',
@@ -110,7 +120,12 @@ describe('JsonlLog reopened for a resume', () => {
     const log = new JsonlLog(path, true, 2);
     expect(readFileSync(path, 'utf8')).toBe([rec(1), rec(2), rec(2, 'eval'), 'not json', ''].join('\n'));
     log.write({ kind: 'train', step: 3, loss: 0.3 });
-    expect(readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (l.startsWith('{') ? JSON.parse(l).step : l))).toEqual([1, 2, 2, 'not json', 3]);
+    expect(
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (l.startsWith('{') ? JSON.parse(l).step : l)),
+    ).toEqual([1, 2, 2, 'not json', 3]);
     expect(readdirSync(dir)).toEqual(['log.jsonl']);
   });
 

@@ -129,8 +129,13 @@ describe('checkpoints', () => {
         /does not fit this model .*shape or dtype mismatch: emb\.weight: checkpoint float32 \[\d+,8\], model float32 \[\d+,16\]/,
       );
       expect(wider.emb.toTypedArray()).toEqual(before);
-      const renamed = { parameters: () => wider.parameters(), namedParameters: (): Array<[string, typeof wider.emb]> => [['embedding', wider.emb]] };
-      await expect(loadCheckpoint(good, { model: renamed })).rejects.toThrow(/missing keys: embedding; unexpected keys: emb\.weight, head\.bias, head\.weight/);
+      const renamed = {
+        parameters: () => wider.parameters(),
+        namedParameters: (): Array<[string, typeof wider.emb]> => [['embedding', wider.emb]],
+      };
+      await expect(loadCheckpoint(good, { model: renamed })).rejects.toThrow(
+        /missing keys: embedding; unexpected keys: emb\.weight, head\.bias, head\.weight/,
+      );
     });
 
     it('a loader with other settings, leaving the loader where it was', async () => {

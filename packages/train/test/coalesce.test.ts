@@ -5,9 +5,7 @@ import { coalesceRows, type CoalescedRows } from '../src/optim/index.js';
 
 // The dense rows a CoalescedRows stands for, in row order.
 function rowsOf(c: CoalescedRows, rowSize: number): number[][] {
-  return Array.from(c.offsets, (o) =>
-    Array.from(o >= 0 ? c.values.subarray(o, o + rowSize) : c.summed.subarray(-o - 1, -o - 1 + rowSize)),
-  );
+  return Array.from(c.offsets, (o) => Array.from(o >= 0 ? c.values.subarray(o, o + rowSize) : c.summed.subarray(-o - 1, -o - 1 + rowSize)));
 }
 
 describe('coalesceRows', () => {
@@ -20,7 +18,11 @@ describe('coalesceRows', () => {
         (idx, rowSize, seed) => {
           const values = Float32Array.from({ length: idx.length * rowSize }, (_, i) => Math.sin(seed + i * 12.9898) * 3);
           const c = coalesceRows(Int32Array.from(idx), values, rowSize);
-          const ref = new SparseGrad(tensor(Int32Array.from(idx), { shape: [idx.length], dtype: 'int32' }), tensor(values, { shape: [idx.length, rowSize] }), [21, rowSize]).coalesce();
+          const ref = new SparseGrad(
+            tensor(Int32Array.from(idx), { shape: [idx.length], dtype: 'int32' }),
+            tensor(values, { shape: [idx.length, rowSize] }),
+            [21, rowSize],
+          ).coalesce();
           expect(Array.from(c.rows)).toEqual(Array.from(ref.indices.toTypedArray()));
           const refValues = ref.values.toTypedArray();
           expect(rowsOf(c, rowSize)).toEqual(Array.from(c.rows, (_, r) => Array.from(refValues.subarray(r * rowSize, (r + 1) * rowSize))));

@@ -10,24 +10,31 @@ const ids = (t: Tensor): number[] => Array.from(t.toTypedArray());
 describe('DataLoader', () => {
   it('yields every example once per epoch, in batches of batchSize (the last partial unless dropLast)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.boolean(), fc.nat(), (n, batchSize, shuffle, dropLast, seed) => {
-        const x = arange(n).reshape(n, 1).to('float32');
-        const y = arange(n);
-        const loader = new DataLoader([x, y], { batchSize, shuffle, dropLast, seed });
-        const batches = [...loader];
-        expect(batches.length).toBe(loader.length);
-        const seen: number[] = [];
-        for (const [xb, yb] of batches) {
-          expect(xb.shape).toEqual([yb.shape[0], 1]);
-          expect(ids(xb)).toEqual(ids(yb)); // rows stay paired
-          seen.push(...ids(yb));
-        }
-        const full = Math.floor(n / batchSize) * batchSize;
-        expect(batches.every((b, i) => b[1].shape[0] === (i < Math.floor(n / batchSize) ? batchSize : n - full))).toBe(true);
-        if (!dropLast) expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
-        else expect(seen.length).toBe(full);
-        if (!shuffle) expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.nat(),
+        (n, batchSize, shuffle, dropLast, seed) => {
+          const x = arange(n).reshape(n, 1).to('float32');
+          const y = arange(n);
+          const loader = new DataLoader([x, y], { batchSize, shuffle, dropLast, seed });
+          const batches = [...loader];
+          expect(batches.length).toBe(loader.length);
+          const seen: number[] = [];
+          for (const [xb, yb] of batches) {
+            expect(xb.shape).toEqual([yb.shape[0], 1]);
+            expect(ids(xb)).toEqual(ids(yb)); // rows stay paired
+            seen.push(...ids(yb));
+          }
+          const full = Math.floor(n / batchSize) * batchSize;
+          expect(batches.every((b, i) => b[1].shape[0] === (i < Math.floor(n / batchSize) ? batchSize : n - full))).toBe(true);
+          if (!dropLast) expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+          else expect(seen.length).toBe(full);
+          if (!shuffle) expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i));
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -53,8 +60,14 @@ describe('DataLoader', () => {
     const squares: Dataset<[Tensor, Tensor]> = { length: 5, get: (i) => [tensor([i, -i]), tensor(i * i)] };
     const batches = [...new DataLoader(squares, { batchSize: 2 })];
     expect(batches.map(([x, y]) => [x.shape, y.toArray()])).toEqual([
-      [[2, 2], [0, 1]],
-      [[2, 2], [4, 9]],
+      [
+        [2, 2],
+        [0, 1],
+      ],
+      [
+        [2, 2],
+        [4, 9],
+      ],
       [[1, 2], [16]],
     ]);
     const ds = new TensorDataset(arange(3), arange(3).mul(2));
@@ -62,7 +75,9 @@ describe('DataLoader', () => {
   });
 
   it('refuses bad input with the values', () => {
-    expect(() => new DataLoader([arange(3), arange(4)])).toThrow('TensorDataset: every tensor needs the same first dim (the example count), got shapes [3], [4]');
+    expect(() => new DataLoader([arange(3), arange(4)])).toThrow(
+      'TensorDataset: every tensor needs the same first dim (the example count), got shapes [3], [4]',
+    );
     expect(() => new DataLoader([arange(3)], { batchSize: 0 })).toThrow('DataLoader: batchSize must be a positive integer, got 0');
     expect(() => new DataLoader({} as Dataset)).toThrow('DataLoader: dataset must have a length and get(index)');
     expect(() => new TensorDataset(arange(3)).get(3)).toThrow('TensorDataset.get: index 3 out of range for 3 examples');

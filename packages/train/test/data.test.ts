@@ -31,7 +31,9 @@ describe('TextDataset', () => {
   });
 
   it('names the path when it cannot be read', () => {
-    expect(() => TextDataset.fromPath('/no/such/corpus.txt')).toThrow(/cannot read corpus \/no\/such\/corpus\.txt: no such file or directory/);
+    expect(() => TextDataset.fromPath('/no/such/corpus.txt')).toThrow(
+      /cannot read corpus \/no\/such\/corpus\.txt: no such file or directory/,
+    );
     expect(() => TextDataset.fromFile('/no/such/corpus.txt')).toThrow(/cannot read \/no\/such\/corpus\.txt/);
   });
 

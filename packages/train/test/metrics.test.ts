@@ -58,7 +58,9 @@ describe('RoutingAccumulator', () => {
     expect(() => acc.add({ tokens: 2, heads: 1, k: 2, indices: new Int32Array(3), scores: new Float32Array(4) })).toThrow(
       /tokens·heads·k = 2·1·2 = 4, but got 3 indices and 4 scores/,
     );
-    expect(() => acc.add({ tokens: 1, heads: 1, k: 1, indices: Int32Array.from([2]), scores: Float32Array.from([1]) })).toThrow(/expert index 2/);
+    expect(() => acc.add({ tokens: 1, heads: 1, k: 1, indices: Int32Array.from([2]), scores: Float32Array.from([1]) })).toThrow(
+      /expert index 2/,
+    );
   });
 });
 

@@ -67,14 +67,14 @@ describe('Adam / AdamW', () => {
     setGrad(p, [2]);
     opt.step();
     // step 1: g = 2 + 0.1·1 = 2.1; m = 0.42, v = 0.441; p = 1 − (0.01/0.2)·0.42/(√0.441/√0.1 + 1e-6)
-    const p1 = 1 - (0.01 / 0.2) * 0.42 / (Math.sqrt(0.441) / Math.sqrt(0.1) + 1e-6);
+    const p1 = 1 - ((0.01 / 0.2) * 0.42) / (Math.sqrt(0.441) / Math.sqrt(0.1) + 1e-6);
     expect(p.item()).toBeCloseTo(p1, 14);
     setGrad(p, [-1]);
     opt.step();
     const g2 = -1 + 0.1 * p1;
     const m2 = 0.8 * 0.42 + 0.2 * g2;
     const v2 = 0.9 * 0.441 + 0.1 * g2 * g2;
-    const p2 = p1 - (0.01 / (1 - 0.64)) * m2 / (Math.sqrt(v2) / Math.sqrt(1 - 0.81) + 1e-6);
+    const p2 = p1 - ((0.01 / (1 - 0.64)) * m2) / (Math.sqrt(v2) / Math.sqrt(1 - 0.81) + 1e-6);
     expect(p.item()).toBeCloseTo(p2, 14);
   });
 
@@ -91,7 +91,10 @@ describe('Adam / AdamW', () => {
     const a = f64([1]);
     const b = f64([1]);
     const opt = new AdamW([{ params: [a] }, { params: [b], weightDecay: 0, lr: 0.2 }], { lr: 0.1, weightDecay: 0.5 });
-    expect(opt.groups.map((g) => [g.lr, g.weightDecay])).toEqual([[0.1, 0.5], [0.2, 0]]);
+    expect(opt.groups.map((g) => [g.lr, g.weightDecay])).toEqual([
+      [0.1, 0.5],
+      [0.2, 0],
+    ]);
     opt.setLr(0.05);
     expect(opt.groups.map((g) => g.lr)).toEqual([0.05, 0.1]);
   });
@@ -278,7 +281,10 @@ describe('weightDecayGroups', () => {
       ],
     };
     const groups = weightDecayGroups(model, { weightDecay: 0.1 });
-    expect(groups.map((g) => [g.params.length, g.weightDecay])).toEqual([[1, 0.1], [3, 0]]);
+    expect(groups.map((g) => [g.params.length, g.weightDecay])).toEqual([
+      [1, 0.1],
+      [3, 0],
+    ]);
     expect(groups[0]!.params[0]).toBe(w);
   });
 });
@@ -289,7 +295,17 @@ describe('clipGradNorm', () => {
     setGrad(a, [3, 0]);
     const table = tensor(new Float64Array(8), { shape: [4, 2], dtype: 'float64', requiresGrad: true });
     // rows 1 and 1 again: coalesced to [0, 4]; the norm counts the summed row once.
-    table.grad = new SparseGrad(tensor([1, 1], { dtype: 'int32' }), tensor([[0, 2], [0, 2]], { dtype: 'float64' }), [4, 2]);
+    table.grad = new SparseGrad(
+      tensor([1, 1], { dtype: 'int32' }),
+      tensor(
+        [
+          [0, 2],
+          [0, 2],
+        ],
+        { dtype: 'float64' },
+      ),
+      [4, 2],
+    );
     const norm = clipGradNorm([a, table], 1);
     expect(norm).toBeCloseTo(5, 12);
     expect(arr(a.grad as Tensor)[0]).toBeCloseTo(3 / (5 + 1e-6), 12);

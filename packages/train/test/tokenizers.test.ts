@@ -14,7 +14,10 @@ describe('ByteTokenizer', () => {
   });
 
   it('round-trips every well-formed string', () => {
-    fc.assert(fc.property(unicodeString, (s) => tok.decode(tok.encode(s)) === s), { numRuns: 200 });
+    fc.assert(
+      fc.property(unicodeString, (s) => tok.decode(tok.encode(s)) === s),
+      { numRuns: 200 },
+    );
   });
 
   it('decodes invalid UTF-8 to U+FFFD and rejects ids outside [0, 255]', () => {
@@ -44,12 +47,15 @@ describe('CharTokenizer', () => {
 
   it('survives toJSON / fromJSON with identical ids', () => {
     fc.assert(
-      fc.property(unicodeString.filter((s) => s.length > 0), (s) => {
-        const tok = CharTokenizer.fromText(s);
-        const back = tokenizerFromJSON(JSON.parse(JSON.stringify(tok.toJSON())));
-        expect(back.vocabSize).toBe(tok.vocabSize);
-        expect(Array.from(back.encode(s))).toEqual(Array.from(tok.encode(s)));
-      }),
+      fc.property(
+        unicodeString.filter((s) => s.length > 0),
+        (s) => {
+          const tok = CharTokenizer.fromText(s);
+          const back = tokenizerFromJSON(JSON.parse(JSON.stringify(tok.toJSON())));
+          expect(back.vocabSize).toBe(tok.vocabSize);
+          expect(Array.from(back.encode(s))).toEqual(Array.from(tok.encode(s)));
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -28,7 +28,12 @@ function setup(poisonFrom: number) {
     const w = m.parameters()[0]!;
     return add(base, sum(sqrt(mul(w, 0))));
   };
-  return { model, loss, optimizer: new Adam(model.parameters(), { lr: 0.05 }), trainLoader: new BatchLoader(tokens, { contextLength: 8, batchSize: 2, seed: 3 }) };
+  return {
+    model,
+    loss,
+    optimizer: new Adam(model.parameters(), { lr: 0.05 }),
+    trainLoader: new BatchLoader(tokens, { contextLength: 8, batchSize: 2, seed: 3 }),
+  };
 }
 
 describe('Trainer with non-finite gradients', () => {

@@ -37,7 +37,10 @@ describe('Trainer', () => {
     const logFile = join(dir, 'nested', 'log.jsonl');
     const out = new Sink();
     const result = await new Trainer({ ...setup(), steps: 30, evalEvery: 10, evalBatches: 2, logFile, output: out, logEvery: 10 }).run();
-    const records = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const records = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const train = records.filter((r) => r.kind === 'train');
     const evals = records.filter((r) => r.kind === 'eval');
     expect(train.map((r) => r.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
@@ -77,7 +80,15 @@ describe('Trainer', () => {
       return m.loss(b);
     };
     const onEval: Array<Record<string, unknown>> = [];
-    const result = await new Trainer({ ...s, model, loss, steps: 1, evalBatches: 2, progress: 'none', hooks: { onEval: (e) => onEval.push(e.routing) } }).run();
+    const result = await new Trainer({
+      ...s,
+      model,
+      loss,
+      steps: 1,
+      evalBatches: 2,
+      progress: 'none',
+      hooks: { onEval: (e) => onEval.push(e.routing) },
+    }).run();
     // Two evaluation batches went to experts 1 and 0 (passes 1 and 2): z = [½, ½, 0, 0].
     const r = result.final!.routing['blocks.0.ffw']!;
     expect(r.usage).toBe(0.5);
@@ -106,7 +117,9 @@ describe('Trainer', () => {
     const s = setup();
     const optimizer = new SGD(s.model.parameters(), { lr: 1e6 });
     const t = new Trainer({ ...s, optimizer, steps: 50, progress: 'none', hooks: { afterStep: (r) => steps.push(r.step) } });
-    await expect(t.run()).rejects.toThrow(/the loss is (NaN|Infinity) at step \d+ \(lr 1\.00e\+6\); lower the learning rate or set gradClip/);
+    await expect(t.run()).rejects.toThrow(
+      /the loss is (NaN|Infinity) at step \d+ \(lr 1\.00e\+6\); lower the learning rate or set gradClip/,
+    );
     expect(steps[0]).toBe(1);
   });
 

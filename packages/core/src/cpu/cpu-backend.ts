@@ -55,7 +55,9 @@ function copyView(x: View, dtype: DType): TypedArray {
     return converted;
   }
   const out = allocTyped(dtype, size);
-  forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) => copyLoop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n));
+  forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) =>
+    copyLoop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n),
+  );
   return out;
 }
 
@@ -94,7 +96,9 @@ export const cpuBackend: Backend = {
       d.set(s.subarray(src.offset, src.offset + n), dst.offset);
       return;
     }
-    forEachRow(dst.shape, [src.strides, dst.strides], [src.offset, dst.offset], (o, n, st) => copyLoop(s, o[0]!, st[0]!, d, o[1]!, st[1]!, n));
+    forEachRow(dst.shape, [src.strides, dst.strides], [src.offset, dst.offset], (o, n, st) =>
+      copyLoop(s, o[0]!, st[0]!, d, o[1]!, st[1]!, n),
+    );
   },
 
   unary(op: UnaryOp, x) {
@@ -136,11 +140,22 @@ export const cpuBackend: Backend = {
     const dc = arr(cond.storage);
     const da = arr(a.storage);
     const db = arr(b.storage);
-    forEachRow(a.shape, [cond.strides, a.strides, b.strides, contiguousStrides(a.shape)], [cond.offset, a.offset, b.offset, 0], (o, n, s) => {
-      let oc = o[0]!, oa = o[1]!, ob = o[2]!, oo = o[3]!;
-      const sc = s[0]!, sa = s[1]!, sb = s[2]!, so = s[3]!;
-      for (let i = 0; i < n; i++, oc += sc, oa += sa, ob += sb, oo += so) out[oo] = dc[oc] !== 0 ? da[oa]! : db[ob]!;
-    });
+    forEachRow(
+      a.shape,
+      [cond.strides, a.strides, b.strides, contiguousStrides(a.shape)],
+      [cond.offset, a.offset, b.offset, 0],
+      (o, n, s) => {
+        let oc = o[0]!,
+          oa = o[1]!,
+          ob = o[2]!,
+          oo = o[3]!;
+        const sc = s[0]!,
+          sa = s[1]!,
+          sb = s[2]!,
+          so = s[3]!;
+        for (let i = 0; i < n; i++, oc += sc, oa += sa, ob += sb, oo += so) out[oo] = dc[oc] !== 0 ? da[oa]! : db[ob]!;
+      },
+    );
     return out;
   },
 
@@ -155,7 +170,14 @@ export const cpuBackend: Backend = {
       // [outer, len, inner] with rows read contiguously; the same float64 sums as the loop below.
       const outer = shapeSize(x.shape.slice(0, axis));
       const inner = shapeSize(x.shape.slice(axis + 1));
-      (x.dtype === 'float32' ? kernels.sumAxisF32 : genericKernels.sumAxis)(src as Float32Array, x.offset, outer, len, inner, out as Float32Array);
+      (x.dtype === 'float32' ? kernels.sumAxisF32 : genericKernels.sumAxis)(
+        src as Float32Array,
+        x.offset,
+        outer,
+        len,
+        inner,
+        out as Float32Array,
+      );
       return out;
     }
     const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
@@ -166,8 +188,16 @@ export const cpuBackend: Backend = {
         let acc = init;
         let p = xo;
         if (op === 'sum') for (let r = 0; r < len; r++, p += step) acc += src[p]!;
-        else if (op === 'max') for (let r = 0; r < len; r++, p += step) { const v = src[p]!; if (v > acc || v !== v) acc = v; }
-        else for (let r = 0; r < len; r++, p += step) { const v = src[p]!; if (v < acc || v !== v) acc = v; }
+        else if (op === 'max')
+          for (let r = 0; r < len; r++, p += step) {
+            const v = src[p]!;
+            if (v > acc || v !== v) acc = v;
+          }
+        else
+          for (let r = 0; r < len; r++, p += step) {
+            const v = src[p]!;
+            if (v < acc || v !== v) acc = v;
+          }
         out[oo] = acc;
       }
     });
@@ -193,9 +223,14 @@ export const cpuBackend: Backend = {
     // One product per batch element; batch offsets come from the (possibly broadcast) batch strides.
     // forEachRow may merge batch dims, so it walks them and the loop below covers each row.
     const outBatchStrides = contiguousStrides(batchShape).map((s) => s * M * N);
-    forEachRow(batchShape, [a.strides.slice(0, nd - 2), b.strides.slice(0, nd - 2), outBatchStrides], [a.offset, b.offset, 0], (o, n, s) => {
-      for (let i = 0; i < n; i++) mm(da, o[0]! + i * s[0]!, ars, acs, db, o[1]! + i * s[1]!, brs, bcs, out, o[2]! + i * s[2]!, M, N, K);
-    });
+    forEachRow(
+      batchShape,
+      [a.strides.slice(0, nd - 2), b.strides.slice(0, nd - 2), outBatchStrides],
+      [a.offset, b.offset, 0],
+      (o, n, s) => {
+        for (let i = 0; i < n; i++) mm(da, o[0]! + i * s[0]!, ars, acs, db, o[1]! + i * s[1]!, brs, bcs, out, o[2]! + i * s[2]!, M, N, K);
+      },
+    );
     return out;
   },
 
@@ -212,7 +247,8 @@ export const cpuBackend: Backend = {
     const src = contiguousData(x);
     const f32 = x.dtype === 'float32';
     if (op === 'softmax') (f32 ? kernels.softmaxRowsF32 : genericKernels.softmaxRows)(src as Float32Array, rows, n, out as Float32Array);
-    else if (op === 'logSoftmax') (f32 ? kernels.logSoftmaxRowsF32 : genericKernels.logSoftmaxRows)(src as Float32Array, rows, n, out as Float32Array);
+    else if (op === 'logSoftmax')
+      (f32 ? kernels.logSoftmaxRowsF32 : genericKernels.logSoftmaxRows)(src as Float32Array, rows, n, out as Float32Array);
     else (f32 ? kernels.logsumexpRowsF32 : genericKernels.logsumexpRows)(src as Float32Array, rows, n, out as Float32Array);
     return out;
   },
@@ -238,7 +274,9 @@ export const cpuBackend: Backend = {
     // Walk index's shape; x is addressed with its own strides except along dim, where index decides.
     const xStrides = x.strides.map((s, d) => (d === dim ? 0 : s));
     forEachRow(index.shape, [index.strides, xStrides, contiguousStrides(index.shape)], [index.offset, x.offset, 0], (o, n, s) => {
-      let io = o[0]!, xo = o[1]!, oo = o[2]!;
+      let io = o[0]!,
+        xo = o[1]!,
+        oo = o[2]!;
       for (let i = 0; i < n; i++, io += s[0]!, xo += s[1]!, oo += s[2]!) {
         const j = idx[io]!;
         checkIndex('gather', j, size, dim);
@@ -257,7 +295,9 @@ export const cpuBackend: Backend = {
     const dimStride = outStrides[dim]!;
     const oStrides = outStrides.map((st, d) => (d === dim ? 0 : st));
     forEachRow(index.shape, [index.strides, src.strides, oStrides], [index.offset, src.offset, 0], (o, n, st) => {
-      let io = o[0]!, so = o[1]!, oo = o[2]!;
+      let io = o[0]!,
+        so = o[1]!,
+        oo = o[2]!;
       for (let i = 0; i < n; i++, io += st[0]!, so += st[1]!, oo += st[2]!) {
         const j = idx[io]!;
         checkIndex('scatterAdd', j, size, dim);
@@ -293,7 +333,12 @@ export const cpuBackend: Backend = {
     }
     for (let i = 0; i < idx.length; i++) checkIndex('scatterAddRows', idx[i]!, rows, 0);
     const out = allocTyped(src.dtype, rows * width);
-    (src.dtype === 'float32' ? kernels.scatterAddRowsF32 : genericKernels.scatterAddRows)(out as Float32Array, width, idx, values as Float32Array);
+    (src.dtype === 'float32' ? kernels.scatterAddRowsF32 : genericKernels.scatterAddRows)(
+      out as Float32Array,
+      width,
+      idx,
+      values as Float32Array,
+    );
     return out;
   },
 
@@ -352,7 +397,10 @@ function argmaxAlong(x: View, axis: number): Int32Array {
       let bi = 0;
       for (let r = 0, p = xo; r < len; r++, p += step) {
         const v = src[p]!;
-        if (v > best || (v !== v && best === best)) { best = v; bi = r; }
+        if (v > best || (v !== v && best === best)) {
+          best = v;
+          bi = r;
+        }
       }
       out[oo] = bi;
     }

@@ -4,7 +4,18 @@ import { erf, erf32 } from './math.js';
 
 /** A strided loop over one row: out[oo + i*os] = f(x[xo + i*xs]). */
 type UnaryLoop = (x: TypedArray, xo: number, xs: number, out: TypedArray, oo: number, os: number, n: number) => void;
-type BinaryLoop = (a: TypedArray, ao: number, as: number, b: TypedArray, bo: number, bs: number, out: TypedArray, oo: number, os: number, n: number) => void;
+type BinaryLoop = (
+  a: TypedArray,
+  ao: number,
+  as: number,
+  b: TypedArray,
+  bo: number,
+  bs: number,
+  out: TypedArray,
+  oo: number,
+  os: number,
+  n: number,
+) => void;
 
 // Each op is a scalar expression in `a` (and `b`). Loops are generated once per op so every op gets
 // its own monomorphic, inlinable loop instead of a shared loop calling a closure per element.
@@ -59,18 +70,20 @@ function compileBinary(expr: string): BinaryLoop {
   return new Function(body)() as BinaryLoop;
 }
 
-export const unaryLoops = Object.fromEntries(
-  Object.entries(UNARY_EXPR).map(([op, expr]) => [op, compileUnary(expr)]),
-) as Record<UnaryOp, UnaryLoop>;
+export const unaryLoops = Object.fromEntries(Object.entries(UNARY_EXPR).map(([op, expr]) => [op, compileUnary(expr)])) as Record<
+  UnaryOp,
+  UnaryLoop
+>;
 
 /** The same loops with float32-accurate erf (gelu, erf), for float32 and int32 tensors. */
 export const unaryLoopsF32 = Object.fromEntries(
   Object.entries(UNARY_EXPR).map(([op, expr]) => [op, expr.includes('erf') ? compileUnary(expr, erf32) : unaryLoops[op as UnaryOp]]),
 ) as Record<UnaryOp, UnaryLoop>;
 
-export const binaryLoops = Object.fromEntries(
-  Object.entries(BINARY_EXPR).map(([op, expr]) => [op, compileBinary(expr)]),
-) as Record<BinaryOp, BinaryLoop>;
+export const binaryLoops = Object.fromEntries(Object.entries(BINARY_EXPR).map(([op, expr]) => [op, compileBinary(expr)])) as Record<
+  BinaryOp,
+  BinaryLoop
+>;
 
 /** Plain strided copy (also converts between typed array kinds). */
 export const copyLoop: UnaryLoop = compileUnary('a');
@@ -86,16 +99,23 @@ export function unaryRunF32Js(op: UnaryOp, x: Float32Array, xOffset: number, out
  */
 export function binaryRunJs(
   op: BinaryOp,
-  a: TypedArray, aOffset: number, aLength: number,
-  b: TypedArray, bOffset: number, bLength: number,
-  out: TypedArray, outOffset: number, n: number,
+  a: TypedArray,
+  aOffset: number,
+  aLength: number,
+  b: TypedArray,
+  bOffset: number,
+  bLength: number,
+  out: TypedArray,
+  outOffset: number,
+  n: number,
 ): void {
   const loop = binaryLoops[op];
   const as = aLength === 1 ? 0 : 1;
   const bs = bLength === 1 ? 0 : 1;
   // Runs end where the output ends or a repeated operand wraps to its start.
-  for (let s = 0; s < n; ) {
-    const ia = as * (s % aLength), ib = bs * (s % bLength);
+  for (let s = 0; s < n;) {
+    const ia = as * (s % aLength),
+      ib = bs * (s % bLength);
     let run = n - s;
     if (as && aLength - ia < run) run = aLength - ia;
     if (bs && bLength - ib < run) run = bLength - ib;

@@ -13,7 +13,21 @@ import { gatherRowsJs, logSoftmaxRowsJs, logsumexpRowsJs, scatterAddRowsJs, soft
  */
 export interface CpuKernels {
   /** See matmulJs: out[M,N] (zeroed) += A @ B with arbitrary strides for A and B. */
-  matmulF32(a: Float32Array, aOffset: number, aRowStride: number, aColStride: number, b: Float32Array, bOffset: number, bRowStride: number, bColStride: number, out: Float32Array, outOffset: number, M: number, N: number, K: number): void;
+  matmulF32(
+    a: Float32Array,
+    aOffset: number,
+    aRowStride: number,
+    aColStride: number,
+    b: Float32Array,
+    bOffset: number,
+    bRowStride: number,
+    bColStride: number,
+    out: Float32Array,
+    outOffset: number,
+    M: number,
+    N: number,
+    K: number,
+  ): void;
   /** Top-k of each contiguous row; values descending, ties to the lower index. */
   topkRowsF32(x: Float32Array, rows: number, n: number, k: number, values: Float32Array, indices: Int32Array): void;
   softmaxRowsF32(x: Float32Array, rows: number, n: number, out: Float32Array): void;
@@ -24,7 +38,18 @@ export interface CpuKernels {
   /** See unaryRunF32Js: out[outOffset + i] = op(x[xOffset + i]) for i < n. */
   unaryF32(op: UnaryOp, x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, n: number): void;
   /** See binaryRunJs: out[outOffset + i] = a[aOffset + i % aLength] op b[bOffset + i % bLength] for i < n. */
-  binaryF32(op: BinaryOp, a: Float32Array, aOffset: number, aLength: number, b: Float32Array, bOffset: number, bLength: number, out: Float32Array, outOffset: number, n: number): void;
+  binaryF32(
+    op: BinaryOp,
+    a: Float32Array,
+    aOffset: number,
+    aLength: number,
+    b: Float32Array,
+    bOffset: number,
+    bLength: number,
+    out: Float32Array,
+    outOffset: number,
+    n: number,
+  ): void;
   /** See sumAxisJs: sums the middle axis of a contiguous [outer, len, inner] block (float64 sums). */
   sumAxisF32(x: Float32Array, offset: number, outer: number, len: number, inner: number, out: Float32Array): void;
 }
@@ -67,4 +92,3 @@ export const genericKernels = {
   scatterAddRows: scatterAddRowsJs,
   sumAxis: sumAxisJs,
 } satisfies Record<string, (...args: never[]) => void>;
-

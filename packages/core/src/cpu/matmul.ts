@@ -10,14 +10,25 @@ import type { TypedArray } from '../dtype.js';
  * that rounding, so all paths, and any faster kernel that follows the same order, agree bit for bit.
  */
 export function matmulJs(
-  a: TypedArray, aOffset: number, aRowStride: number, aColStride: number,
-  b: TypedArray, bOffset: number, bRowStride: number, bColStride: number,
-  out: TypedArray, outOffset: number, M: number, N: number, K: number,
+  a: TypedArray,
+  aOffset: number,
+  aRowStride: number,
+  aColStride: number,
+  b: TypedArray,
+  bOffset: number,
+  bRowStride: number,
+  bColStride: number,
+  out: TypedArray,
+  outOffset: number,
+  M: number,
+  N: number,
+  K: number,
 ): void {
   if (M === 0 || N === 0 || K === 0) return;
   if (a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array) {
     if (M >= MR) matmulBlockedF32(a, aOffset, aRowStride, aColStride, b, bOffset, bRowStride, bColStride, out, outOffset, M, N, K);
-    else if (bColStride !== 1 && bRowStride === 1) matmulDotF32(a, aOffset, aRowStride, aColStride, b, bOffset, bColStride, out, outOffset, M, N, K);
+    else if (bColStride !== 1 && bRowStride === 1)
+      matmulDotF32(a, aOffset, aRowStride, aColStride, b, bOffset, bColStride, out, outOffset, M, N, K);
     else matmulRowsGeneric(a, aOffset, aRowStride, aColStride, b, bOffset, bRowStride, bColStride, out, outOffset, M, N, K);
     return;
   }
@@ -44,9 +55,19 @@ let packB = new Float32Array(KC * NC);
  * the partial sums in out, so results match the simple loop exactly.
  */
 function matmulBlockedF32(
-  a: Float32Array, aOff: number, ars: number, acs: number,
-  b: Float32Array, bOff: number, brs: number, bcs: number,
-  out: Float32Array, oOff: number, M: number, N: number, K: number,
+  a: Float32Array,
+  aOff: number,
+  ars: number,
+  acs: number,
+  b: Float32Array,
+  bOff: number,
+  brs: number,
+  bcs: number,
+  out: Float32Array,
+  oOff: number,
+  M: number,
+  N: number,
+  K: number,
 ): void {
   const f = Math.fround;
   if (packB.length < KC * NC) packB = new Float32Array(KC * NC);
@@ -87,23 +108,67 @@ function matmulBlockedF32(
             edgeTileF32(ap, bp, q0, kc, out, o, N, h, Math.min(NR, N - jp));
             continue;
           }
-          const o1 = o + N, o2 = o1 + N, o3 = o2 + N;
-          let c00 = out[o]!, c01 = out[o + 1]!, c02 = out[o + 2]!, c03 = out[o + 3]!;
-          let c10 = out[o1]!, c11 = out[o1 + 1]!, c12 = out[o1 + 2]!, c13 = out[o1 + 3]!;
-          let c20 = out[o2]!, c21 = out[o2 + 1]!, c22 = out[o2 + 2]!, c23 = out[o2 + 3]!;
-          let c30 = out[o3]!, c31 = out[o3 + 1]!, c32 = out[o3 + 2]!, c33 = out[o3 + 3]!;
+          const o1 = o + N,
+            o2 = o1 + N,
+            o3 = o2 + N;
+          let c00 = out[o]!,
+            c01 = out[o + 1]!,
+            c02 = out[o + 2]!,
+            c03 = out[o + 3]!;
+          let c10 = out[o1]!,
+            c11 = out[o1 + 1]!,
+            c12 = out[o1 + 2]!,
+            c13 = out[o1 + 3]!;
+          let c20 = out[o2]!,
+            c21 = out[o2 + 1]!,
+            c22 = out[o2 + 2]!,
+            c23 = out[o2 + 3]!;
+          let c30 = out[o3]!,
+            c31 = out[o3 + 1]!,
+            c32 = out[o3 + 2]!,
+            c33 = out[o3 + 3]!;
           for (let s = 0, q = q0, end = kc * MR; s < end; s += MR, q += NR) {
-            const x0 = ap[s]!, x1 = ap[s + 1]!, x2 = ap[s + 2]!, x3 = ap[s + 3]!;
-            const y0 = bp[q]!, y1 = bp[q + 1]!, y2 = bp[q + 2]!, y3 = bp[q + 3]!;
-            c00 = f(c00 + x0 * y0); c01 = f(c01 + x0 * y1); c02 = f(c02 + x0 * y2); c03 = f(c03 + x0 * y3);
-            c10 = f(c10 + x1 * y0); c11 = f(c11 + x1 * y1); c12 = f(c12 + x1 * y2); c13 = f(c13 + x1 * y3);
-            c20 = f(c20 + x2 * y0); c21 = f(c21 + x2 * y1); c22 = f(c22 + x2 * y2); c23 = f(c23 + x2 * y3);
-            c30 = f(c30 + x3 * y0); c31 = f(c31 + x3 * y1); c32 = f(c32 + x3 * y2); c33 = f(c33 + x3 * y3);
+            const x0 = ap[s]!,
+              x1 = ap[s + 1]!,
+              x2 = ap[s + 2]!,
+              x3 = ap[s + 3]!;
+            const y0 = bp[q]!,
+              y1 = bp[q + 1]!,
+              y2 = bp[q + 2]!,
+              y3 = bp[q + 3]!;
+            c00 = f(c00 + x0 * y0);
+            c01 = f(c01 + x0 * y1);
+            c02 = f(c02 + x0 * y2);
+            c03 = f(c03 + x0 * y3);
+            c10 = f(c10 + x1 * y0);
+            c11 = f(c11 + x1 * y1);
+            c12 = f(c12 + x1 * y2);
+            c13 = f(c13 + x1 * y3);
+            c20 = f(c20 + x2 * y0);
+            c21 = f(c21 + x2 * y1);
+            c22 = f(c22 + x2 * y2);
+            c23 = f(c23 + x2 * y3);
+            c30 = f(c30 + x3 * y0);
+            c31 = f(c31 + x3 * y1);
+            c32 = f(c32 + x3 * y2);
+            c33 = f(c33 + x3 * y3);
           }
-          out[o] = c00; out[o + 1] = c01; out[o + 2] = c02; out[o + 3] = c03;
-          out[o1] = c10; out[o1 + 1] = c11; out[o1 + 2] = c12; out[o1 + 3] = c13;
-          out[o2] = c20; out[o2 + 1] = c21; out[o2 + 2] = c22; out[o2 + 3] = c23;
-          out[o3] = c30; out[o3 + 1] = c31; out[o3 + 2] = c32; out[o3 + 3] = c33;
+          out[o] = c00;
+          out[o + 1] = c01;
+          out[o + 2] = c02;
+          out[o + 3] = c03;
+          out[o1] = c10;
+          out[o1 + 1] = c11;
+          out[o1 + 2] = c12;
+          out[o1 + 3] = c13;
+          out[o2] = c20;
+          out[o2 + 1] = c21;
+          out[o2 + 2] = c22;
+          out[o2 + 3] = c23;
+          out[o3] = c30;
+          out[o3 + 1] = c31;
+          out[o3 + 2] = c32;
+          out[o3 + 3] = c33;
         }
       }
     }
@@ -111,7 +176,17 @@ function matmulBlockedF32(
 }
 
 /** The h×w corner of a tile (h ≤ MR, w ≤ NR) at the bottom or right edge, one element at a time. */
-function edgeTileF32(ap: Float32Array, bp: Float32Array, q0: number, kc: number, out: Float32Array, o: number, N: number, h: number, w: number): void {
+function edgeTileF32(
+  ap: Float32Array,
+  bp: Float32Array,
+  q0: number,
+  kc: number,
+  out: Float32Array,
+  o: number,
+  N: number,
+  h: number,
+  w: number,
+): void {
   const f = Math.fround;
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
@@ -127,9 +202,18 @@ function edgeTileF32(ap: Float32Array, bp: Float32Array, q0: number, kc: number,
  * output, read straight from B, where packing B would cost as much as the product itself.
  */
 function matmulDotF32(
-  a: Float32Array, aOff: number, ars: number, acs: number,
-  b: Float32Array, bOff: number, bcs: number,
-  out: Float32Array, oOff: number, M: number, N: number, K: number,
+  a: Float32Array,
+  aOff: number,
+  ars: number,
+  acs: number,
+  b: Float32Array,
+  bOff: number,
+  bcs: number,
+  out: Float32Array,
+  oOff: number,
+  M: number,
+  N: number,
+  K: number,
 ): void {
   const f = Math.fround;
   for (let i = 0; i < M; i++) {
@@ -149,9 +233,19 @@ function matmulDotF32(
  * contiguous [K,N] panel: O(K·N) work against O(M·N·K) for the product.
  */
 function matmulRowsGeneric(
-  a: TypedArray, aOffset: number, aRowStride: number, aColStride: number,
-  b: TypedArray, bOffset: number, bRowStride: number, bColStride: number,
-  out: TypedArray, outOffset: number, M: number, N: number, K: number,
+  a: TypedArray,
+  aOffset: number,
+  aRowStride: number,
+  aColStride: number,
+  b: TypedArray,
+  bOffset: number,
+  bRowStride: number,
+  bColStride: number,
+  out: TypedArray,
+  outOffset: number,
+  M: number,
+  N: number,
+  K: number,
 ): void {
   if (bColStride !== 1 && N > 1) {
     const packed = new (b.constructor as new (n: number) => TypedArray)(K * N);

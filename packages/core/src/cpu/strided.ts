@@ -39,7 +39,11 @@ export function forEachRow(
   const offsets = Float64Array.from(baseOffsets);
   for (const d of shape) if (d === 0) return;
   if (cs.length === 0) {
-    row(offsets, 1, stridesList.map(() => 0));
+    row(
+      offsets,
+      1,
+      stridesList.map(() => 0),
+    );
     return;
   }
   const nd = cs.length;

@@ -28,7 +28,12 @@ export function sortRowPositions(indices: Int32Array): { rows: Int32Array; posit
 }
 
 /** Distinct rows of `indices` (−1 ignored), ascending and padded with −1, with their summed `src` rows ([n, width] row-major). */
-export function uniqueRowsOf(indices: Int32Array, src: TypedArray, width: number, dtype: DType): { indices: Int32Array; values: TypedArray } {
+export function uniqueRowsOf(
+  indices: Int32Array,
+  src: TypedArray,
+  width: number,
+  dtype: DType,
+): { indices: Int32Array; values: TypedArray } {
   const n = indices.length;
   const outIdx = new Int32Array(n).fill(-1);
   const out = allocTyped(dtype, n * width);

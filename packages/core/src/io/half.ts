@@ -72,7 +72,8 @@ export function float32ToBfloat16(x: Float32Array, out = new Uint16Array(x.lengt
   const xb = bitsOf(x);
   for (let i = 0; i < x.length; i++) {
     const f = xb[i]!;
-    if ((f & 0x7fffffff) > 0x7f800000) out[i] = (f >>> 16) | 0x0040; // NaN: truncating could give Inf, so force quiet
+    if ((f & 0x7fffffff) > 0x7f800000)
+      out[i] = (f >>> 16) | 0x0040; // NaN: truncating could give Inf, so force quiet
     else out[i] = (f + 0x7fff + ((f >>> 16) & 1)) >>> 16; // round to even; finite max may carry to Inf, as it should
   }
   return out;

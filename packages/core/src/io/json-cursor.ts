@@ -110,7 +110,8 @@ export class JsonCursor {
       const c = t.charCodeAt(i);
       if (Number.isNaN(c)) this.fail(`string starting at character ${start} is not closed`);
       if (c === 0x22) break;
-      if (c < 0x20) this.fail(`string starting at character ${start} holds the control character U+${c.toString(16).padStart(4, '0')} unescaped`);
+      if (c < 0x20)
+        this.fail(`string starting at character ${start} holds the control character U+${c.toString(16).padStart(4, '0')} unescaped`);
       if (c === 0x5c) {
         escaped = true;
         const e = t[i + 1];
@@ -151,7 +152,11 @@ export class JsonCursor {
   /** Reads true, false or null. */
   literal(): boolean | null {
     this.ws();
-    for (const [word, value] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, value] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (this.text.startsWith(word, this.pos)) {
         this.pos += word.length;
         return value;

@@ -8,12 +8,18 @@ import { writeFileAtomic } from './atomic-file.js';
 export { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 
 /** Saves named tensors (and optional string metadata) to a safetensors file, atomically. */
-export async function writeSafetensorsFile(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   await writeFileAtomic(path, saveSafetensors(tensors, metadata));
 }
 
 /** Loads the tensors and the `__metadata__` strings of a safetensors file. */
-export async function readSafetensorsFileWithMetadata(path: string): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
+export async function readSafetensorsFileWithMetadata(
+  path: string,
+): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
   const { readFile } = await import('node:fs/promises');
   const bytes = await readFile(path);
   try {

@@ -9,14 +9,26 @@ import { parseSafetensorsHeader, tensorLabel, type ParsedHeader } from './safete
 
 /** Element types of the safetensors format that this reader and writer know. */
 export type SafetensorsDType =
-  | 'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16'
-  | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64';
+  'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16' | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64';
 
 // Bytes per element, listed in the reference writer's dtype order: it writes tensors by
 // descending position here, then by name, which keeps every tensor aligned to its element size.
 const ITEM_SIZE: Readonly<Record<SafetensorsDType, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 const DTYPES = Object.keys(ITEM_SIZE) as SafetensorsDType[];
 const RANK = new Map<string, number>(DTYPES.map((d, i) => [d, i]));
@@ -82,7 +94,9 @@ function checkedNumel(shape: unknown, what: string): number {
   let n = 1;
   for (const d of shape as unknown[]) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      fail(`${what}: shape ${clip(`[${shape.map(describe).join(',')}]`)} has a dimension that is not a non-negative integer: ${describe(d)}`);
+      fail(
+        `${what}: shape ${clip(`[${shape.map(describe).join(',')}]`)} has a dimension that is not a non-negative integer: ${describe(d)}`,
+      );
     }
     n *= d;
   }
@@ -102,10 +116,7 @@ function compareCodePoints(a: string, b: string): number {
 }
 
 /** Serialises raw tensors (and optional string metadata) into a safetensors file image. */
-export function encodeSafetensors(
-  entries: Record<string, SafetensorsEntryInput>,
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function encodeSafetensors(entries: Record<string, SafetensorsEntryInput>, metadata?: Record<string, string>): Uint8Array {
   assertLittleEndianHost();
   const items = Object.keys(entries).map((name) => {
     const { dtype, shape, data } = entries[name]!;
@@ -197,7 +208,9 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
     if (end > dataLength) fail(`${what}: data_offsets [${begin},${end}] beyond the ${dataLength}-byte data buffer`);
     const expected = numel * ITEM_SIZE[dtype as SafetensorsDType];
     if (end - begin !== expected) {
-      fail(`${what}: data_offsets [${begin},${end}] span ${end - begin} bytes but shape ${clip(`[${shape.join(',')}]`)} of ${dtype} needs ${expected}`);
+      fail(
+        `${what}: data_offsets [${begin},${end}] span ${end - begin} bytes but shape ${clip(`[${shape.join(',')}]`)} of ${dtype} needs ${expected}`,
+      );
     }
     found.push({ name, dtype: dtype as SafetensorsDType, shape, begin, end });
   }

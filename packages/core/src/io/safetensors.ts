@@ -99,7 +99,9 @@ function typedArrayOf(name: string, { dtype, bytes }: SafetensorsEntry): TypedAr
       return narrowToInt32(name, dtype, bytes);
     case 'F8_E5M2':
     case 'F8_E4M3':
-      throw new SafetensorsError(`safetensors: ${tensorLabel(name)} has dtype ${dtype}, which loadSafetensors does not convert; supported: F16, BF16, F32, F64 and integer types`);
+      throw new SafetensorsError(
+        `safetensors: ${tensorLabel(name)} has dtype ${dtype}, which loadSafetensors does not convert; supported: F16, BF16, F32, F64 and integer types`,
+      );
   }
 }
 
@@ -117,8 +119,11 @@ function narrowToInt32(name: string, dtype: 'U32' | 'I64' | 'U64', bytes: Uint8A
     const fits = dtype === 'I64' ? hi === lo >> 31 : hi === 0 && lo >= 0;
     if (!fits) {
       const dv = new DataView(bytes.buffer, bytes.byteOffset);
-      const value = dtype === 'U32' ? dv.getUint32(i * 4, true) : dtype === 'I64' ? dv.getBigInt64(i * 8, true) : dv.getBigUint64(i * 8, true);
-      throw new SafetensorsError(`safetensors: ${tensorLabel(name)} (${dtype}) element ${i} is ${value}, outside the int32 range [-2147483648, 2147483647]`);
+      const value =
+        dtype === 'U32' ? dv.getUint32(i * 4, true) : dtype === 'I64' ? dv.getBigInt64(i * 8, true) : dv.getBigUint64(i * 8, true);
+      throw new SafetensorsError(
+        `safetensors: ${tensorLabel(name)} (${dtype}) element ${i} is ${value}, outside the int32 range [-2147483648, 2147483647]`,
+      );
     }
     out[i] = lo;
   }

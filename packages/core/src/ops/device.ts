@@ -8,7 +8,13 @@ import { wrap } from './util.js';
 
 /** Whether `v` looks like a Backend (has the storage methods `to` relies on). */
 export function isBackend(v: unknown): v is Backend {
-  return typeof v === 'object' && v !== null && typeof (v as Backend).name === 'string' && typeof (v as Backend).fromTypedArray === 'function' && typeof (v as Backend).readSync === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Backend).name === 'string' &&
+    typeof (v as Backend).fromTypedArray === 'function' &&
+    typeof (v as Backend).readSync === 'function'
+  );
 }
 
 /** A copy of x on `backend` (x itself when already there); differentiable: the gradient moves back. */
@@ -18,7 +24,9 @@ export function toBackend(x: Tensor, backend: Backend): Tensor {
   try {
     data = x.backend.readSync(x);
   } catch (e) {
-    throw new Error(`to: cannot read ${fmt(x.shape)} from the ${x.backend.name} backend synchronously (${(e as Error).message}); use await t.toAsync(backend)`);
+    throw new Error(
+      `to: cannot read ${fmt(x.shape)} from the ${x.backend.name} backend synchronously (${(e as Error).message}); use await t.toAsync(backend)`,
+    );
   }
   const out = wrap(backend, backend.fromTypedArray(data), x.shape, x.dtype);
   return record('to', out, [x], (dy) => [toBackend(dy, x.backend)]);

@@ -71,14 +71,23 @@ export const sub = (a: Operand, b: Operand): Tensor => binary('sub', a, b, (dy) 
 /** a * b with broadcasting. */
 export const mul = (a: Operand, b: Operand): Tensor => binary('mul', a, b, (dy, A, B) => [mul(dy, B), mul(dy, A)]);
 /** a / b with broadcasting (true division: int32 operands give float32). */
-export const div = (a: Operand, b: Operand): Tensor => binary('div', a, b, (dy, A, B, out) => [div(dy, B), neg(mul(dy, div(out, B)))], true);
+export const div = (a: Operand, b: Operand): Tensor =>
+  binary('div', a, b, (dy, A, B, out) => [div(dy, B), neg(mul(dy, div(out, B)))], true);
 /** a ** b with broadcasting. */
 export const pow = (a: Operand, b: Operand): Tensor =>
   binary('pow', a, b, (dy, A, B, out) => [mul(dy, mul(B, pow(A, sub(B, 1)))), B.requiresGrad ? mul(dy, mul(out, log(A))) : null], true);
 /** Elementwise maximum (gradient goes to a where a >= b). */
-export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', a, b, (dy, A, B) => { const m = ge(A, B); return [mul(dy, m), mul(dy, sub(1, m))]; });
+export const maximum = (a: Operand, b: Operand): Tensor =>
+  binary('maximum', a, b, (dy, A, B) => {
+    const m = ge(A, B);
+    return [mul(dy, m), mul(dy, sub(1, m))];
+  });
 /** Elementwise minimum (gradient goes to a where a <= b). */
-export const minimum = (a: Operand, b: Operand): Tensor => binary('minimum', a, b, (dy, A, B) => { const m = le(A, B); return [mul(dy, m), mul(dy, sub(1, m))]; });
+export const minimum = (a: Operand, b: Operand): Tensor =>
+  binary('minimum', a, b, (dy, A, B) => {
+    const m = le(A, B);
+    return [mul(dy, m), mul(dy, sub(1, m))];
+  });
 /** 1 where a == b else 0, in the promoted dtype. */
 export const eq = (a: Operand, b: Operand): Tensor => binary('eq', a, b, null);
 export const ne = (a: Operand, b: Operand): Tensor => binary('ne', a, b, null);

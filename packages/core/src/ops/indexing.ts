@@ -30,7 +30,9 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   requireInt('scatterAdd', 'index', index);
   const d = normalizeDim('scatterAdd', dim, x.ndim, x.shape);
   if (index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((v, i) => v !== src.shape[i] || (i !== d && v > x.shape[i]!))) {
-    throw new ShapeError(`scatterAdd: index ${fmt(index.shape)} and src ${fmt(src.shape)} must have the same shape, fitting x ${fmt(x.shape)} outside dim ${dim}`);
+    throw new ShapeError(
+      `scatterAdd: index ${fmt(index.shape)} and src ${fmt(src.shape)} must have the same shape, fitting x ${fmt(x.shape)} outside dim ${dim}`,
+    );
   }
   sameBackend('scatterAdd', x, index, src);
   const S = cast(src, x.dtype);
@@ -128,7 +130,10 @@ export function oneHot(indices: Tensor, numClasses?: number): Tensor {
   if (readable) {
     const v = indices.toTypedArray();
     for (let i = 0; i < v.length; i++) {
-      if (v[i]! < 0 || v[i]! >= classes) throw new RangeError(`oneHot: index ${v[i]} at flat index ${i} out of range for ${classes} classes; expected 0 <= index < ${classes}`);
+      if (v[i]! < 0 || v[i]! >= classes)
+        throw new RangeError(
+          `oneHot: index ${v[i]} at flat index ${i} out of range for ${classes} classes; expected 0 <= index < ${classes}`,
+        );
     }
   }
   return eq(unsqueeze(indices, -1), iota(indices.backend, classes));

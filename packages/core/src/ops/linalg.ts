@@ -15,7 +15,8 @@ import { broadcastView, sameBackend, wrap } from './util.js';
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   sameBackend('matmul', a, b);
-  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both operands need at least 1 dim, got ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new ShapeError(`matmul: both operands need at least 1 dim, got ${fmt(a.shape)} @ ${fmt(b.shape)}`);
   const K = a.shape[a.ndim - 1]!;
   const Kb = b.ndim === 1 ? b.shape[0]! : b.shape[b.ndim - 2]!;
   if (K !== Kb) throw new ShapeError(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`);

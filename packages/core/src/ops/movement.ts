@@ -34,10 +34,12 @@ function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
   }
   if (unknown >= 0) {
     const known = shapeSize(out.filter((_, i) => i !== unknown));
-    if (known === 0 || x.size % known !== 0) throw new ShapeError(`${op}: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
+    if (known === 0 || x.size % known !== 0)
+      throw new ShapeError(`${op}: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
     out[unknown] = x.size / known;
   }
-  if (shapeSize(out) !== x.size) throw new ShapeError(`${op}: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)} (${shapeSize(out)} elements)`);
+  if (shapeSize(out) !== x.size)
+    throw new ShapeError(`${op}: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)} (${shapeSize(out)} elements)`);
   return out;
 }
 
@@ -50,7 +52,11 @@ function viewStrides(x: Tensor, shape: readonly number[]): number[] | null {
   let o = 0;
   let n = 0;
   while (n < shape.length) {
-    if (shape[n] === 1) { strides[n] = 1; n++; continue; }
+    if (shape[n] === 1) {
+      strides[n] = 1;
+      n++;
+      continue;
+    }
     if (o >= oldDims.length) return null;
     let oldCount = oldDims[o]![0];
     let newCount = shape[n]!;
@@ -89,10 +95,15 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Reorders dims: output dim i is input dim dims[i]. A view. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
-  if (dims.length !== x.ndim) throw new ShapeError(`permute: got ${dims.length} dims ${JSON.stringify(dims)} for a ${x.ndim}-d tensor ${fmt(x.shape)}`);
+  if (dims.length !== x.ndim)
+    throw new ShapeError(`permute: got ${dims.length} dims ${JSON.stringify(dims)} for a ${x.ndim}-d tensor ${fmt(x.shape)}`);
   const p = dims.map((d) => normalizeDim('permute', d, x.ndim, x.shape));
   if (new Set(p).size !== p.length) throw new ShapeError(`permute: dims ${JSON.stringify(dims)} are not a permutation of 0..${x.ndim - 1}`);
-  const out = x._view(p.map((d) => x.shape[d]!), p.map((d) => x.strides[d]!), x.offset);
+  const out = x._view(
+    p.map((d) => x.shape[d]!),
+    p.map((d) => x.strides[d]!),
+    x.offset,
+  );
   const inverse = new Array<number>(p.length);
   p.forEach((d, i) => (inverse[d] = i));
   return record('permute', out, [x], (dy) => [permute(dy, inverse)]);
@@ -128,7 +139,8 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number): Tensor {
   const d = normalizeDim('slice', dim, x.ndim, x.shape);
   const n = x.shape[d]!;
   const clampIndex = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
-  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) throw new RangeError(`slice: start/end must be integers, got ${start}, ${end}`);
+  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end)))
+    throw new RangeError(`slice: start/end must be integers, got ${start}, ${end}`);
   const s = clampIndex(start);
   const e = Math.max(s, clampIndex(end ?? n));
   const shape = x.shape.map((v, i) => (i === d ? e - s : v));
@@ -151,10 +163,17 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 
 /** Removes `dim` if it has size 1, or every size-1 dim when `dim` is omitted. */
 export function squeeze(x: Tensor, dim?: number): Tensor {
-  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (dim === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const d = normalizeDim('squeeze', dim, x.ndim, x.shape);
   if (x.shape[d] !== 1) return x;
-  return reshape(x, x.shape.filter((_, i) => i !== d));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== d),
+  );
 }
 
 /** Merges dims startDim..endDim into one. */
@@ -201,7 +220,10 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
     }
   }
   const d = normalizeDim('stack', dim, first.ndim + 1);
-  return concat(tensors.map((t) => unsqueeze(t, d)), d);
+  return concat(
+    tensors.map((t) => unsqueeze(t, d)),
+    d,
+  );
 }
 
 /** PyTorch's name for `concat`. */
@@ -216,7 +238,8 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
   const n = x.shape[d]!;
   let sizes: number[];
   if (typeof sizeOrSections === 'number') {
-    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new RangeError(`split: size ${sizeOrSections} must be a positive integer`);
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0)
+      throw new RangeError(`split: size ${sizeOrSections} must be a positive integer`);
     sizes = [];
     for (let at = 0; at < n; at += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - at));
     if (n === 0) sizes = [0];
@@ -224,7 +247,9 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
     sizes = [...sizeOrSections];
     const total = sizes.reduce((a, b) => a + b, 0);
     if (sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== n) {
-      throw new ShapeError(`split: sections ${JSON.stringify(sizes)} must be non-negative integers summing to ${n} (dim ${dim} of ${fmt(x.shape)}), got sum ${total}`);
+      throw new ShapeError(
+        `split: sections ${JSON.stringify(sizes)} must be non-negative integers summing to ${n} (dim ${dim} of ${fmt(x.shape)}), got sum ${total}`,
+      );
     }
   }
   const out: Tensor[] = [];

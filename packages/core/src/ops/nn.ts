@@ -48,7 +48,12 @@ export function logsumexp(x: Tensor, dim: number | readonly number[] = -1, keepd
     const rest = x.shape.map((_, i) => i).filter((i) => !dims.includes(i));
     const moved = reshape(x.permute([...rest, ...dims]), [...rest.map((i) => x.shape[i]!), -1]);
     const r = logsumexp(moved, -1, false);
-    return keepdim ? reshape(r, x.shape.map((v, i) => (dims.includes(i) ? 1 : v))) : r;
+    return keepdim
+      ? reshape(
+          r,
+          x.shape.map((v, i) => (dims.includes(i) ? 1 : v)),
+        )
+      : r;
   }
   const d = dims[0]!;
   const xl = d === x.ndim - 1 ? x : transpose(x, d, -1);
@@ -58,7 +63,12 @@ export function logsumexp(x: Tensor, dim: number | readonly number[] = -1, keepd
     const kept = [...outShape, 1];
     return [mul(expand(reshape(dy, kept), xl.shape), exp(sub(xl, reshape(out, kept))))];
   });
-  return keepdim ? reshape(r, x.shape.map((v, i) => (i === d ? 1 : v))) : r;
+  return keepdim
+    ? reshape(
+        r,
+        x.shape.map((v, i) => (i === d ? 1 : v)),
+      )
+    : r;
 }
 
 export interface CrossEntropyOptions {
@@ -78,7 +88,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   if (logits.ndim < 1 || targets.ndim !== logits.ndim - 1 || targets.shape.some((v, i) => v !== logits.shape[i])) {
     throw new ShapeError(`crossEntropy: targets ${fmt(targets.shape)} must equal logits ${fmt(logits.shape)} without the last (class) dim`);
   }
-  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`crossEntropy: labelSmoothing ${labelSmoothing} must be in [0, 1)`);
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+    throw new RangeError(`crossEntropy: labelSmoothing ${labelSmoothing} must be in [0, 1)`);
   const C = logits.shape[logits.ndim - 1]!;
   // Targets are checked (and counted) on the CPU backend; on a device that would read them back every
   // step, so there the count of non-ignored targets is computed with ops and the gather's bounds apply.
@@ -113,7 +124,10 @@ export function layerNorm(x: Tensor, normalizedDims = 1, weight?: Tensor | null,
   }
   const dims = Array.from({ length: normalizedDims }, (_, i) => x.ndim - normalizedDims + i);
   const normShape = x.shape.slice(-normalizedDims);
-  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [name, p] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (p && (p.ndim !== normShape.length || p.shape.some((v, i) => v !== normShape[i]))) {
       throw new ShapeError(`layerNorm: ${name} ${fmt(p.shape)} must have the normalized shape ${fmt(normShape)}`);
     }

@@ -79,7 +79,17 @@ export function allClose(actual: Comparable, expected: Comparable, tol: Toleranc
   const { rtol = 1e-5, atol = 1e-6, equalNan = true } = tol;
   const a = flatten(actual);
   const b = flatten(expected);
-  const report: AllCloseReport = { ok: true, shapeA: a.shape, shapeB: b.shape, mismatches: 0, maxAbsDiff: 0, maxRelDiff: 0, worst: null, first: [], message: '' };
+  const report: AllCloseReport = {
+    ok: true,
+    shapeA: a.shape,
+    shapeB: b.shape,
+    mismatches: 0,
+    maxAbsDiff: 0,
+    maxRelDiff: 0,
+    worst: null,
+    first: [],
+    message: '',
+  };
   if (!shapesEqual(a.shape, b.shape) || a.data.length !== b.data.length) {
     report.ok = false;
     report.message = `allClose: shapes differ: actual [${a.shape.join(',')}] vs expected [${b.shape.join(',')}]`;
@@ -116,7 +126,9 @@ export function allClose(actual: Comparable, expected: Comparable, tol: Toleranc
   if (report.mismatches > 0) {
     report.ok = false;
     const w = report.worst!;
-    const list = report.first.map((f) => `  [${f.index.join(',')}]: ${f.actual} vs ${f.expected} (diff ${f.absDiff.toExponential(3)})`).join('\n');
+    const list = report.first
+      .map((f) => `  [${f.index.join(',')}]: ${f.actual} vs ${f.expected} (diff ${f.absDiff.toExponential(3)})`)
+      .join('\n');
     report.message =
       `allClose: ${report.mismatches} of ${a.data.length} elements differ beyond atol=${atol}, rtol=${rtol} (shape [${a.shape.join(',')}])\n` +
       `  worst at [${w.index.join(',')}]: actual ${w.actual}, expected ${w.expected}, |diff| ${w.absDiff.toExponential(3)}\n` +

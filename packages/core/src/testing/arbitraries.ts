@@ -25,9 +25,9 @@ export function arbShape(options: ShapeOptions = {}): fc.Arbitrary<number[]> {
 export function arbBroadcastShapeList(count: number, options: ShapeOptions = {}): fc.Arbitrary<number[][]> {
   return arbShape(options).chain((full) =>
     fc.array(
-      fc.tuple(fc.integer({ min: 0, max: full.length }), fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length })).map(([drop, ones]) =>
-        full.map((d, i) => (ones[i] ? 1 : d)).slice(drop),
-      ),
+      fc
+        .tuple(fc.integer({ min: 0, max: full.length }), fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }))
+        .map(([drop, ones]) => full.map((d, i) => (ones[i] ? 1 : d)).slice(drop)),
       { minLength: count, maxLength: count },
     ),
   );

@@ -66,7 +66,12 @@ function shapesArb(options: CheckKernelOptions, arity: number): fc.Arbitrary<num
 }
 
 /** Compares one case; returns null when close, else the report or the error the kernel threw. */
-async function compare(kernel: (...inputs: Tensor[]) => KernelOutput | Promise<KernelOutput>, reference: (...inputs: Tensor[]) => Tensor, c: Case, tol: Tolerance): Promise<{ report: AllCloseReport | null; error: string | null } | null> {
+async function compare(
+  kernel: (...inputs: Tensor[]) => KernelOutput | Promise<KernelOutput>,
+  reference: (...inputs: Tensor[]) => Tensor,
+  c: Case,
+  tol: Tolerance,
+): Promise<{ report: AllCloseReport | null; error: string | null } | null> {
   const inputs = () => c.values.map((v, i) => tensor(v, { shape: c.shapes[i]!, dtype: c.dtype }));
   const expected = reference(...inputs());
   let out: KernelOutput;
@@ -75,7 +80,13 @@ async function compare(kernel: (...inputs: Tensor[]) => KernelOutput | Promise<K
   } catch (e) {
     return { report: null, error: `kernel threw: ${(e as Error).message}` };
   }
-  const actual = out instanceof Object && 'shape' in out && 'toTypedArray' in out ? out : tensor(Array.from(out as ArrayLike<number>), { shape: out.length === expected.size ? expected.shape : [out.length], dtype: 'float64' });
+  const actual =
+    out instanceof Object && 'shape' in out && 'toTypedArray' in out
+      ? out
+      : tensor(Array.from(out as ArrayLike<number>), {
+          shape: out.length === expected.size ? expected.shape : [out.length],
+          dtype: 'float64',
+        });
   const report = allClose(actual, expected, tol);
   return report.ok ? null : { report, error: null };
 }
@@ -99,7 +110,7 @@ async function dropSlices(c: Case, fails: (c: Case) => Promise<boolean>): Promis
   const same = c.shapes.every((s) => s.length === c.shapes[0]!.length && s.every((v, j) => v === c.shapes[0]![j]));
   if (!same) return c;
   let current = c;
-  for (let progress = true; progress; ) {
+  for (let progress = true; progress;) {
     progress = false;
     const shape = current.shapes[0]!;
     for (let d = 0; d < shape.length && !progress; d++) {
@@ -115,7 +126,8 @@ async function dropSlices(c: Case, fails: (c: Case) => Promise<boolean>): Promis
   return current;
 }
 
-const show = (values: readonly number[]): string => (values.length <= 16 ? `[${values.join(', ')}]` : `[${values.slice(0, 16).join(', ')}, … (${values.length} values)]`);
+const show = (values: readonly number[]): string =>
+  values.length <= 16 ? `[${values.join(', ')}]` : `[${values.slice(0, 16).join(', ')}, … (${values.length} values)]`;
 
 /**
  * Checks `kernel` against `reference` on random inputs with fast-check: shapes from `shapes`, one
@@ -130,22 +142,39 @@ export async function checkKernel(
   options: CheckKernelOptions = {},
 ): Promise<CheckKernelResult> {
   const arity = options.arity ?? (Array.isArray(options.shapes) ? options.shapes.length : reference.length);
-  if (!Number.isInteger(arity) || arity < 1) throw new RangeError(`checkKernel: cannot tell the number of inputs (got ${arity}); pass shapes or arity`);
+  if (!Number.isInteger(arity) || arity < 1)
+    throw new RangeError(`checkKernel: cannot tell the number of inputs (got ${arity}); pass shapes or arity`);
   const dtypes = options.dtypes ?? ['float32'];
   if (dtypes.length === 0) throw new RangeError('checkKernel: dtypes is empty');
   const numRuns = options.numRuns ?? 100;
   const caseArb: fc.Arbitrary<Case> = fc.tuple(shapesArb(options, arity), fc.constantFrom(...dtypes)).chain(([shapes, dtype]) =>
-    fc.tuple(...shapes.map((shape) => arbValues(shape.reduce((a, b) => a * b, 1), { ...options.values, dtype }))).map((values) => ({ shapes, dtype, values })),
+    fc
+      .tuple(
+        ...shapes.map((shape) =>
+          arbValues(
+            shape.reduce((a, b) => a * b, 1),
+            { ...options.values, dtype },
+          ),
+        ),
+      )
+      .map((values) => ({ shapes, dtype, values })),
   );
   const details = await fc.check(
     fc.asyncProperty(caseArb, async (c) => (await compare(kernel, reference, c, toleranceFor(c.dtype, options.tolerances))) === null),
     { numRuns, seed: options.seed },
   );
-  if (!details.failed) return { ok: true, numRuns: details.numRuns, counterexample: null, message: `checkKernel: ${details.numRuns} cases agree` };
+  if (!details.failed)
+    return { ok: true, numRuns: details.numRuns, counterexample: null, message: `checkKernel: ${details.numRuns} cases agree` };
   const shrunk = details.counterexample?.[0];
   if (shrunk === undefined) throw new Error(`checkKernel: fast-check failed without a counterexample: ${String(details.errorInstance)}`);
-  const c = await dropSlices(shrunk, async (k) => (await compare(kernel, reference, k, toleranceFor(k.dtype, options.tolerances))) !== null);
-  const outcome = (await compare(kernel, reference, c, toleranceFor(c.dtype, options.tolerances))) ?? { report: null, error: 'passes when re-run (is the kernel non-deterministic?)' };
+  const c = await dropSlices(
+    shrunk,
+    async (k) => (await compare(kernel, reference, k, toleranceFor(k.dtype, options.tolerances))) !== null,
+  );
+  const outcome = (await compare(kernel, reference, c, toleranceFor(c.dtype, options.tolerances))) ?? {
+    report: null,
+    error: 'passes when re-run (is the kernel non-deterministic?)',
+  };
   const w = outcome.report?.worst;
   const lines = [
     `checkKernel: kernel differs from reference (shrunk to the smallest failing case after ${details.numRuns} runs, ${details.numShrinks} shrinks; seed ${details.seed})`,
@@ -159,6 +188,13 @@ export async function checkKernel(
   ];
   const message = lines.join('\n');
   const err = new Error(message);
-  Object.assign(err, { result: { ok: false, numRuns: details.numRuns, counterexample: { shapes: c.shapes, dtype: c.dtype, inputs: c.values, ...outcome }, message } });
+  Object.assign(err, {
+    result: {
+      ok: false,
+      numRuns: details.numRuns,
+      counterexample: { shapes: c.shapes, dtype: c.dtype, inputs: c.values, ...outcome },
+      message,
+    },
+  });
   throw err;
 }

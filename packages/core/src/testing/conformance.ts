@@ -87,7 +87,11 @@ function size(shape: readonly number[]): number {
 function draw(n: number, seed: number, v: Values, dtype: DType): number[] {
   const rng = new Rng(seed);
   const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) out[i] = v.ints || dtype === 'int32' ? Math.round(v.min) + rng.int(Math.round(v.max) - Math.round(v.min) + 1) : v.min + (v.max - v.min) * rng.random();
+  for (let i = 0; i < n; i++)
+    out[i] =
+      v.ints || dtype === 'int32'
+        ? Math.round(v.min) + rng.int(Math.round(v.max) - Math.round(v.min) + 1)
+        : v.min + (v.max - v.min) * rng.random();
   return out;
 }
 
@@ -142,14 +146,18 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
   const skip = new Set(options.skip ?? []);
   const baseTol: Tolerance = { rtol: 1e-4, atol: 1e-5, ...options.tolerance };
   const tolOf = (key: string, dtype: DType): Tolerance =>
-    dtype === 'int32' ? { rtol: 0, atol: 0 } : { ...baseTol, ...(options.tolerances?.[key.split('.')[0]!] ?? {}), ...(options.tolerances?.[key] ?? {}) };
+    dtype === 'int32'
+      ? { rtol: 0, atol: 0 }
+      : { ...baseTol, ...(options.tolerances?.[key.split('.')[0]!] ?? {}), ...(options.tolerances?.[key] ?? {}) };
   let backend: Backend;
 
   const dim = fc.constantFrom(...sizes);
   const small = fc.constantFrom(...sizes.filter((s) => s <= 5));
   /** Shapes of rank 1..3 whose element count stays modest. */
   const shapeArb = (minRank = 1, maxRank = 3): fc.Arbitrary<number[]> =>
-    fc.integer({ min: minRank, max: maxRank }).chain((rank) => fc.tuple(...Array.from({ length: rank }, (_, i) => (i === rank - 1 ? dim : small))));
+    fc
+      .integer({ min: minRank, max: maxRank })
+      .chain((rank) => fc.tuple(...Array.from({ length: rank }, (_, i) => (i === rank - 1 ? dim : small))));
   const specArb = (shape: fc.Arbitrary<number[]> = shapeArb()): fc.Arbitrary<InputSpec> =>
     fc.record({ shape, layout: fc.constantFrom<Layout>('contiguous', 'transposed', 'sliced'), seed: fc.nat() });
 
@@ -159,8 +167,13 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
     if (!shapesEqual(actual.shape, expected.shape)) {
       throw new Error(`${name} ${key}: shape [${actual.shape.join(',')}] vs reference [${expected.shape.join(',')}] (${context})`);
     }
-    if (actual.dtype !== expected.dtype) throw new Error(`${name} ${key}: dtype ${actual.dtype} vs reference ${expected.dtype} (${context})`);
-    const r = allClose(reference(() => tensor(got, { shape: actual.shape, dtype: actual.dtype })), expected, tolOf(key, expected.dtype));
+    if (actual.dtype !== expected.dtype)
+      throw new Error(`${name} ${key}: dtype ${actual.dtype} vs reference ${expected.dtype} (${context})`);
+    const r = allClose(
+      reference(() => tensor(got, { shape: actual.shape, dtype: actual.dtype })),
+      expected,
+      tolOf(key, expected.dtype),
+    );
     if (!r.ok) throw new Error(`${name} ${key} (${context}): ${r.message}`);
   }
 
@@ -176,8 +189,28 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
     outDtype: DType,
     context: string,
   ): Promise<void> {
-    const got = on(backend, () => wrapOn(backend, kernel(backend, inputs.map((x) => build(x.spec, x.values, x.dtype))), outShape, outDtype));
-    const want = reference(() => wrapOn(cpuBackend, kernel(cpuBackend, inputs.map((x) => build(x.spec, x.values, x.dtype))), outShape, outDtype));
+    const got = on(backend, () =>
+      wrapOn(
+        backend,
+        kernel(
+          backend,
+          inputs.map((x) => build(x.spec, x.values, x.dtype)),
+        ),
+        outShape,
+        outDtype,
+      ),
+    );
+    const want = reference(() =>
+      wrapOn(
+        cpuBackend,
+        kernel(
+          cpuBackend,
+          inputs.map((x) => build(x.spec, x.values, x.dtype)),
+        ),
+        outShape,
+        outDtype,
+      ),
+    );
     await expectClose(key, got, want, context);
   }
 
@@ -185,7 +218,8 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
     if (skip.has(key) || skip.has(key.split('.')[0]!)) it.skip(`${key}: ${title}`, body);
     else it(`${key}: ${title}`, body);
   };
-  const property = <T>(arb: fc.Arbitrary<T>, body: (v: T) => Promise<void>): Promise<void> => fc.assert(fc.asyncProperty(arb, body), { numRuns });
+  const property = <T>(arb: fc.Arbitrary<T>, body: (v: T) => Promise<void>): Promise<void> =>
+    fc.assert(fc.asyncProperty(arb, body), { numRuns });
 
   describe(`backend conformance: ${name}`, () => {
     beforeAll(async () => {
@@ -196,7 +230,8 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
       check(`storage.${dtype}`, `fromTypedArray/read round trip and zeros (${dtype})`, () =>
         property(fc.record({ n: dim, seed: fc.nat() }), async ({ n, seed }) => {
           const values = draw(n, seed, { min: -100, max: 100 }, dtype);
-          const typed = dtype === 'float64' ? Float64Array.from(values) : dtype === 'float32' ? Float32Array.from(values) : Int32Array.from(values);
+          const typed =
+            dtype === 'float64' ? Float64Array.from(values) : dtype === 'float32' ? Float32Array.from(values) : Int32Array.from(values);
           const t = wrapOn(backend, backend.fromTypedArray(typed.slice()), [n], dtype);
           const r = allClose(await t.read(), typed, { rtol: 0, atol: 0 });
           if (!r.ok) throw new Error(`${name} storage: ${r.message}`);
@@ -212,7 +247,14 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
         check(`cast.${from}.${to}`, `cast ${from} -> ${to} of strided views`, () =>
           property(specArb(), async (spec) => {
             const v: Values = { min: -50, max: 50 };
-            await compareKernel(`cast.${from}.${to}`, [{ spec, values: v, dtype: from }], (b, [x]) => b.cast(x!, to), spec.shape, to, JSON.stringify(spec));
+            await compareKernel(
+              `cast.${from}.${to}`,
+              [{ spec, values: v, dtype: from }],
+              (b, [x]) => b.cast(x!, to),
+              spec.shape,
+              to,
+              JSON.stringify(spec),
+            );
           }),
         );
       }
@@ -224,38 +266,66 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
           const run = (b: Backend): Tensor => {
             const src = build(spec, { min: -9, max: 9 }, dtype);
             const r = spec.shape.length;
-            const dst = wrapOn(b, b.full(dtype, size(spec.shape), 0), [...spec.shape.slice(0, -2), spec.shape[r - 1]!, spec.shape[r - 2]!], dtype);
+            const dst = wrapOn(
+              b,
+              b.full(dtype, size(spec.shape), 0),
+              [...spec.shape.slice(0, -2), spec.shape[r - 1]!, spec.shape[r - 2]!],
+              dtype,
+            );
             b.copyInto(dst.transpose(-2, -1), src);
             return dst;
           };
-          await expectClose(`copyInto.${dtype}`, on(backend, () => run(backend)), reference(() => run(cpuBackend)), JSON.stringify(spec));
+          await expectClose(
+            `copyInto.${dtype}`,
+            on(backend, () => run(backend)),
+            reference(() => run(cpuBackend)),
+            JSON.stringify(spec),
+          );
         }),
       );
     }
 
     for (const dtype of dtypes) {
-      check(`copyInto.${dtype}.window`, `copyInto a slice window (any dim, step 1 or 2) of contiguous storage, as concat and slice's backward do (${dtype})`, () =>
-        property(fc.record({ shape: shapeArb(1, 3), dimSeed: fc.nat(), startSeed: fc.nat(), step: fc.constantFrom(1, 2), ss: fc.nat() }), async ({ shape, dimSeed, startSeed, step, ss }) => {
-          const d = dimSeed % shape.length;
-          const full = shape.map((n, i) => (i === d ? n * step + 2 : n));
-          const start = startSeed % 3;
-          const run = (b: Backend): Tensor => {
-            const src = build({ shape, layout: 'contiguous', seed: ss }, { min: -9, max: 9 }, dtype);
-            const dst = build({ shape: full, layout: 'contiguous', seed: ss + 1 }, { min: -9, max: 9 }, dtype);
-            const strides = dst.strides.map((s, i) => (i === d ? s * step : s));
-            b.copyInto(dst._view(shape, strides, dst.offset + start * dst.strides[d]!), src);
-            return dst;
-          };
-          const ctx = `shape [${shape}] dim ${d} start ${start} step ${step}`;
-          await expectClose(`copyInto.${dtype}`, on(backend, () => run(backend)), reference(() => run(cpuBackend)), ctx);
-        }),
+      check(
+        `copyInto.${dtype}.window`,
+        `copyInto a slice window (any dim, step 1 or 2) of contiguous storage, as concat and slice's backward do (${dtype})`,
+        () =>
+          property(
+            fc.record({ shape: shapeArb(1, 3), dimSeed: fc.nat(), startSeed: fc.nat(), step: fc.constantFrom(1, 2), ss: fc.nat() }),
+            async ({ shape, dimSeed, startSeed, step, ss }) => {
+              const d = dimSeed % shape.length;
+              const full = shape.map((n, i) => (i === d ? n * step + 2 : n));
+              const start = startSeed % 3;
+              const run = (b: Backend): Tensor => {
+                const src = build({ shape, layout: 'contiguous', seed: ss }, { min: -9, max: 9 }, dtype);
+                const dst = build({ shape: full, layout: 'contiguous', seed: ss + 1 }, { min: -9, max: 9 }, dtype);
+                const strides = dst.strides.map((s, i) => (i === d ? s * step : s));
+                b.copyInto(dst._view(shape, strides, dst.offset + start * dst.strides[d]!), src);
+                return dst;
+              };
+              const ctx = `shape [${shape}] dim ${d} start ${start} step ${step}`;
+              await expectClose(
+                `copyInto.${dtype}`,
+                on(backend, () => run(backend)),
+                reference(() => run(cpuBackend)),
+                ctx,
+              );
+            },
+          ),
       );
     }
 
     for (const dtype of dtypes) {
       for (const op of dtype === 'int32' ? INT_UNARY : UNARY) {
         const key = `unary.${op}`;
-        const values: Values = op === 'log' || op === 'sqrt' ? { min: 0.05, max: 4 } : op === 'reciprocal' ? { min: 0.1, max: 3 } : dtype === 'int32' ? { min: -20, max: 20 } : { min: -3, max: 3 };
+        const values: Values =
+          op === 'log' || op === 'sqrt'
+            ? { min: 0.05, max: 4 }
+            : op === 'reciprocal'
+              ? { min: 0.1, max: 3 }
+              : dtype === 'int32'
+                ? { min: -20, max: 20 }
+                : { min: -3, max: 3 };
         check(key, `${op} (${dtype}) on strided views`, () =>
           property(specArb(), async (spec) => {
             await compareKernel(key, [{ spec, values, dtype }], (b, [x]) => b.unary(op, x!), spec.shape, dtype, JSON.stringify(spec));
@@ -268,20 +338,41 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
       for (const op of dtype === 'int32' ? INT_BINARY : BINARY) {
         const key = `binary.${op}`;
         // Integer-valued operands make comparisons and maximum/minimum hit ties.
-        const va: Values = op === 'pow' ? { min: 0.1, max: 3 } : dtype === 'int32' ? { min: -5, max: 5 } : { min: -3, max: 3, ints: ['eq', 'ne', 'le', 'ge', 'lt', 'gt', 'maximum', 'minimum'].includes(op) };
+        const va: Values =
+          op === 'pow'
+            ? { min: 0.1, max: 3 }
+            : dtype === 'int32'
+              ? { min: -5, max: 5 }
+              : { min: -3, max: 3, ints: ['eq', 'ne', 'le', 'ge', 'lt', 'gt', 'maximum', 'minimum'].includes(op) };
         const vb: Values = op === 'div' ? { min: 0.25, max: 3 } : op === 'pow' ? { min: -2, max: 2 } : va;
         check(key, `${op} (${dtype}) with broadcast (stride-0) operands`, () =>
-          property(fc.record({ out: shapeArb(1, 3), ma: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), mb: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), sa: fc.nat(), sb: fc.nat(), la: fc.constantFrom<Layout>('contiguous', 'transposed'), lb: fc.constantFrom<Layout>('contiguous', 'sliced') }), async ({ out, ma, mb, sa, sb, la, lb }) => {
-            const shapeA = out.map((d, i) => (ma[i] ? 1 : d));
-            const shapeB = out.map((d, i) => (mb[i] ? 1 : d)).slice(1);
-            const ctx = `${JSON.stringify(shapeA)} ${op} ${JSON.stringify(shapeB)} -> ${JSON.stringify(out)}`;
-            const run = (b: Backend): Tensor => {
-              const a = build({ shape: shapeA, layout: la, seed: sa }, va, dtype).expand(out);
-              const c = build({ shape: shapeB, layout: lb, seed: sb }, vb, dtype).expand(out);
-              return wrapOn(b, b.binary(op, a, c), out, dtype);
-            };
-            await expectClose(key, on(backend, () => run(backend)), reference(() => run(cpuBackend)), ctx);
-          }),
+          property(
+            fc.record({
+              out: shapeArb(1, 3),
+              ma: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+              mb: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+              sa: fc.nat(),
+              sb: fc.nat(),
+              la: fc.constantFrom<Layout>('contiguous', 'transposed'),
+              lb: fc.constantFrom<Layout>('contiguous', 'sliced'),
+            }),
+            async ({ out, ma, mb, sa, sb, la, lb }) => {
+              const shapeA = out.map((d, i) => (ma[i] ? 1 : d));
+              const shapeB = out.map((d, i) => (mb[i] ? 1 : d)).slice(1);
+              const ctx = `${JSON.stringify(shapeA)} ${op} ${JSON.stringify(shapeB)} -> ${JSON.stringify(out)}`;
+              const run = (b: Backend): Tensor => {
+                const a = build({ shape: shapeA, layout: la, seed: sa }, va, dtype).expand(out);
+                const c = build({ shape: shapeB, layout: lb, seed: sb }, vb, dtype).expand(out);
+                return wrapOn(b, b.binary(op, a, c), out, dtype);
+              };
+              await expectClose(
+                key,
+                on(backend, () => run(backend)),
+                reference(() => run(cpuBackend)),
+                ctx,
+              );
+            },
+          ),
         );
       }
     }
@@ -296,7 +387,12 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
             const cond = build({ shape: condShape, layout: 'contiguous', seed: sc }, { min: 0, max: 1, ints: true }, dtype).expand(a.shape);
             return wrapOn(b, b.where(cond, x, y), a.shape, dtype);
           };
-          await expectClose(`where.${dtype}`, on(backend, () => run(backend)), reference(() => run(cpuBackend)), JSON.stringify(a));
+          await expectClose(
+            `where.${dtype}`,
+            on(backend, () => run(backend)),
+            reference(() => run(cpuBackend)),
+            JSON.stringify(a),
+          );
         }),
       );
     }
@@ -308,14 +404,28 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
           property(fc.record({ spec: specArb(), axisSeed: fc.nat(), ints: fc.boolean() }), async ({ spec, axisSeed, ints }) => {
             const axis = axisSeed % spec.shape.length;
             const values: Values = { min: -10, max: 10, ints };
-            await compareKernel(key, [{ spec, values, dtype }], (b, [x]) => b.reduce(op, x!, axis), spec.shape.filter((_, i) => i !== axis), dtype, `${JSON.stringify(spec)} axis ${axis}`);
+            await compareKernel(
+              key,
+              [{ spec, values, dtype }],
+              (b, [x]) => b.reduce(op, x!, axis),
+              spec.shape.filter((_, i) => i !== axis),
+              dtype,
+              `${JSON.stringify(spec)} axis ${axis}`,
+            );
           }),
         );
       }
       check(`argmax.${dtype}`, `argmax over each axis, first index on ties (${dtype})`, () =>
         property(fc.record({ spec: specArb(), axisSeed: fc.nat() }), async ({ spec, axisSeed }) => {
           const axis = axisSeed % spec.shape.length;
-          await compareKernel(`argmax.${dtype}`, [{ spec, values: { min: -3, max: 3, ints: true }, dtype }], (b, [x]) => b.reduce('argmax', x!, axis), spec.shape.filter((_, i) => i !== axis), 'int32', `${JSON.stringify(spec)} axis ${axis}`);
+          await compareKernel(
+            `argmax.${dtype}`,
+            [{ spec, values: { min: -3, max: 3, ints: true }, dtype }],
+            (b, [x]) => b.reduce('argmax', x!, axis),
+            spec.shape.filter((_, i) => i !== axis),
+            'int32',
+            `${JSON.stringify(spec)} axis ${axis}`,
+          );
         }),
       );
     }
@@ -323,16 +433,46 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
     for (const dtype of floats) {
       check(`matmul.${dtype}`, `batched matmul, all transpose variants, broadcast batch (${dtype})`, () =>
         property(
-          fc.record({ m: dim, k: dim, n: dim, batch: fc.constantFrom<number[][]>([[], []], [[2], [2]], [[3], [1]], [[1, 2], [3, 1]]), ta: fc.boolean(), tb: fc.boolean(), sa: fc.nat(), sb: fc.nat() }),
+          fc.record({
+            m: dim,
+            k: dim,
+            n: dim,
+            batch: fc.constantFrom<number[][]>(
+              [[], []],
+              [[2], [2]],
+              [[3], [1]],
+              [
+                [1, 2],
+                [3, 1],
+              ],
+            ),
+            ta: fc.boolean(),
+            tb: fc.boolean(),
+            sa: fc.nat(),
+            sb: fc.nat(),
+          }),
           async ({ m, k, n, batch: [ba, bb], ta, tb, sa, sb }) => {
             const outBatch = ba!.length === 0 ? [] : ba!.map((d, i) => Math.max(d, bb![i]!));
             const ctx = `[${ba}|${m},${k}]${ta ? 'ᵀ' : ''} @ [${bb}|${k},${n}]${tb ? 'ᵀ' : ''}`;
             const run = (b: Backend): Tensor => {
-              const a = build({ shape: [...ba!, m, k], layout: ta ? 'transposed' : 'contiguous', seed: sa }, { min: -1, max: 1 }, dtype).expand([...outBatch, m, k]);
-              const c = build({ shape: [...bb!, k, n], layout: tb ? 'transposed' : 'contiguous', seed: sb }, { min: -1, max: 1 }, dtype).expand([...outBatch, k, n]);
+              const a = build(
+                { shape: [...ba!, m, k], layout: ta ? 'transposed' : 'contiguous', seed: sa },
+                { min: -1, max: 1 },
+                dtype,
+              ).expand([...outBatch, m, k]);
+              const c = build(
+                { shape: [...bb!, k, n], layout: tb ? 'transposed' : 'contiguous', seed: sb },
+                { min: -1, max: 1 },
+                dtype,
+              ).expand([...outBatch, k, n]);
               return wrapOn(b, b.matmul(a, c), [...outBatch, m, n], dtype);
             };
-            await expectClose('matmul', on(backend, () => run(backend)), reference(() => run(cpuBackend)), ctx);
+            await expectClose(
+              'matmul',
+              on(backend, () => run(backend)),
+              reference(() => run(cpuBackend)),
+              ctx,
+            );
           },
         ),
       );
@@ -367,62 +507,94 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
           const d = dimSeed % spec.shape.length;
           const idxShape = spec.shape.map((v, i) => (i === d ? m : v));
           const idx: InputSpec = { shape: idxShape, layout: 'contiguous', seed: si };
-          await compareKernel(`gather.${dtype}`, [{ spec, values: { min: -9, max: 9 }, dtype }, { spec: idx, values: { min: 0, max: spec.shape[d]! - 1 }, dtype: 'int32' }], (b, [x, i]) => b.gather(x!, d, i!), idxShape, dtype, `${JSON.stringify(spec)} dim ${d}`);
-        }),
-      );
-      check(`scatterAdd.${dtype}`, `scatterAdd with repeated indices (${dtype})`, () =>
-        property(fc.record({ spec: specArb(), dimSeed: fc.nat(), m: small, si: fc.nat(), ss: fc.nat() }), async ({ spec, dimSeed, m, si, ss }) => {
-          const d = dimSeed % spec.shape.length;
-          const idxShape = spec.shape.map((v, i) => (i === d ? m : v));
           await compareKernel(
-            `scatterAdd.${dtype}`,
+            `gather.${dtype}`,
             [
               { spec, values: { min: -9, max: 9 }, dtype },
-              { spec: { shape: idxShape, layout: 'contiguous', seed: si }, values: { min: 0, max: spec.shape[d]! - 1 }, dtype: 'int32' },
-              { spec: { shape: idxShape, layout: 'transposed', seed: ss }, values: { min: -9, max: 9 }, dtype },
+              { spec: idx, values: { min: 0, max: spec.shape[d]! - 1 }, dtype: 'int32' },
             ],
-            (b, [x, i, s]) => b.scatterAdd(x!, d, i!, s!),
-            spec.shape,
+            (b, [x, i]) => b.gather(x!, d, i!),
+            idxShape,
             dtype,
             `${JSON.stringify(spec)} dim ${d}`,
           );
         }),
       );
+      check(`scatterAdd.${dtype}`, `scatterAdd with repeated indices (${dtype})`, () =>
+        property(
+          fc.record({ spec: specArb(), dimSeed: fc.nat(), m: small, si: fc.nat(), ss: fc.nat() }),
+          async ({ spec, dimSeed, m, si, ss }) => {
+            const d = dimSeed % spec.shape.length;
+            const idxShape = spec.shape.map((v, i) => (i === d ? m : v));
+            await compareKernel(
+              `scatterAdd.${dtype}`,
+              [
+                { spec, values: { min: -9, max: 9 }, dtype },
+                { spec: { shape: idxShape, layout: 'contiguous', seed: si }, values: { min: 0, max: spec.shape[d]! - 1 }, dtype: 'int32' },
+                { spec: { shape: idxShape, layout: 'transposed', seed: ss }, values: { min: -9, max: 9 }, dtype },
+              ],
+              (b, [x, i, s]) => b.scatterAdd(x!, d, i!, s!),
+              spec.shape,
+              dtype,
+              `${JSON.stringify(spec)} dim ${d}`,
+            );
+          },
+        ),
+      );
       // Backends may pick another algorithm for many entries per line or an index narrower than x.
       check(`scatterAdd.${dtype}.long`, `scatterAdd with 70 entries per line, or an index narrower than x outside dim (${dtype})`, () =>
-        property(fc.record({ spec: specArb(shapeArb(2, 3)), dimSeed: fc.nat(), long: fc.boolean(), si: fc.nat(), ss: fc.nat() }), async ({ spec, dimSeed, long, si, ss }) => {
-          const d = dimSeed % spec.shape.length;
-          const other = d === 0 ? 1 : 0;
-          const idxShape = spec.shape.map((v, i) => (i === d ? (long ? 70 : 2) : i === other && !long ? Math.max(1, v - 1) : v));
-          await compareKernel(
-            `scatterAdd.${dtype}`,
-            [
-              { spec, values: { min: -9, max: 9 }, dtype },
-              { spec: { shape: idxShape, layout: 'contiguous', seed: si }, values: { min: 0, max: spec.shape[d]! - 1 }, dtype: 'int32' },
-              { spec: { shape: idxShape, layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype },
-            ],
-            (b, [x, i, s]) => b.scatterAdd(x!, d, i!, s!),
-            spec.shape,
-            dtype,
-            `${JSON.stringify(spec)} dim ${d} index [${idxShape}]`,
-          );
-        }),
+        property(
+          fc.record({ spec: specArb(shapeArb(2, 3)), dimSeed: fc.nat(), long: fc.boolean(), si: fc.nat(), ss: fc.nat() }),
+          async ({ spec, dimSeed, long, si, ss }) => {
+            const d = dimSeed % spec.shape.length;
+            const other = d === 0 ? 1 : 0;
+            const idxShape = spec.shape.map((v, i) => (i === d ? (long ? 70 : 2) : i === other && !long ? Math.max(1, v - 1) : v));
+            await compareKernel(
+              `scatterAdd.${dtype}`,
+              [
+                { spec, values: { min: -9, max: 9 }, dtype },
+                { spec: { shape: idxShape, layout: 'contiguous', seed: si }, values: { min: 0, max: spec.shape[d]! - 1 }, dtype: 'int32' },
+                { spec: { shape: idxShape, layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype },
+              ],
+              (b, [x, i, s]) => b.scatterAdd(x!, d, i!, s!),
+              spec.shape,
+              dtype,
+              `${JSON.stringify(spec)} dim ${d} index [${idxShape}]`,
+            );
+          },
+        ),
       );
       check(`gatherRows.${dtype}`, `gatherRows / scatterAddRows with repeated rows (${dtype})`, () =>
-        property(fc.record({ rows: dim, width: dim, n: dim, st: fc.nat(), si: fc.nat(), ss: fc.nat() }), async ({ rows, width, n, st, si, ss }) => {
-          const table: InputSpec = { shape: [rows, width], layout: 'sliced', seed: st };
-          const idx: InputSpec = { shape: [n], layout: 'contiguous', seed: si };
-          const ctx = `rows ${rows} width ${width} n ${n}`;
-          await compareKernel(`gatherRows.${dtype}`, [{ spec: table, values: { min: -9, max: 9 }, dtype }, { spec: idx, values: { min: 0, max: rows - 1 }, dtype: 'int32' }], (b, [t, i]) => b.gatherRows(t!, i!), [n, width], dtype, ctx);
-          await compareKernel(
-            `scatterAddRows.${dtype}`,
-            [{ spec: idx, values: { min: 0, max: rows - 1 }, dtype: 'int32' }, { spec: { shape: [n, width], layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype }],
-            (b, [i, s]) => b.scatterAddRows(rows, i!, s!),
-            [rows, width],
-            dtype,
-            ctx,
-          );
-        }),
+        property(
+          fc.record({ rows: dim, width: dim, n: dim, st: fc.nat(), si: fc.nat(), ss: fc.nat() }),
+          async ({ rows, width, n, st, si, ss }) => {
+            const table: InputSpec = { shape: [rows, width], layout: 'sliced', seed: st };
+            const idx: InputSpec = { shape: [n], layout: 'contiguous', seed: si };
+            const ctx = `rows ${rows} width ${width} n ${n}`;
+            await compareKernel(
+              `gatherRows.${dtype}`,
+              [
+                { spec: table, values: { min: -9, max: 9 }, dtype },
+                { spec: idx, values: { min: 0, max: rows - 1 }, dtype: 'int32' },
+              ],
+              (b, [t, i]) => b.gatherRows(t!, i!),
+              [n, width],
+              dtype,
+              ctx,
+            );
+            await compareKernel(
+              `scatterAddRows.${dtype}`,
+              [
+                { spec: idx, values: { min: 0, max: rows - 1 }, dtype: 'int32' },
+                { spec: { shape: [n, width], layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype },
+              ],
+              (b, [i, s]) => b.scatterAddRows(rows, i!, s!),
+              [rows, width],
+              dtype,
+              ctx,
+            );
+          },
+        ),
       );
     }
 
@@ -431,13 +603,25 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
         property(fc.record({ n: dim, value: fc.constantFrom(0, 1, -3, 0.5, 1e-3) }), async ({ n, value }) => {
           const v = dtype === 'int32' ? Math.round(value) : value;
           const want = reference(() => wrapOn(cpuBackend, cpuBackend.full(dtype, n, v), [n], dtype));
-          await expectClose(`full.${dtype}`, on(backend, () => wrapOn(backend, backend.full(dtype, n, v), [n], dtype)), want, `n ${n} value ${v}`);
+          await expectClose(
+            `full.${dtype}`,
+            on(backend, () => wrapOn(backend, backend.full(dtype, n, v), [n], dtype)),
+            want,
+            `n ${n} value ${v}`,
+          );
         }),
       );
       check(`cumsum.${dtype}`, `inclusive prefix sum along the last axis of strided views (${dtype})`, () =>
         property(specArb(), async (spec) => {
           const v: Values = dtype === 'int32' ? { min: -20, max: 20 } : { min: -1, max: 1 };
-          await compareKernel(`cumsum.${dtype}`, [{ spec, values: v, dtype }], (b, [x]) => b.cumsum(x!), spec.shape, dtype, `shape [${spec.shape}] ${spec.layout}`);
+          await compareKernel(
+            `cumsum.${dtype}`,
+            [{ spec, values: v, dtype }],
+            (b, [x]) => b.cumsum(x!),
+            spec.shape,
+            dtype,
+            `shape [${spec.shape}] ${spec.layout}`,
+          );
         }),
       );
       check(`scatterAddRows.${dtype}.empty`, `scatterAddRows skips empty slots (index -1) (${dtype})`, () =>
@@ -445,7 +629,10 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
           const idx: InputSpec = { shape: [n], layout: 'contiguous', seed: si };
           await compareKernel(
             `scatterAddRows.${dtype}`,
-            [{ spec: idx, values: { min: -1, max: rows - 1 }, dtype: 'int32' }, { spec: { shape: [n, width], layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype }],
+            [
+              { spec: idx, values: { min: -1, max: rows - 1 }, dtype: 'int32' },
+              { spec: { shape: [n, width], layout: 'contiguous', seed: ss }, values: { min: -9, max: 9 }, dtype },
+            ],
             (b, [i, s]) => b.scatterAddRows(rows, i!, s!),
             [rows, width],
             dtype,
@@ -468,66 +655,111 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
 
     for (const dtype of floats) {
       check(`applyUpdate.${dtype}`, `applyUpdate of an Adam-like rule, dense and lazy rows (untouched rows bit-identical) (${dtype})`, () =>
-        property(fc.record({ rows: dim, width: small, n: small, seeds: fc.array(fc.nat(), { minLength: 5, maxLength: 5 }), lazy: fc.boolean() }), async ({ rows, width, n, seeds, lazy }) => {
-          const table = (seed: number, min: number): { spec: InputSpec; values: Values; dtype: DType } => ({ spec: { shape: [rows, width], layout: 'contiguous', seed }, values: { min, max: 1 }, dtype });
-          const nRows = lazy ? Math.min(n, rows) : rows;
-          // Distinct ascending rows then -1 padding, as uniqueRows makes them.
-          const picked = Array.from(new Set(draw(nRows, seeds[4]!, { min: 0, max: rows - 1 }, 'int32'))).sort((a, b) => a - b);
-          const rowIdx = Int32Array.from({ length: nRows }, (_, u) => (u < picked.length ? picked[u]! : -1));
-          const inputs = [table(seeds[0]!, -1), table(seeds[1]!, -1), table(seeds[2]!, 0), { spec: { shape: [nRows, width], layout: 'contiguous' as Layout, seed: seeds[3]! }, values: { min: -1, max: 1 }, dtype }];
-          const scalars = [0.9, 0.99, 1e-8, 0.01, 1.3, 0.001, 0.999];
-          const ctx = `rows ${rows} width ${width} ${lazy ? `lazy rows [${Array.from(rowIdx)}]` : 'dense'}`;
-          for (let k = 0; k < 3; k++) {
-            await compareKernel(`applyUpdate.${dtype}`, inputs, (b, [p, m, v, g]) => {
-              const ri = lazy ? Tensor._make(b, b.fromTypedArray(rowIdx.slice()), [nRows], 'int32') : null;
-              return b.applyUpdate(CONFORMANCE_RULE, [p!, m!, v!], g!, ri, scalars)[k]!;
-            }, [rows, width], dtype, `${ctx} state ${k}`);
-          }
-          if (lazy) {
-            // Untouched rows are copies, bit for bit.
-            const p = on(backend, () => build(inputs[0]!.spec, inputs[0]!.values, dtype));
-            const out = on(backend, () => wrapOn(backend, backend.applyUpdate(CONFORMANCE_RULE, [p, build(inputs[1]!.spec, inputs[1]!.values, dtype), build(inputs[2]!.spec, inputs[2]!.values, dtype)], build(inputs[3]!.spec, inputs[3]!.values, dtype), Tensor._make(backend, backend.fromTypedArray(rowIdx.slice()), [nRows], 'int32'), scalars)[0]!, [rows, width], dtype));
-            const before = await p.read();
-            const after = await out.read();
-            for (let r = 0; r < rows; r++) {
-              if (picked.includes(r)) continue;
-              for (let c = 0; c < width; c++) {
-                if (!Object.is(before[r * width + c], after[r * width + c])) throw new Error(`${name} applyUpdate: untouched row ${r} changed at column ${c} (${ctx})`);
+        property(
+          fc.record({ rows: dim, width: small, n: small, seeds: fc.array(fc.nat(), { minLength: 5, maxLength: 5 }), lazy: fc.boolean() }),
+          async ({ rows, width, n, seeds, lazy }) => {
+            const table = (seed: number, min: number): { spec: InputSpec; values: Values; dtype: DType } => ({
+              spec: { shape: [rows, width], layout: 'contiguous', seed },
+              values: { min, max: 1 },
+              dtype,
+            });
+            const nRows = lazy ? Math.min(n, rows) : rows;
+            // Distinct ascending rows then -1 padding, as uniqueRows makes them.
+            const picked = Array.from(new Set(draw(nRows, seeds[4]!, { min: 0, max: rows - 1 }, 'int32'))).sort((a, b) => a - b);
+            const rowIdx = Int32Array.from({ length: nRows }, (_, u) => (u < picked.length ? picked[u]! : -1));
+            const inputs = [
+              table(seeds[0]!, -1),
+              table(seeds[1]!, -1),
+              table(seeds[2]!, 0),
+              { spec: { shape: [nRows, width], layout: 'contiguous' as Layout, seed: seeds[3]! }, values: { min: -1, max: 1 }, dtype },
+            ];
+            const scalars = [0.9, 0.99, 1e-8, 0.01, 1.3, 0.001, 0.999];
+            const ctx = `rows ${rows} width ${width} ${lazy ? `lazy rows [${Array.from(rowIdx)}]` : 'dense'}`;
+            for (let k = 0; k < 3; k++) {
+              await compareKernel(
+                `applyUpdate.${dtype}`,
+                inputs,
+                (b, [p, m, v, g]) => {
+                  const ri = lazy ? Tensor._make(b, b.fromTypedArray(rowIdx.slice()), [nRows], 'int32') : null;
+                  return b.applyUpdate(CONFORMANCE_RULE, [p!, m!, v!], g!, ri, scalars)[k]!;
+                },
+                [rows, width],
+                dtype,
+                `${ctx} state ${k}`,
+              );
+            }
+            if (lazy) {
+              // Untouched rows are copies, bit for bit.
+              const p = on(backend, () => build(inputs[0]!.spec, inputs[0]!.values, dtype));
+              const out = on(backend, () =>
+                wrapOn(
+                  backend,
+                  backend.applyUpdate(
+                    CONFORMANCE_RULE,
+                    [p, build(inputs[1]!.spec, inputs[1]!.values, dtype), build(inputs[2]!.spec, inputs[2]!.values, dtype)],
+                    build(inputs[3]!.spec, inputs[3]!.values, dtype),
+                    Tensor._make(backend, backend.fromTypedArray(rowIdx.slice()), [nRows], 'int32'),
+                    scalars,
+                  )[0]!,
+                  [rows, width],
+                  dtype,
+                ),
+              );
+              const before = await p.read();
+              const after = await out.read();
+              for (let r = 0; r < rows; r++) {
+                if (picked.includes(r)) continue;
+                for (let c = 0; c < width; c++) {
+                  if (!Object.is(before[r * width + c], after[r * width + c]))
+                    throw new Error(`${name} applyUpdate: untouched row ${r} changed at column ${c} (${ctx})`);
+                }
               }
             }
-          }
-        }),
+          },
+        ),
       );
     }
 
     for (const dtype of floats) {
-      check(`ops.${dtype}`, `a small network forward and backward (matmul, layerNorm, softmax, indexSelect, crossEntropy) matches (${dtype})`, () =>
-        property(fc.record({ n: small, vocab: dim, width: dim, classes: dim, seed: fc.nat() }), async ({ n, vocab, width, classes, seed }) => {
-          const run = () => {
-            const rng = new Rng(seed);
-            const values = (count: number) => Array.from({ length: count }, () => rng.random() * 2 - 1);
-            const table = tensor(values(vocab * width), { shape: [vocab, width], dtype, requiresGrad: true });
-            const w = tensor(values(width * classes), { shape: [width, classes], dtype, requiresGrad: true });
-            const gamma = tensor(values(width), { shape: [width], dtype, requiresGrad: true });
-            const ids = tensor(Array.from({ length: n }, () => rng.int(vocab)), { shape: [n], dtype: 'int32' });
-            const targets = tensor(Array.from({ length: n }, () => rng.int(classes)), { shape: [n], dtype: 'int32' });
-            const h = layerNorm(indexSelect(table, 0, ids), 1, gamma);
-            const logits = matmul(h, w);
-            const probs = softmax(logits, 0);
-            const loss = crossEntropy(logits, targets).add(logSoftmax(logits).mul(probs).sum().mul(0.1));
-            loss.backward();
-            const tg = table.grad instanceof SparseGrad ? table.grad.toDense() : table.grad!;
-            return { loss, probs, tg, wg: w.grad as Tensor, gg: gamma.grad as Tensor };
-          };
-          const got = on(backend, run);
-          const want = reference(run);
-          const ctx = `n ${n} vocab ${vocab} width ${width} classes ${classes}`;
-          await expectClose('ops.loss', got.loss, want.loss, ctx);
-          await expectClose('ops.softmax', got.probs, want.probs, ctx);
-          await expectClose('ops.grad', got.tg, want.tg, `${ctx} (table grad)`);
-          await expectClose('ops.grad', got.wg, want.wg, `${ctx} (weight grad)`);
-          await expectClose('ops.grad', got.gg, want.gg, `${ctx} (layerNorm weight grad)`);
-        }),
+      check(
+        `ops.${dtype}`,
+        `a small network forward and backward (matmul, layerNorm, softmax, indexSelect, crossEntropy) matches (${dtype})`,
+        () =>
+          property(
+            fc.record({ n: small, vocab: dim, width: dim, classes: dim, seed: fc.nat() }),
+            async ({ n, vocab, width, classes, seed }) => {
+              const run = () => {
+                const rng = new Rng(seed);
+                const values = (count: number) => Array.from({ length: count }, () => rng.random() * 2 - 1);
+                const table = tensor(values(vocab * width), { shape: [vocab, width], dtype, requiresGrad: true });
+                const w = tensor(values(width * classes), { shape: [width, classes], dtype, requiresGrad: true });
+                const gamma = tensor(values(width), { shape: [width], dtype, requiresGrad: true });
+                const ids = tensor(
+                  Array.from({ length: n }, () => rng.int(vocab)),
+                  { shape: [n], dtype: 'int32' },
+                );
+                const targets = tensor(
+                  Array.from({ length: n }, () => rng.int(classes)),
+                  { shape: [n], dtype: 'int32' },
+                );
+                const h = layerNorm(indexSelect(table, 0, ids), 1, gamma);
+                const logits = matmul(h, w);
+                const probs = softmax(logits, 0);
+                const loss = crossEntropy(logits, targets).add(logSoftmax(logits).mul(probs).sum().mul(0.1));
+                loss.backward();
+                const tg = table.grad instanceof SparseGrad ? table.grad.toDense() : table.grad!;
+                return { loss, probs, tg, wg: w.grad as Tensor, gg: gamma.grad as Tensor };
+              };
+              const got = on(backend, run);
+              const want = reference(run);
+              const ctx = `n ${n} vocab ${vocab} width ${width} classes ${classes}`;
+              await expectClose('ops.loss', got.loss, want.loss, ctx);
+              await expectClose('ops.softmax', got.probs, want.probs, ctx);
+              await expectClose('ops.grad', got.tg, want.tg, `${ctx} (table grad)`);
+              await expectClose('ops.grad', got.wg, want.wg, `${ctx} (weight grad)`);
+              await expectClose('ops.grad', got.gg, want.gg, `${ctx} (layerNorm weight grad)`);
+            },
+          ),
       );
     }
   });

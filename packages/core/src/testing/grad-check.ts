@@ -55,14 +55,16 @@ export function gradCheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
   const { eps = 1e-6, atol = 1e-5, rtol = 1e-4, seed = 1, throwOnFail = true } = options;
   const wrt = options.wrt ?? inputs.flatMap((t, i) => (t.dtype === 'int32' ? [] : [i]));
   for (const i of wrt) {
-    if (inputs[i] === undefined || inputs[i]!.dtype === 'int32') throw new TypeError(`gradCheck: input ${i} is not a float tensor and cannot be differentiated`);
+    if (inputs[i] === undefined || inputs[i]!.dtype === 'int32')
+      throw new TypeError(`gradCheck: input ${i} is not a float tensor and cannot be differentiated`);
   }
   const data = inputs.map((t, i) => (wrt.includes(i) ? Float64Array.from(t.toTypedArray()) : null));
   const leaves = (): Tensor[] => inputs.map((t, i) => (data[i] ? tensor(data[i]!, { shape: t.shape, dtype: 'float64' }) : t));
 
   // Fixed random projection w: loss = Σ w ⊙ fn(x).
   const probe = noGrad(() => fn(...leaves()));
-  if (probe.dtype !== 'float64') throw new TypeError(`gradCheck: fn returned ${probe.dtype} for float64 inputs; expected float64 (is an op casting down?)`);
+  if (probe.dtype !== 'float64')
+    throw new TypeError(`gradCheck: fn returned ${probe.dtype} for float64 inputs; expected float64 (is an op casting down?)`);
   const rng = new Rng(seed);
   const w = new Float64Array(probe.size);
   for (let i = 0; i < w.length; i++) w[i] = rng.random() * 2 - 1;

@@ -17,7 +17,21 @@ const refuse = (why: string): never => {
 };
 
 const SIZES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 
 function parseJson(s: string): J {
@@ -103,7 +117,11 @@ function parseJson(s: string): J {
       }
     }
     if (c === '"') return { t: 'str', v: str() };
-    for (const [w, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [w, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (s.startsWith(w, i)) {
         i += w.length;
         return { t: 'lit', v };
@@ -141,7 +159,8 @@ export interface ReferenceEntry {
   bytes: Uint8Array;
 }
 
-export type ReferenceResult = { ok: true; entries: Map<string, ReferenceEntry>; metadata: Map<string, string> } | { ok: false; why: string };
+export type ReferenceResult =
+  { ok: true; entries: Map<string, ReferenceEntry>; metadata: Map<string, string> } | { ok: false; why: string };
 
 /** The strict reference reading of a file image. */
 export function referenceDecode(bytes: Uint8Array): ReferenceResult {
@@ -265,11 +284,60 @@ export function baseFiles(): Uint8Array[] {
   ];
 }
 
-const NUMBERS = ['4.0', '4e0', '-0', '0', '-1', '1e400', '99999999999999999999', '9007199254740993', '2', '8', '1.5', '00', '1e', '-', '0x10', '18446744073709551616'];
-const TOKENS = ['{', '}', '[', ']', ',', ':', '"', 'null', 'true', '"F32"', '"F8_E5M2"', '"__metadata__"', '\uFEFF', '\u0000', '\\ud800', '\\u0061', '\t', '"dtype":"U8",'];
+const NUMBERS = [
+  '4.0',
+  '4e0',
+  '-0',
+  '0',
+  '-1',
+  '1e400',
+  '99999999999999999999',
+  '9007199254740993',
+  '2',
+  '8',
+  '1.5',
+  '00',
+  '1e',
+  '-',
+  '0x10',
+  '18446744073709551616',
+];
+const TOKENS = [
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  ':',
+  '"',
+  'null',
+  'true',
+  '"F32"',
+  '"F8_E5M2"',
+  '"__metadata__"',
+  '\uFEFF',
+  '\u0000',
+  '\\ud800',
+  '\\u0061',
+  '\t',
+  '"dtype":"U8",',
+];
 
 /** How one mutation changed the file, for the script's counts. */
-export type MutationKind = 'byte' | 'truncate' | 'extend' | 'length' | 'number' | 'token' | 'delete' | 'duplicate-field' | 'bom' | 'nesting' | 'huge-array' | 'huge-string' | 'swap';
+export type MutationKind =
+  | 'byte'
+  | 'truncate'
+  | 'extend'
+  | 'length'
+  | 'number'
+  | 'token'
+  | 'delete'
+  | 'duplicate-field'
+  | 'bom'
+  | 'nesting'
+  | 'huge-array'
+  | 'huge-string'
+  | 'swap';
 
 const encoder = new TextEncoder();
 
@@ -366,7 +434,8 @@ export function mutate(rng: Prng, file: Uint8Array, big = 1): { bytes: Uint8Arra
       const b = rng.pick(spots);
       if (a.index === b.index) return editHeader(header, 'swap');
       const [x, y] = a.index! < b.index! ? [a, b] : [b, a];
-      const text = header.slice(0, x.index) + y[0] + header.slice(x.index! + x[0].length, y.index) + x[0] + header.slice(y.index! + y[0].length);
+      const text =
+        header.slice(0, x.index) + y[0] + header.slice(x.index! + x[0].length, y.index) + x[0] + header.slice(y.index! + y[0].length);
       return editHeader(text, 'swap');
     }
   }

@@ -16,7 +16,10 @@ interface Level {
 
 /** The storage as a contiguous shape in which the window (shape, strides) is a box, or null. */
 function levelsOf(shape: readonly number[], strides: readonly number[], size: number): Level[] | null {
-  const dims = shape.map((n, d) => ({ d, n, s: strides[d]! })).filter((x) => x.n > 1).sort((a, b) => a.s - b.s);
+  const dims = shape
+    .map((n, d) => ({ d, n, s: strides[d]! }))
+    .filter((x) => x.n > 1)
+    .sort((a, b) => a.s - b.s);
   const levels: Level[] = [];
   let cur = 1;
   for (let i = 0; i < dims.length; i++) {
@@ -86,4 +89,3 @@ export function copyWindowSource(
   const source = `function(a0, a1) { if (${inside}) { return ${read}; } return a0[${offsetExpr(space, 0, 0)}]; }`;
   return { whole: false, src: { key: `copyWindow:${sig}|${inside}`, source, output: space.output } };
 }
-

@@ -58,9 +58,19 @@ const ARG_NAMES = ['a0', 'a1', 'a2', 'a3'];
  * `body` (which must define `r`). `name` distinguishes bodies in the cache key.
  */
 export function mapSource(name: string, body: string, shape: readonly number[], operands: readonly Operand[]): KernelSource {
-  const space = planSpace(shape, operands.map((o) => o.strides));
+  const space = planSpace(
+    shape,
+    operands.map((o) => o.strides),
+  );
   const args = operands.map((_, k) => ARG_NAMES[k]!);
   const loads = operands.map((o, k) => `const v${k} = ${args[k]}[${offsetExpr(space, k, o.offset)}];`).join(' ');
   const source = `function(${args.join(', ')}) { ${loads} ${body} return r; }`;
-  return { key: `map:${name}:${sig(space, operands.map((o) => o.offset))}`, source, output: space.output };
+  return {
+    key: `map:${name}:${sig(
+      space,
+      operands.map((o) => o.offset),
+    )}`,
+    source,
+    output: space.output,
+  };
 }

@@ -8,7 +8,10 @@ import { sig, type KernelSource, type Operand } from './source.js';
  * in f32x4 SIMD lanes, which is what makes the inner loop fast there.
  */
 export function matmulSource(
-  batchShape: readonly number[], M: number, N: number, K: number,
+  batchShape: readonly number[],
+  M: number,
+  N: number,
+  K: number,
   a: Operand & { readonly rowStride: number; readonly colStride: number },
   b: Operand & { readonly rowStride: number; readonly colStride: number },
 ): KernelSource {
@@ -33,7 +36,10 @@ export function matmulSource(
  * as [...batch, M, N] exactly like matmulSource's. Each output sums its K terms in the same order.
  */
 export function matmulBlockedSource(
-  batchShape: readonly number[], M: number, N: number, K: number,
+  batchShape: readonly number[],
+  M: number,
+  N: number,
+  K: number,
   a: Operand & { readonly rowStride: number; readonly colStride: number },
   b: Operand & { readonly rowStride: number; readonly colStride: number },
 ): KernelSource {

@@ -32,7 +32,11 @@ function laterPass(output: readonly [number, number, number], d: number): Kernel
  * contiguous result. Frees its intermediates, never `input`.
  */
 export function* scanRows(
-  rowShape: readonly number[], n: number, x: Operand, input: DeviceArray, ctx: ProgramContext,
+  rowShape: readonly number[],
+  n: number,
+  x: Operand,
+  input: DeviceArray,
+  ctx: ProgramContext,
 ): Generator<Launch, DeviceArray, DeviceArray> {
   const first = firstPass(rowShape, n, x, x.strides[x.strides.length - 1]!);
   let cur: DeviceArray = yield { src: first, args: [input] };
@@ -43,4 +47,3 @@ export function* scanRows(
   }
   return cur;
 }
-

@@ -158,7 +158,14 @@ export function scatterKeysSource(xShape: readonly number[], dim: number, indexS
  * (top-k and gather backwards: k per row): each output element loops over its own k index entries and
  * adds the matching sources in index order, as the CPU's sequential loop does. O(size·k), no sort.
  */
-export function scatterAlongSource(shape: readonly number[], dim: number, k: number, x: Operand, index: Operand & { readonly dimStride: number }, src: Operand & { readonly dimStride: number }): KernelSource {
+export function scatterAlongSource(
+  shape: readonly number[],
+  dim: number,
+  k: number,
+  x: Operand,
+  index: Operand & { readonly dimStride: number },
+  src: Operand & { readonly dimStride: number },
+): KernelSource {
   const along = shape.map((_, d) => (d === dim ? 1 : 0)); // the coordinate along dim, as an operand
   const space = planSpace(shape, [x.strides, index.strides, src.strides, along]);
   const xo = offsetExpr(space, 0, x.offset);

@@ -36,7 +36,13 @@ function keyExpr(spec: SortSpec, base: string, p: string, n = f(spec.n)): string
 /** Space [...rows, L] over permutation rows of length `L`: operand 0 is the key row base, 1 the permutation row base. */
 function rowsSpace(spec: SortSpec, L: number, permRowLength: number): { space: Space; kb: string; pb: string } {
   const rowStrides = contiguousStrides(spec.rowShape).map((x) => x * permRowLength);
-  const space = planSpace([...spec.rowShape, L], [[...spec.key.strides, 0], [...rowStrides, 0]]);
+  const space = planSpace(
+    [...spec.rowShape, L],
+    [
+      [...spec.key.strides, 0],
+      [...rowStrides, 0],
+    ],
+  );
   return { space, kb: offsetExpr(space, 0, spec.key.offset), pb: offsetExpr(space, 1, 0) };
 }
 
@@ -118,7 +124,10 @@ export function* sortPositions(spec: SortSpec, keys: DeviceArray, ctx: ProgramCo
  * (log² K / 2 + 2 log K) · P compare-exchanges per row instead of a full sort's log² P / 2 · P.
  */
 export function* topPositions(
-  spec: SortSpec, k: number, keys: DeviceArray, ctx: ProgramContext,
+  spec: SortSpec,
+  k: number,
+  keys: DeviceArray,
+  ctx: ProgramContext,
 ): Generator<Launch, DeviceArray, DeviceArray> {
   const P = sortedLength(spec.n);
   const K = Math.min(P, Math.max(2, pow2(k)));

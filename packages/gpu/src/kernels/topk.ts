@@ -13,7 +13,13 @@ import { sig, type KernelSource, type Operand } from './source.js';
 function takeSource(spec: SortSpec, k: number, values: boolean): KernelSource {
   const P = Math.min(sortedLength(spec.n), Math.max(2, pow2(k)));
   const permRows = contiguousStrides(spec.rowShape).map((s) => s * P);
-  const space = planSpace([...spec.rowShape, k], [[...spec.key.strides, 0], [...permRows, 1]]);
+  const space = planSpace(
+    [...spec.rowShape, k],
+    [
+      [...spec.key.strides, 0],
+      [...permRows, 1],
+    ],
+  );
   const kb = offsetExpr(space, 0, spec.key.offset);
   const pb = offsetExpr(space, 1, 0);
   const body = values ? `const p = pm[${pb}]; return ky[${kb} + p * ${spec.step}];` : `return pm[${pb}];`;

@@ -39,7 +39,13 @@ function ruleId(rule: UpdateRule): number {
  * Arguments: the state tables, the gradient, the row index (lazy only), then the rule's scalars.
  */
 export function updateSource(
-  rule: UpdateRule, k: number, rows: number, width: number, state: readonly TableOperand[], grad: TableOperand, lazyRows: number | null,
+  rule: UpdateRule,
+  k: number,
+  rows: number,
+  width: number,
+  state: readonly TableOperand[],
+  grad: TableOperand,
+  lazyRows: number | null,
 ): KernelSource {
   const id = ruleId(rule);
   const at = (t: TableOperand, row: string): string => `${t.offset} + ${row} * ${t.rowStride} + this.thread.x`;

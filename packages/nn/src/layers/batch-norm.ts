@@ -53,7 +53,8 @@ export class BatchNorm1d extends Module {
     let y: Tensor;
     if (this.training) {
       const rows = x.size / d;
-      if (rows < 2) throw new ShapeError(`BatchNorm1d.forward: training needs more than 1 value per feature, got input [${x.shape.join(', ')}]`);
+      if (rows < 2)
+        throw new ShapeError(`BatchNorm1d.forward: training needs more than 1 value per feature, got input [${x.shape.join(', ')}]`);
       const flat = x.reshape([rows, d]);
       const mu = mean(flat, 0);
       const centered = sub(flat, mu);

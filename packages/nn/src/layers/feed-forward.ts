@@ -12,7 +12,8 @@ const ACTIVATIONS: Readonly<Record<Activation, (x: Tensor) => Tensor>> = { gelu,
 /** The function of an activation name; throws naming the valid ones. */
 export function activationFn(name: Activation, layer = 'activation'): (x: Tensor) => Tensor {
   const fn = (ACTIVATIONS as Record<string, ((x: Tensor) => Tensor) | undefined>)[name];
-  if (fn === undefined) throw new RangeError(`${layer}: unknown activation '${String(name)}'; expected one of ${Object.keys(ACTIVATIONS).join(', ')}`);
+  if (fn === undefined)
+    throw new RangeError(`${layer}: unknown activation '${String(name)}'; expected one of ${Object.keys(ACTIVATIONS).join(', ')}`);
   return fn;
 }
 

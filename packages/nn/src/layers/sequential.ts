@@ -11,7 +11,8 @@ export class Sequential extends Module {
   constructor(...layers: Module[]) {
     super();
     layers.forEach((layer, i) => {
-      if (!(layer instanceof Module)) throw new TypeError(`Sequential: argument ${i} is not a Module (got ${layer === null ? 'null' : typeof layer})`);
+      if (!(layer instanceof Module))
+        throw new TypeError(`Sequential: argument ${i} is not a Module (got ${layer === null ? 'null' : typeof layer})`);
       this[i] = layer;
     });
   }

@@ -3,7 +3,20 @@
 //   hₗ = hₗ₋₁' + ffw(ln2(hₗ₋₁')),  hₗ₋₁' = hₗ₋₁ + attn(ln1(hₗ₋₁))       (pre-norm blocks)
 //   logits = head(norm(h_L))   (head.weight may be the token embedding table: tied weights)
 // The feed-forward of each block is pluggable (dense FeedForward, MoE, PKM, PEER, ...).
-import { Rng, ShapeError, add, arange, crossEntropy, dropout, getBackend, getGlobalRng, noGrad, tensor, type RoutingSource, type Tensor } from '@myriad/core';
+import {
+  Rng,
+  ShapeError,
+  add,
+  arange,
+  crossEntropy,
+  dropout,
+  getBackend,
+  getGlobalRng,
+  noGrad,
+  tensor,
+  type RoutingSource,
+  type Tensor,
+} from '@myriad/core';
 import { Module, type InitOptions } from '../module.js';
 import { collectAuxLoss, routingLayers } from '../routing/routing-layers.js';
 import { initRng, requirePositiveInt } from '../init.js';
@@ -55,7 +68,15 @@ export class TransformerBlock extends Module {
     this.dropout = options.dropout ?? 0;
     this.dropoutRng = options.dropoutRng;
     this.ln1 = new LayerNorm(dim, { dtype: options.dtype });
-    this.attn = new CausalSelfAttention({ dim, heads, dropout: this.dropout, dropoutRng: options.dropoutRng, rng: options.rng, seed: options.seed, dtype: options.dtype });
+    this.attn = new CausalSelfAttention({
+      dim,
+      heads,
+      dropout: this.dropout,
+      dropoutRng: options.dropoutRng,
+      rng: options.rng,
+      seed: options.seed,
+      dtype: options.dtype,
+    });
     this.ln2 = new LayerNorm(dim, { dtype: options.dtype });
     this.ffw = options.ffw;
   }
@@ -65,7 +86,9 @@ export class TransformerBlock extends Module {
     const h = add(x, this.attn.forward(this.ln1.forward(x)));
     let f = this.ffw.forward(this.ln2.forward(h), context);
     if (f.ndim !== h.ndim || f.shape.some((d, i) => d !== h.shape[i])) {
-      throw new ShapeError(`TransformerBlock.forward: ffw returned [${f.shape.join(', ')}] for input [${h.shape.join(', ')}]; it must keep the shape`);
+      throw new ShapeError(
+        `TransformerBlock.forward: ffw returned [${f.shape.join(', ')}] for input [${h.shape.join(', ')}]; it must keep the shape`,
+      );
     }
     if (this.dropout > 0) f = dropout(f, this.dropout, { training: this.training, ...(this.dropoutRng ? { rng: this.dropoutRng } : {}) });
     return add(h, f);
@@ -217,9 +240,12 @@ export class TransformerLM extends Module {
   private *sampling(prompt: Tensor, options: GenerateOptions): Generator<Tensor, Tensor, ArrayLike<number>> {
     const { maxNewTokens, temperature = 1, topK } = options;
     if (prompt.dtype !== 'int32' || (prompt.ndim !== 1 && prompt.ndim !== 2) || prompt.shape[prompt.ndim - 1] === 0) {
-      throw new ShapeError(`TransformerLM.generate: prompt must be non-empty int32 [T] or [B, T], got ${prompt.dtype} [${prompt.shape.join(', ')}]`);
+      throw new ShapeError(
+        `TransformerLM.generate: prompt must be non-empty int32 [T] or [B, T], got ${prompt.dtype} [${prompt.shape.join(', ')}]`,
+      );
     }
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`TransformerLM.generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
+      throw new RangeError(`TransformerLM.generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
     if (!(temperature >= 0)) throw new RangeError(`TransformerLM.generate: temperature must be >= 0, got ${temperature}`);
     const V = this.vocabSize;
     if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > V)) {
@@ -257,7 +283,15 @@ export class TransformerLM extends Module {
  * Draws one token from row `offset` of `logits` (length V): greedy when temperature is 0, else from
  * softmax(logits / temperature) over the tokens whose logit is at least the k-th largest.
  */
-function sampleToken(logits: ArrayLike<number>, offset: number, V: number, temperature: number, topK: number | undefined, rng: Rng, probs: Float64Array): number {
+function sampleToken(
+  logits: ArrayLike<number>,
+  offset: number,
+  V: number,
+  temperature: number,
+  topK: number | undefined,
+  rng: Rng,
+  probs: Float64Array,
+): number {
   let best = 0;
   let max = -Infinity;
   for (let i = 0; i < V; i++) {

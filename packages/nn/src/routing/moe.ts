@@ -141,19 +141,28 @@ export class MoE extends Module implements RoutingSource {
     requirePositiveInt('MoE', 'numExperts', numExperts);
     if (!ROUTERS.includes(router)) throw new RangeError(`MoE: unknown router '${String(router)}'; expected one of ${ROUTERS.join(', ')}`);
     const balance = options.balance ?? (router === 'topk' ? 'loss' : 'none');
-    if (!BALANCES.includes(balance)) throw new RangeError(`MoE: unknown balance '${String(balance)}'; expected one of ${BALANCES.join(', ')}`);
+    if (!BALANCES.includes(balance))
+      throw new RangeError(`MoE: unknown balance '${String(balance)}'; expected one of ${BALANCES.join(', ')}`);
     if (!Number.isInteger(topK) || topK < 1 || topK > numExperts) {
       throw new RangeError(`MoE: topK must be an integer in [1, numExperts=${numExperts}], got ${topK}`);
     }
-    if (!Number.isInteger(numShared) || numShared < 0) throw new RangeError(`MoE: numShared must be a non-negative integer, got ${numShared}`);
-    if (!(capacityFactor > 0)) throw new RangeError(`MoE: capacityFactor must be > 0 (Infinity for no capacity limit), got ${capacityFactor}`);
+    if (!Number.isInteger(numShared) || numShared < 0)
+      throw new RangeError(`MoE: numShared must be a non-negative integer, got ${numShared}`);
+    if (!(capacityFactor > 0))
+      throw new RangeError(`MoE: capacityFactor must be > 0 (Infinity for no capacity limit), got ${capacityFactor}`);
     if (balance !== 'none' && router !== 'topk') {
-      throw new RangeError(`MoE: balance '${balance}' needs router 'topk' (router '${router}' is ${router === 'hash' ? 'fixed by the hash' : 'balanced by construction'}); use balance 'none'`);
+      throw new RangeError(
+        `MoE: balance '${balance}' needs router 'topk' (router '${router}' is ${router === 'hash' ? 'fixed by the hash' : 'balanced by construction'}); use balance 'none'`,
+      );
     }
     this.balanceLossCoef = options.balanceLossCoef ?? 0.01;
     this.zLossCoef = options.zLossCoef ?? 0.001;
     this.biasUpdateRate = options.biasUpdateRate ?? 0.001;
-    for (const [name, v] of [['balanceLossCoef', this.balanceLossCoef], ['zLossCoef', this.zLossCoef], ['biasUpdateRate', this.biasUpdateRate]] as const) {
+    for (const [name, v] of [
+      ['balanceLossCoef', this.balanceLossCoef],
+      ['zLossCoef', this.zLossCoef],
+      ['biasUpdateRate', this.biasUpdateRate],
+    ] as const) {
       if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`MoE: ${name} must be a finite number >= 0, got ${v}`);
     }
     this.dim = dim;
@@ -166,7 +175,8 @@ export class MoE extends Module implements RoutingSource {
     this.balance = balance;
     this.hashSeed = options.hashSeed ?? 0;
     this.dispatch = options.dispatch ?? 'auto';
-    if (!['auto', 'grouped', 'slots'].includes(this.dispatch)) throw new RangeError(`MoE: unknown dispatch '${String(this.dispatch)}'; expected auto, grouped or slots`);
+    if (!['auto', 'grouped', 'slots'].includes(this.dispatch))
+      throw new RangeError(`MoE: unknown dispatch '${String(this.dispatch)}'; expected auto, grouped or slots`);
     const rng = initRng(options);
     const dtype = initDType(options);
     const activation = options.activation ?? 'gelu';
@@ -190,7 +200,12 @@ export class MoE extends Module implements RoutingSource {
     if (this.routerKind === 'topk' && (this.dispatch === 'slots' || (this.dispatch === 'auto' && xf.backend !== cpuBackend))) {
       y = this.forwardSlots(xf);
     } else {
-      const a = this.routerKind === 'hash' ? this.routeHash(lead, tokens, options.tokenIds) : this.routerKind === 'topk' ? this.routeTopK(xf) : this.routeExpertChoice(xf);
+      const a =
+        this.routerKind === 'hash'
+          ? this.routeHash(lead, tokens, options.tokenIds)
+          : this.routerKind === 'topk'
+            ? this.routeTopK(xf)
+            : this.routeExpertChoice(xf);
       y = combineExperts(xf, this.experts, a, dim);
     }
     for (const s of this.shared) y = add(y, s.forward(xf));
@@ -246,9 +261,20 @@ export class MoE extends Module implements RoutingSource {
     const { chosen, gates } = this.chooseTopK(probs);
     const expert = Int32Array.from(chosen.toTypedArray());
     const load = countLoad(expert, E);
-    if (this.training && this.expertBias !== null) updateBalanceBias(this.expertBias.data as Float32Array | Float64Array, load, this.biasUpdateRate);
+    if (this.training && this.expertBias !== null)
+      updateBalanceBias(this.expertBias.data as Float32Array | Float64Array, load, this.biasUpdateRate);
     const dropped = applyCapacity(expert, tokens, k, E, expertCapacity(this.capacityFactor, tokens, k, E));
-    this.lastAuxLoss = this.balance === 'loss' ? this.balanceLoss(logits, probs, tensor(load.map((n) => n / (tokens * k)), { dtype: probs.dtype })) : null;
+    this.lastAuxLoss =
+      this.balance === 'loss'
+        ? this.balanceLoss(
+            logits,
+            probs,
+            tensor(
+              load.map((n) => n / (tokens * k)),
+              { dtype: probs.dtype },
+            ),
+          )
+        : null;
     return this.record(expert, tokens, k, gates, dropped / (tokens * k), load);
   }
 
@@ -287,10 +313,14 @@ export class MoE extends Module implements RoutingSource {
   private routeHash(lead: readonly number[], tokens: number, ids: Tensor | undefined): Assignments {
     const { numExperts: E, topK: k } = this;
     if (ids === undefined) {
-      throw new Error(`MoE.forward: router 'hash' needs token ids: call forward(x, { tokenIds }) with int32 ids of shape [${lead.join(', ')}]`);
+      throw new Error(
+        `MoE.forward: router 'hash' needs token ids: call forward(x, { tokenIds }) with int32 ids of shape [${lead.join(', ')}]`,
+      );
     }
     if (ids.dtype !== 'int32' || ids.shape.length !== lead.length || ids.shape.some((d, i) => d !== lead[i])) {
-      throw new ShapeError(`MoE.forward: tokenIds must be int32 [${lead.join(', ')}] (x without its last dim), got ${ids.dtype} [${ids.shape.join(', ')}]`);
+      throw new ShapeError(
+        `MoE.forward: tokenIds must be int32 [${lead.join(', ')}] (x without its last dim), got ${ids.dtype} [${ids.shape.join(', ')}]`,
+      );
     }
     const expert = hashExperts(ids.toTypedArray(), E, k, this.hashSeed);
     const load = countLoad(expert, E);

@@ -3,7 +3,21 @@
 // query q = [q₁ ; q₂] its score splits: q·K_ij = q₁·c_i + q₂·c'_j. The top-k of all N sums therefore
 // lies among the k² pairs built from the top-k of each half (a pair outside them is beaten by at
 // least k pairs inside), which makes this exact at O(√N) cost instead of O(N).
-import { ShapeError, type Tensor, add, shapeSize, gather, matmul, mul, permute, reshape, slice, topk, transpose, unsqueeze } from '@myriad/core';
+import {
+  ShapeError,
+  type Tensor,
+  add,
+  shapeSize,
+  gather,
+  matmul,
+  mul,
+  permute,
+  reshape,
+  slice,
+  topk,
+  transpose,
+  unsqueeze,
+} from '@myriad/core';
 
 /** Result of `productKeyTopk`: scores and expert indices, both `[...lead, heads, k]`, best first. */
 export interface ProductKeyTopk {
@@ -28,10 +42,7 @@ export function productKeyTopk(queries: Tensor, subKeys: Tensor, k: number): Pro
   const half = dimKey / 2;
   if (dimKey % 2 !== 0) throw new RangeError(`productKeyTopk: dimKey must be even to split the query in two halves, got ${dimKey}`);
   const expected = shared ? [2, -1, half] : [heads, 2, -1, half];
-  if (
-    (subKeys.ndim !== 3 && subKeys.ndim !== 4) ||
-    subKeys.shape.some((d, i) => expected[i] !== -1 && d !== expected[i])
-  ) {
+  if ((subKeys.ndim !== 3 && subKeys.ndim !== 4) || subKeys.shape.some((d, i) => expected[i] !== -1 && d !== expected[i])) {
     throw new ShapeError(
       `productKeyTopk: subKeys ${fmt(subKeys.shape)} must be [heads=${heads}, 2, numKeys, ${half}] or [2, numKeys, ${half}] for queries ${fmt(queries.shape)}`,
     );

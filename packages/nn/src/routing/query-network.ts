@@ -11,8 +11,15 @@ export type QueryNorm = 'batch' | 'layer' | 'none';
 const QUERY_NORMS: readonly QueryNorm[] = ['batch', 'layer', 'none'];
 
 /** BatchNorm1d(heads·dimKey) for 'batch', LayerNorm(dimKey) shared by the heads for 'layer', null for 'none'. */
-export function createQueryNorm(layer: string, kind: QueryNorm, heads: number, dimKey: number, dtype: 'float32' | 'float64'): BatchNorm1d | LayerNorm | null {
-  if (!QUERY_NORMS.includes(kind)) throw new RangeError(`${layer}: unknown queryNorm '${String(kind)}'; expected one of ${QUERY_NORMS.join(', ')}`);
+export function createQueryNorm(
+  layer: string,
+  kind: QueryNorm,
+  heads: number,
+  dimKey: number,
+  dtype: 'float32' | 'float64',
+): BatchNorm1d | LayerNorm | null {
+  if (!QUERY_NORMS.includes(kind))
+    throw new RangeError(`${layer}: unknown queryNorm '${String(kind)}'; expected one of ${QUERY_NORMS.join(', ')}`);
   if (kind === 'batch') return new BatchNorm1d(heads * dimKey, { dtype });
   if (kind === 'layer') return new LayerNorm(dimKey, { dtype });
   return null;
@@ -20,7 +27,8 @@ export function createQueryNorm(layer: string, kind: QueryNorm, heads: number, d
 
 /** Raw queries [tokens, heads·dimKey] → normalised [tokens, heads, dimKey]. */
 export function normalizeQueries(norm: BatchNorm1d | LayerNorm | null, q: Tensor, heads: number, dimKey: number): Tensor {
-  if (q.ndim !== 2 || q.shape[1] !== heads * dimKey) throw new ShapeError(`normalizeQueries: expected [tokens, ${heads * dimKey}], got [${q.shape.join(', ')}]`);
+  if (q.ndim !== 2 || q.shape[1] !== heads * dimKey)
+    throw new ShapeError(`normalizeQueries: expected [tokens, ${heads * dimKey}], got [${q.shape.join(', ')}]`);
   const tokens = q.shape[0]!;
   if (norm instanceof BatchNorm1d) return reshape(norm.forward(q), [tokens, heads, dimKey]);
   const perHead = reshape(q, [tokens, heads, dimKey]);

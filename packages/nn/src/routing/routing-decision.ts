@@ -5,16 +5,22 @@ import type { RoutingDecision } from '@myriad/core';
 import { requirePositiveInt } from '../init.js';
 
 /** Checks the product-key hyperparameters common to PKM and PEER, naming the layer and the bad value. */
-export function checkProductKeyOptions(layer: string, o: { dim: number; dimOut: number; heads: number; numKeys: number; topK: number; dimKey: number }): void {
+export function checkProductKeyOptions(
+  layer: string,
+  o: { dim: number; dimOut: number; heads: number; numKeys: number; topK: number; dimKey: number },
+): void {
   requirePositiveInt(layer, 'dim', o.dim);
   requirePositiveInt(layer, 'dimOut', o.dimOut);
   requirePositiveInt(layer, 'heads', o.heads);
   requirePositiveInt(layer, 'dimKey', o.dimKey);
-  if (o.dimKey % 2 !== 0) throw new RangeError(`${layer}: dimKey must be even (the query splits into two halves of dimKey/2), got ${o.dimKey}`);
+  if (o.dimKey % 2 !== 0)
+    throw new RangeError(`${layer}: dimKey must be even (the query splits into two halves of dimKey/2), got ${o.dimKey}`);
   requirePositiveInt(layer, 'numKeys', o.numKeys);
   requirePositiveInt(layer, 'topK', o.topK);
   if (o.topK > o.numKeys) {
-    throw new RangeError(`${layer}: topK (${o.topK}) must be <= numKeys (${o.numKeys}, the sub-keys per half): product-key search takes the top-k of each half`);
+    throw new RangeError(
+      `${layer}: topK (${o.topK}) must be <= numKeys (${o.numKeys}, the sub-keys per half): product-key search takes the top-k of each half`,
+    );
   }
 }
 
@@ -24,7 +30,9 @@ export function sqrtExperts(layer: string, numExperts: number): number {
   const n = Math.round(Math.sqrt(numExperts));
   if (n * n !== numExperts) {
     const f = Math.floor(Math.sqrt(numExperts));
-    throw new RangeError(`${layer}: numExperts must be a perfect square (numKeys² product keys), got ${numExperts} (nearest: ${f * f} or ${(f + 1) * (f + 1)})`);
+    throw new RangeError(
+      `${layer}: numExperts must be a perfect square (numKeys² product keys), got ${numExperts} (nearest: ${f * f} or ${(f + 1) * (f + 1)})`,
+    );
   }
   return n;
 }
@@ -41,7 +49,13 @@ export class LazyRoutingDecision implements RoutingDecision {
   /** The decision as tensors on their backend: int32 indices and float gates, [tokens, heads, k]. */
   readonly tensors: { readonly indices: Tensor; readonly scores: Tensor };
 
-  constructor(indices: Tensor, scores: Tensor, readonly tokens: number, readonly heads: number, readonly k: number) {
+  constructor(
+    indices: Tensor,
+    scores: Tensor,
+    readonly tokens: number,
+    readonly heads: number,
+    readonly k: number,
+  ) {
     this.tensors = { indices: indices.detach(), scores: scores.detach() };
   }
 
@@ -80,7 +94,8 @@ export function routingDecision(indices: Tensor, gates: Tensor, tokens: number, 
  */
 export function gateMass(decision: RoutingDecision, numExperts: number): Float64Array {
   const idx = decision.indices instanceof Int32Array ? decision.indices : (decision.indices.toTypedArray() as Int32Array);
-  const g = decision.scores instanceof Float32Array || decision.scores instanceof Float64Array ? decision.scores : decision.scores.toTypedArray();
+  const g =
+    decision.scores instanceof Float32Array || decision.scores instanceof Float64Array ? decision.scores : decision.scores.toTypedArray();
   const expected = decision.tokens * decision.heads * decision.k;
   if (idx.length !== expected || g.length !== expected) {
     throw new RangeError(`gateMass: tokens·heads·k = ${expected}, but got ${idx.length} indices and ${g.length} scores`);

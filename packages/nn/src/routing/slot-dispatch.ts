@@ -5,7 +5,28 @@
 // Shapes never depend on the routing, so nothing is read back. It does E·C rows of expert work
 // (C = tokens without a capacity limit) where host grouping does only the chosen ones: the price of
 // staying on the device; a finite capacityFactor keeps C small.
-import { add, cast, concat, cumsum, eq, indexSelect, lt, mul, noGrad, ones, reshape, scatterAdd, slice, sub, sum, transpose, unsqueeze, where, zeros, type Tensor } from '@myriad/core';
+import {
+  add,
+  cast,
+  concat,
+  cumsum,
+  eq,
+  indexSelect,
+  lt,
+  mul,
+  noGrad,
+  ones,
+  reshape,
+  scatterAdd,
+  slice,
+  sub,
+  sum,
+  transpose,
+  unsqueeze,
+  where,
+  zeros,
+  type Tensor,
+} from '@myriad/core';
 import type { Expert } from './dispatch.js';
 
 /** 0, 1, …, n−1 as int32, made on the backend (a prefix sum of ones: no host data to upload). */
@@ -29,7 +50,14 @@ interface SlotRouting {
  * y[t] = Σⱼ gates[t, j] · experts[chosen[t, j]](x[t]) with at most `capacity` tokens per expert, for
  * x [tokens, dim], chosen int32 [tokens, k] (distinct experts per token) and gates [tokens, k].
  */
-export function slotDispatch(x: Tensor, experts: readonly Expert[], chosen: Tensor, gates: Tensor, capacity: number, dimOut: number): { y: Tensor; routing: SlotRouting } {
+export function slotDispatch(
+  x: Tensor,
+  experts: readonly Expert[],
+  chosen: Tensor,
+  gates: Tensor,
+  capacity: number,
+  dimOut: number,
+): { y: Tensor; routing: SlotRouting } {
   const [T, k] = [chosen.shape[0]!, chosen.shape[1]!];
   const E = experts.length;
   const C = Math.min(capacity, T); // a token picks an expert at most once, so C = T never drops

@@ -65,4 +65,3 @@ export function referenceAttention(attn: CausalSelfAttention, x: Tensor): number
   }
   return out;
 }
-

@@ -1,7 +1,16 @@
 // Checkpoints: model, optimizer, step, RNG state, tokenizer, config and loader position in ONE
 // safetensors file. Tensors are named `model.<key>` and `optim.<param>.<buffer>`; everything else is
 // JSON in the metadata. Written atomically (temp file + rename), so a crash never leaves a torn file.
-import { Tensor, cpuBackend, getRngState, loadSafetensorsWithMetadata, removeStaleTempFiles, saveSafetensors, setRngState, writeFileAtomic } from '@myriad/core';
+import {
+  Tensor,
+  cpuBackend,
+  getRngState,
+  loadSafetensorsWithMetadata,
+  removeStaleTempFiles,
+  saveSafetensors,
+  setRngState,
+  writeFileAtomic,
+} from '@myriad/core';
 import type { BatchLoader, BatchLoaderState } from '../data/batch-loader.js';
 import type { BaseHyper, Optimizer, OptimizerStateDict } from '../optim/optimizer.js';
 import type { HasParameters } from '../optim/param-groups.js';
@@ -115,7 +124,10 @@ export async function checkpointToBytesAsync(options: SaveCheckpointOptions): Pr
 }
 
 /** The tensors of a checkpoint (`model.*`, `optim.*`) and the optimizer's other state. */
-function collect(options: SaveCheckpointOptions): { tensors: Record<string, Tensor>; optimizer: Omit<OptimizerStateDict, 'tensors'> | null } {
+function collect(options: SaveCheckpointOptions): {
+  tensors: Record<string, Tensor>;
+  optimizer: Omit<OptimizerStateDict, 'tensors'> | null;
+} {
   const tensors: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(modelTensors(options.model))) tensors[`model.${k}`] = t;
   let optimizer: Omit<OptimizerStateDict, 'tensors'> | null = null;
@@ -130,11 +142,16 @@ function collect(options: SaveCheckpointOptions): { tensors: Record<string, Tens
 /** Host (CPU backend) copies of tensors that live on another backend; CPU tensors as they are. */
 async function onHost(tensors: Record<string, Tensor>): Promise<Record<string, Tensor>> {
   const out: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(tensors)) out[k] = t.backend === cpuBackend ? t : Tensor._make(cpuBackend, await t.read(), t.shape, t.dtype);
+  for (const [k, t] of Object.entries(tensors))
+    out[k] = t.backend === cpuBackend ? t : Tensor._make(cpuBackend, await t.read(), t.shape, t.dtype);
   return out;
 }
 
-function encode(options: SaveCheckpointOptions, tensors: Record<string, Tensor>, optimMeta: Omit<OptimizerStateDict, 'tensors'> | null): Uint8Array {
+function encode(
+  options: SaveCheckpointOptions,
+  tensors: Record<string, Tensor>,
+  optimMeta: Omit<OptimizerStateDict, 'tensors'> | null,
+): Uint8Array {
   const { step } = options;
   if (!Number.isInteger(step) || step < 0) throw new RangeError(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
   const tok = options.tokenizer;
@@ -156,7 +173,8 @@ function encode(options: SaveCheckpointOptions, tensors: Record<string, Tensor>,
 
 function parseField<T>(path: string, metadata: Record<string, string>, key: string): T {
   const raw = metadata[key];
-  if (raw === undefined) throw new Error(`readCheckpoint: ${path} lacks the "${key}" metadata entry; the file is damaged or from another tool`);
+  if (raw === undefined)
+    throw new Error(`readCheckpoint: ${path} lacks the "${key}" metadata entry; the file is damaged or from another tool`);
   try {
     return JSON.parse(raw) as T;
   } catch {
@@ -195,17 +213,22 @@ export function checkpointFromBytes(bytes: Uint8Array, path: string): Checkpoint
     throw new Error(`readCheckpoint: ${path} is not a valid safetensors file (truncated or corrupt?): ${(err as Error).message}`);
   }
   if (metadata.format !== FORMAT) {
-    throw new Error(`readCheckpoint: ${path} is a safetensors file but not a Myriad checkpoint (metadata format is ${JSON.stringify(metadata.format)})`);
+    throw new Error(
+      `readCheckpoint: ${path} is a safetensors file but not a Myriad checkpoint (metadata format is ${JSON.stringify(metadata.format)})`,
+    );
   }
   if (metadata.version !== VERSION) {
-    throw new Error(`readCheckpoint: ${path} has checkpoint version ${metadata.version}; this version of @myriad/train reads version ${VERSION}`);
+    throw new Error(
+      `readCheckpoint: ${path} has checkpoint version ${metadata.version}; this version of @myriad/train reads version ${VERSION}`,
+    );
   }
   const sum = tensorsChecksum(tensors);
   if (metadata.checksum !== sum) {
     throw new Error(`readCheckpoint: ${path} is corrupt: tensor checksum ${sum} differs from the recorded ${metadata.checksum}`);
   }
   const step = Number(metadata.step);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`readCheckpoint: ${path} records an invalid step ${JSON.stringify(metadata.step)}`);
+  if (!Number.isInteger(step) || step < 0)
+    throw new Error(`readCheckpoint: ${path} records an invalid step ${JSON.stringify(metadata.step)}`);
   const model: Record<string, Tensor> = {};
   const optimTensors: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(tensors)) {
@@ -261,7 +284,8 @@ export async function loadCheckpoint(source: string | Checkpoint, targets: LoadC
   checkModelTensors(path, ckpt.model, expected);
   if (targets.optimizer && !ckpt.optimizer) throw new Error(`loadCheckpoint: ${path} holds no optimizer state to resume from`);
   if (targets.loader && !ckpt.loader) throw new Error(`loadCheckpoint: ${path} holds no loader position to resume from`);
-  if (targets.restoreRng !== false && ckpt.rng === null) throw new Error(`loadCheckpoint: ${path} holds no RNG state; pass restoreRng: false`);
+  if (targets.restoreRng !== false && ckpt.rng === null)
+    throw new Error(`loadCheckpoint: ${path} holds no RNG state; pass restoreRng: false`);
 
   // The loader and the optimizer check everything before they change anything; if the optimizer
   // refuses, the loader goes back to where it was, so a refused checkpoint leaves no trace.

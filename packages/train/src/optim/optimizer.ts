@@ -3,7 +3,18 @@
 // statements per element) plus the scalars of a step; the base class runs that rule in place on host
 // memory (CPU backend), or as backend kernels on a device (no parameter, gradient or moment leaves
 // it), densely or lazily on the rows of a row-sparse gradient.
-import { SparseGrad, Tensor, compileUpdateRule, cpuBackend, contiguousStrides, tensor, type Storage, type TypedArray, type UpdateRule, type View } from '@myriad/core';
+import {
+  SparseGrad,
+  Tensor,
+  compileUpdateRule,
+  cpuBackend,
+  contiguousStrides,
+  tensor,
+  type Storage,
+  type TypedArray,
+  type UpdateRule,
+  type View,
+} from '@myriad/core';
 import { coalesceRows } from './coalesce.js';
 import { gradData, liveData } from './live-data.js';
 
@@ -56,15 +67,21 @@ export abstract class Optimizer<H extends BaseHyper> {
     const name = this.constructor.name;
     const list = Array.from(params as Iterable<Tensor | ParamGroupInput<H>>);
     const isGroups = list.length > 0 && list.every((g) => typeof g === 'object' && g !== null && 'params' in g && !('shape' in g));
-    const inputs: ParamGroupInput<H>[] = isGroups ? (list as ParamGroupInput<H>[]) : [{ params: list as Tensor[] } as unknown as ParamGroupInput<H>];
+    const inputs: ParamGroupInput<H>[] = isGroups
+      ? (list as ParamGroupInput<H>[])
+      : [{ params: list as Tensor[] } as unknown as ParamGroupInput<H>];
     const seen = new Set<Tensor>();
     this.groups = inputs.map((g, gi) => {
       const { params: ps, ...overrides } = g;
       const group = { ...defaults, ...overrides, params: Array.from(ps) } as ParamGroup<H>;
       for (const p of group.params) {
         if (seen.has(p)) throw new Error(`${name}: a parameter of shape [${p.shape}] appears twice (group ${gi})`);
-        if (!p.isLeaf) throw new Error(`${name}: can't optimize a non-leaf tensor of shape [${p.shape}] (group ${gi}); pass parameters, or x.detach().requiresGrad_()`);
-        if (p.dtype === 'int32') throw new TypeError(`${name}: parameter of shape [${p.shape}] has dtype int32; only float parameters train`);
+        if (!p.isLeaf)
+          throw new Error(
+            `${name}: can't optimize a non-leaf tensor of shape [${p.shape}] (group ${gi}); pass parameters, or x.detach().requiresGrad_()`,
+          );
+        if (p.dtype === 'int32')
+          throw new TypeError(`${name}: parameter of shape [${p.shape}] has dtype int32; only float parameters train`);
         seen.add(p);
       }
       this.validate(group, gi);
@@ -160,7 +177,9 @@ export abstract class Optimizer<H extends BaseHyper> {
   private checkRows(p: Tensor, rows: Int32Array): void {
     const last = rows.length > 0 ? rows[rows.length - 1]! : -1;
     if (last >= p.shape[0]!) {
-      throw new RangeError(`${this.constructor.name}.step: sparse gradient row ${last} is out of range for a parameter of shape [${p.shape}]`);
+      throw new RangeError(
+        `${this.constructor.name}.step: sparse gradient row ${last} is out of range for a parameter of shape [${p.shape}]`,
+      );
     }
   }
 

@@ -27,9 +27,7 @@ export function warmupCosine(options: WarmupCosineOptions): LrSchedule {
     throw new RangeError(`warmupCosine: need lr > 0 and 0 <= minLr <= lr, got lr=${lr}, minLr=${minLr}`);
   }
   if (!Number.isInteger(warmup) || warmup < 0 || !Number.isInteger(totalSteps) || totalSteps < warmup) {
-    throw new RangeError(
-      `warmupCosine: need integers 0 <= warmupSteps <= totalSteps, got warmupSteps=${warmup}, totalSteps=${totalSteps}`,
-    );
+    throw new RangeError(`warmupCosine: need integers 0 <= warmupSteps <= totalSteps, got warmupSteps=${warmup}, totalSteps=${totalSteps}`);
   }
   return (step: number): number => {
     if (step < warmup) return (lr * (step + 1)) / warmup;

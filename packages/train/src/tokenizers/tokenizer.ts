@@ -4,9 +4,7 @@
 export type UnknownPolicy = 'error' | 'skip' | { replaceWith: string };
 
 /** Serialised tokenizer, stored as JSON in checkpoint metadata. */
-export type TokenizerJSON =
-  | { type: 'byte' }
-  | { type: 'char'; chars: string[]; unknown: UnknownPolicy };
+export type TokenizerJSON = { type: 'byte' } | { type: 'char'; chars: string[]; unknown: UnknownPolicy };
 
 /** Maps text to integer token ids and back. */
 export interface Tokenizer {

@@ -82,7 +82,8 @@ export interface TrainResult {
 }
 
 function positiveInt(name: string, v: number, allowZero = false): number {
-  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw new RangeError(`Trainer: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
+  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1))
+    throw new RangeError(`Trainer: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
   return v;
 }
 

@@ -40,10 +40,14 @@ interface Child {
 }
 
 function start(dir: string, steps: number, resume: boolean): Child {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FIXTURE, dir, String(steps), ...(resume ? ['--resume'] : [])], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', FIXTURE, dir, String(steps), ...(resume ? ['--resume'] : [])],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (m: RegExpExecArray | null) => void }[] = [];
   let stderr = '';
@@ -135,7 +139,14 @@ export async function referenceRun(steps: number): Promise<string[]> {
  * One run of `steps` steps killed `kills` times (each `maxDelayMs` at most after a checkpoint write
  * begins, so most kills land inside one), resumed after each kill, then finished; adds what it saw to `stats`.
  */
-export async function crashRun(options: { steps: number; kills: number; seed: number; reference: string[]; stats: CrashStats; maxDelayMs?: number }): Promise<void> {
+export async function crashRun(options: {
+  steps: number;
+  kills: number;
+  seed: number;
+  reference: string[];
+  stats: CrashStats;
+  maxDelayMs?: number;
+}): Promise<void> {
   const { steps, kills, reference, stats } = options;
   const random = prng(options.seed);
   const maxDelay = options.maxDelayMs ?? 15;

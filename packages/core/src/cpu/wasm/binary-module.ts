@@ -39,20 +39,27 @@ export function emitBinary(mb: ModuleBuilder): void {
       };
       const vecA = (): void => void c.get(a).get(off).op(Op.i32Add).simdMem(Simd.v128Load, 2);
       const vecB = (): void => void c.get(b).get(off).op(Op.i32Add).simdMem(Simd.v128Load, 2);
-      c.get(mode).i32(BinaryMode.scalarB).op(Op.i32Eq).if(
-        () => {
-          c.get(b).simdMem(Simd.load32Splat, 2).set(s);
-          loop(vecA, () => void c.get(s));
-        },
-        () =>
-          c.get(mode).i32(BinaryMode.scalarA).op(Op.i32Eq).if(
-            () => {
-              c.get(a).simdMem(Simd.load32Splat, 2).set(s);
-              loop(() => void c.get(s), vecB);
-            },
-            () => loop(vecA, vecB),
-          ),
-      );
+      c.get(mode)
+        .i32(BinaryMode.scalarB)
+        .op(Op.i32Eq)
+        .if(
+          () => {
+            c.get(b).simdMem(Simd.load32Splat, 2).set(s);
+            loop(vecA, () => void c.get(s));
+          },
+          () =>
+            c
+              .get(mode)
+              .i32(BinaryMode.scalarA)
+              .op(Op.i32Eq)
+              .if(
+                () => {
+                  c.get(a).simdMem(Simd.load32Splat, 2).set(s);
+                  loop(() => void c.get(s), vecB);
+                },
+                () => loop(vecA, vecB),
+              ),
+        );
     });
   }
 }

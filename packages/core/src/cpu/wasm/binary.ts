@@ -16,10 +16,17 @@ function hasWasmBinary(op: string): op is WasmBinaryOp {
  * having done nothing, for ops without a WebAssembly version or when the scratch would exceed 2 GiB.
  */
 export function binaryWasm(
-  ctx: WasmContext, op: string,
-  a: Float32Array, aOffset: number, aLength: number,
-  b: Float32Array, bOffset: number, bLength: number,
-  out: Float32Array, outOffset: number, n: number,
+  ctx: WasmContext,
+  op: string,
+  a: Float32Array,
+  aOffset: number,
+  aLength: number,
+  b: Float32Array,
+  bOffset: number,
+  bLength: number,
+  out: Float32Array,
+  outOffset: number,
+  n: number,
 ): boolean {
   if (!hasWasmBinary(op)) return false;
   if (n === 0) return true;
@@ -46,7 +53,7 @@ export function binaryWasm(
 // copies inside WebAssembly memory (log2(count / length) calls however short the row).
 function put(mem: Float32Array, at: number, x: Float32Array, offset: number, length: number, count: number): void {
   mem.set(x.subarray(offset, offset + length), at);
-  for (let filled = length; filled < count; ) {
+  for (let filled = length; filled < count;) {
     const c = Math.min(filled, count - filled);
     mem.copyWithin(at + filled, at, at + c);
     filled += c;

@@ -47,7 +47,8 @@ function kernelsFor(ctx: WasmContext): Partial<CpuKernels> {
       }
     },
     sumAxisF32(x, offset, outer, len, inner, out) {
-      if (len * inner < WASM_MIN_BINARY || !sumAxisWasm(ctx, x, offset, outer, len, inner, out)) jsKernels.sumAxisF32(x, offset, outer, len, inner, out);
+      if (len * inner < WASM_MIN_BINARY || !sumAxisWasm(ctx, x, offset, outer, len, inner, out))
+        jsKernels.sumAxisF32(x, offset, outer, len, inner, out);
     },
   };
 }

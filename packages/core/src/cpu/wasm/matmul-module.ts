@@ -48,7 +48,14 @@ function emitPackA(c: Code): void {
             c.for(k, 0, { local: kc }, 1, () => {
               c.get(k).get(cs).op(Op.i32Mul).get(p).op(Op.i32Add).set(kcs);
               for (let i = 0; i < MR; i++) {
-                c.get(dst).get(kcs).get(rs).i32(i).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2).mem(Op.f32Store, 2, 4 * i);
+                c.get(dst)
+                  .get(kcs)
+                  .get(rs)
+                  .i32(i)
+                  .op(Op.i32Mul)
+                  .op(Op.i32Add)
+                  .mem(Op.f32Load, 2)
+                  .mem(Op.f32Store, 2, 4 * i);
               }
               c.inc(dst, 16);
             });
@@ -62,8 +69,12 @@ function emitPackA(c: Code): void {
                 c.get(r).get(left).op(Op.i32LtS);
                 c.select(
                   F32,
-                  () => { c.get(kcs).get(r).get(rs).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2); },
-                  () => { c.f32(0); },
+                  () => {
+                    c.get(kcs).get(r).get(rs).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2);
+                  },
+                  () => {
+                    c.f32(0);
+                  },
                 );
                 c.mem(Op.f32Store, 2);
               });
@@ -104,8 +115,12 @@ function emitPackB(c: Code): void {
             c.get(j).get(left).op(Op.i32LtS);
             c.select(
               F32,
-              () => { c.get(p).get(j).get(cs).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2); },
-              () => { c.f32(0); },
+              () => {
+                c.get(p).get(j).get(cs).op(Op.i32Mul).op(Op.i32Add).mem(Op.f32Load, 2);
+              },
+              () => {
+                c.f32(0);
+              },
             );
             c.mem(Op.f32Store, 2);
           });
@@ -163,9 +178,21 @@ function emitGemmBlock(c: Code): void {
       c.get(pb).simdMem(Simd.v128Load, 4).set(b0);
       c.get(pb).simdMem(Simd.v128Load, 4, 16).set(b1);
       for (let r = 0; r < MR; r++) {
-        c.get(pa).simdMem(Simd.load32Splat, 2, 4 * r).set(a);
-        c.get(acc[2 * r]!).get(a).get(b0).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(acc[2 * r]!);
-        c.get(acc[2 * r + 1]!).get(a).get(b1).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).set(acc[2 * r + 1]!);
+        c.get(pa)
+          .simdMem(Simd.load32Splat, 2, 4 * r)
+          .set(a);
+        c.get(acc[2 * r]!)
+          .get(a)
+          .get(b0)
+          .simd(Simd.f32x4Mul)
+          .simd(Simd.f32x4Add)
+          .set(acc[2 * r]!);
+        c.get(acc[2 * r + 1]!)
+          .get(a)
+          .get(b1)
+          .simd(Simd.f32x4Mul)
+          .simd(Simd.f32x4Add)
+          .set(acc[2 * r + 1]!);
       }
       c.inc(pa, 16).inc(pb, 32);
       c.get(pb).get(end).op(Op.i32LtU).op(Op.brIf, 0);
@@ -192,10 +219,20 @@ function emitMatmulRange(c: Code, f: { packA: number; gemmBlock: number }): void
   c.get(panel1).get(panel0).op(Op.i32Sub).set(panelsB);
   c.for(m, { local: row0 }, { local: row1 }, { local: mcb }, () => {
     c.get(row1).get(m).op(Op.i32Sub).set(rows);
-    c.get(rows).get(mcb).op(Op.i32GtS).if(() => { c.get(mcb).set(rows); });
+    c.get(rows)
+      .get(mcb)
+      .op(Op.i32GtS)
+      .if(() => {
+        c.get(mcb).set(rows);
+      });
     c.for(k0, 0, { local: K }, { local: kcb }, () => {
       c.get(K).get(k0).op(Op.i32Sub).set(kc);
-      c.get(kc).get(kcb).op(Op.i32GtS).if(() => { c.get(kcb).set(kc); });
+      c.get(kc)
+        .get(kcb)
+        .op(Op.i32GtS)
+        .if(() => {
+          c.get(kcb).set(kc);
+        });
       // packA(a + m*ars + k0*acs, ars, acs, rows, kc, apack)
       c.get(a).get(m).get(ars).op(Op.i32Mul).op(Op.i32Add).get(k0).get(acs).op(Op.i32Mul).op(Op.i32Add);
       c.get(ars).get(acs).get(rows).get(kc).get(apack).call(f.packA);
@@ -205,7 +242,11 @@ function emitMatmulRange(c: Code, f: { packA: number; gemmBlock: number }): void
       c.get(bpack).get(k0).get(ldc).op(Op.i32Mul).op(Op.i32Add).get(panel0).get(kc).op(Op.i32Mul).i32(5).op(Op.i32Shl).op(Op.i32Add);
       c.get(cp).get(m).get(ldc).op(Op.i32Mul).op(Op.i32Add).get(panel0).i32(5).op(Op.i32Shl).op(Op.i32Add);
       c.get(ldc).get(kc);
-      c.get(rows).i32(MR - 1).op(Op.i32Add).i32(2).op(Op.i32ShrU);
+      c.get(rows)
+        .i32(MR - 1)
+        .op(Op.i32Add)
+        .i32(2)
+        .op(Op.i32ShrU);
       c.get(panelsB);
       c.get(k0).i32(0).op(Op.i32Ne);
       c.call(f.gemmBlock);
@@ -220,18 +261,42 @@ function emitPackBRange(c: Code, f: { packB: number }): void {
   const kc = c.local(I32);
   const panels = c.local(I32);
   const cols = c.local(I32);
-  c.get(N).i32(NR - 1).op(Op.i32Add).i32(3).op(Op.i32ShrU).set(panels);
+  c.get(N)
+    .i32(NR - 1)
+    .op(Op.i32Add)
+    .i32(3)
+    .op(Op.i32ShrU)
+    .set(panels);
   // cols = min(N - panel0*8, (panel1-panel0)*8)
   c.get(N).get(panel0).i32(3).op(Op.i32Shl).op(Op.i32Sub).set(cols);
   c.get(cols).get(panel1).get(panel0).op(Op.i32Sub).i32(3).op(Op.i32Shl).op(Op.i32GtS);
-  c.if(() => { c.get(panel1).get(panel0).op(Op.i32Sub).i32(3).op(Op.i32Shl).set(cols); });
+  c.if(() => {
+    c.get(panel1).get(panel0).op(Op.i32Sub).i32(3).op(Op.i32Shl).set(cols);
+  });
   c.for(k0, 0, { local: K }, { local: kcb }, () => {
     c.get(K).get(k0).op(Op.i32Sub).set(kc);
-    c.get(kc).get(kcb).op(Op.i32GtS).if(() => { c.get(kcb).set(kc); });
+    c.get(kc)
+      .get(kcb)
+      .op(Op.i32GtS)
+      .if(() => {
+        c.get(kcb).set(kc);
+      });
     // packB(b + k0*brs + panel0*8*bcs, brs, bcs, cols, kc, bpack + k0*panels*32 + panel0*kc*32)
     c.get(b).get(k0).get(brs).op(Op.i32Mul).op(Op.i32Add).get(panel0).i32(3).op(Op.i32Shl).get(bcs).op(Op.i32Mul).op(Op.i32Add);
     c.get(brs).get(bcs).get(cols).get(kc);
-    c.get(bpack).get(k0).get(panels).op(Op.i32Mul).i32(5).op(Op.i32Shl).op(Op.i32Add).get(panel0).get(kc).op(Op.i32Mul).i32(5).op(Op.i32Shl).op(Op.i32Add);
+    c.get(bpack)
+      .get(k0)
+      .get(panels)
+      .op(Op.i32Mul)
+      .i32(5)
+      .op(Op.i32Shl)
+      .op(Op.i32Add)
+      .get(panel0)
+      .get(kc)
+      .op(Op.i32Mul)
+      .i32(5)
+      .op(Op.i32Shl)
+      .op(Op.i32Add);
     c.call(f.packB);
   });
 }

@@ -19,9 +19,19 @@ const MC = 128;
  */
 export function matmulWasm(
   ctx: WasmContext,
-  a: Float32Array, aOffset: number, ars: number, acs: number,
-  b: Float32Array, bOffset: number, brs: number, bcs: number,
-  out: Float32Array, outOffset: number, M: number, N: number, K: number,
+  a: Float32Array,
+  aOffset: number,
+  ars: number,
+  acs: number,
+  b: Float32Array,
+  bOffset: number,
+  brs: number,
+  bcs: number,
+  out: Float32Array,
+  outOffset: number,
+  M: number,
+  N: number,
+  K: number,
 ): boolean {
   if (M === 0 || N === 0) return true;
   if (K === 0) {
@@ -61,9 +71,7 @@ export function matmulWasm(
   const multiply: Round = {
     fn: 'matmulRange',
     args: [],
-    split: byRows
-      ? { arg: 6, total: M, step: Math.max(2, Math.ceil(rowTiles / blocks)) * MR }
-      : { arg: 8, total: panels, step: panelStep },
+    split: byRows ? { arg: 6, total: M, step: Math.max(2, Math.ceil(rowTiles / blocks)) * MR } : { arg: 8, total: panels, step: panelStep },
   };
   for (let t = 0; t < threads; t++) {
     pack.args.push([bAddr, brs * 4, bcs * 4, N, K, KC, bpack, 0, panels]);

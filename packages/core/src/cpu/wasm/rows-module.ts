@@ -19,7 +19,9 @@ function emitTopkInsert(c: Code): void {
   c.if(() => {
     // if (!(v > vals[k-1])) return filled
     c.get(v).get(vals).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).i32(4).op(Op.i32Sub).mem(Op.f32Load, 2).op(Op.f32Gt).op(Op.i32Eqz);
-    c.if(() => { c.get(filled).op(Op.return); });
+    c.if(() => {
+      c.get(filled).op(Op.return);
+    });
     c.get(filled).i32(1).op(Op.i32Sub).set(filled);
   });
   // p = filled; while (p > 0 && vals[p-1] < v) { shift down; p-- }
@@ -55,7 +57,12 @@ function emitTopkRows(c: Code, insert: number): void {
   // Scalar step for element i: map NaN to +inf, insert, refresh the threshold vector.
   const scalarStep = (elem: number): void => {
     c.get(row).get(elem).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2).set(v);
-    c.get(v).get(v).op(Op.f32Ne).if(() => { c.f32(Infinity).set(v); });
+    c.get(v)
+      .get(v)
+      .op(Op.f32Ne)
+      .if(() => {
+        c.f32(Infinity).set(v);
+      });
     c.get(vals).get(idxs).get(filled).get(k).get(v).get(elem).call(insert).set(filled);
   };
   const refreshThreshold = (): void => {
@@ -67,7 +74,12 @@ function emitTopkRows(c: Code, insert: number): void {
     c.get(row).get(elem).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2).set(v);
     c.get(v).get(thrS).op(Op.f32Gt).get(v).get(v).op(Op.f32Ne).op(Op.i32Or);
     c.if(() => {
-      c.get(v).get(v).op(Op.f32Ne).if(() => { c.f32(Infinity).set(v); });
+      c.get(v)
+        .get(v)
+        .op(Op.f32Ne)
+        .if(() => {
+          c.f32(Infinity).set(v);
+        });
       c.get(vals).get(idxs).get(filled).get(k).get(v).get(elem).call(insert).set(filled);
       c.get(vals).get(k).i32(2).op(Op.i32Shl).op(Op.i32Add).i32(4).op(Op.i32Sub).mem(Op.f32Load, 2).set(thrS);
     });
@@ -110,7 +122,10 @@ function emitTopkRows(c: Code, insert: number): void {
         laneMask(16 * g);
         c.simd(Simd.v128AnyTrue);
         c.if(() => {
-          c.get(i).i32(4 * g).op(Op.i32Add).set(j);
+          c.get(i)
+            .i32(4 * g)
+            .op(Op.i32Add)
+            .set(j);
           c.get(j).i32(4).op(Op.i32Add).set(end);
           c.for(j, { local: j }, { local: end }, 1, () => fullStep(j));
           c.get(thrS).simd(Simd.f32x4Splat).set(thr);
@@ -122,7 +137,17 @@ function emitTopkRows(c: Code, insert: number): void {
     // Write back the original values (NaN stays NaN).
     c.for(j, 0, { local: k }, 1, () => {
       c.get(vals).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add);
-      c.get(row).get(idxs).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
+      c.get(row)
+        .get(idxs)
+        .get(j)
+        .i32(2)
+        .op(Op.i32Shl)
+        .op(Op.i32Add)
+        .mem(Op.i32Load, 2)
+        .i32(2)
+        .op(Op.i32Shl)
+        .op(Op.i32Add)
+        .mem(Op.f32Load, 2);
       c.mem(Op.f32Store, 2);
     });
   });

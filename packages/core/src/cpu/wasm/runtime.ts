@@ -17,11 +17,26 @@ const MAX_PAGES = 32768;
 const INITIAL_PAGES = 64;
 
 /** The exported kernel functions (all arguments are i32 byte addresses, strides or counts). */
-export interface KernelExports {
+interface KernelExports {
   packA(src: number, rs: number, cs: number, rows: number, kc: number, dst: number): void;
   packB(src: number, rs: number, cs: number, cols: number, kc: number, dst: number): void;
   gemmBlock(ap: number, bp: number, cp: number, ldc: number, kc: number, panelsA: number, panelsB: number, accumulate: number): void;
-  matmulRange(a: number, ars: number, acs: number, bpack: number, c: number, ldc: number, row0: number, row1: number, panel0: number, panel1: number, K: number, kcb: number, mcb: number, apack: number): void;
+  matmulRange(
+    a: number,
+    ars: number,
+    acs: number,
+    bpack: number,
+    c: number,
+    ldc: number,
+    row0: number,
+    row1: number,
+    panel0: number,
+    panel1: number,
+    K: number,
+    kcb: number,
+    mcb: number,
+    apack: number,
+  ): void;
   packBRange(b: number, brs: number, bcs: number, N: number, K: number, kcb: number, bpack: number, panel0: number, panel1: number): void;
   topkRows(x: number, rows: number, n: number, k: number, values: number, indices: number): void;
   topkRowsRange(x: number, n: number, k: number, values: number, indices: number, row0: number, row1: number): void;
@@ -43,9 +58,30 @@ export interface KernelExports {
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
-export const KERNEL_NAMES = ['packA', 'packB', 'gemmBlock', 'matmulRange', 'packBRange', 'topkRows', 'topkRowsRange', 'expSumRows', 'expSumRowsRange', 'gatherRowsCopy',
-  'unaryExp', 'unaryErf', 'unaryGelu', 'unaryTanh', 'unarySigmoid', 'unarySilu', 'unaryGeluGrad',
-  'binaryAdd', 'binarySub', 'binaryMul', 'binaryDiv', 'sumAxisCols'] as const satisfies ReadonlyArray<keyof KernelExports>;
+export const KERNEL_NAMES = [
+  'packA',
+  'packB',
+  'gemmBlock',
+  'matmulRange',
+  'packBRange',
+  'topkRows',
+  'topkRowsRange',
+  'expSumRows',
+  'expSumRowsRange',
+  'gatherRowsCopy',
+  'unaryExp',
+  'unaryErf',
+  'unaryGelu',
+  'unaryTanh',
+  'unarySigmoid',
+  'unarySilu',
+  'unaryGeluGrad',
+  'binaryAdd',
+  'binarySub',
+  'binaryMul',
+  'binaryDiv',
+  'sumAxisCols',
+] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
 function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
@@ -65,7 +101,11 @@ export class WasmRuntime {
   private f32View: Float32Array;
   private i32View: Int32Array;
 
-  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, readonly shared: boolean) {
+  private constructor(
+    readonly module: WebAssembly.Module,
+    readonly memory: WebAssembly.Memory,
+    readonly shared: boolean,
+  ) {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     this.exports = instance.exports as unknown as KernelExports;
     this.f32View = new Float32Array(memory.buffer);

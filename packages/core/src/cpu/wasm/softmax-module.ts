@@ -7,12 +7,12 @@ import { type Code, F32, F64, I32, ModuleBuilder, Op, Simd, V128 } from './build
 const LOG2E = 1.4426950408889634; // log2(e), the double nearest it
 // ln 2 split so n·LN2_HI is exact for the |n| <= 127 used here (Cephes expf).
 const LN2_HI = 0.693359375;
-const LN2_LO = -2.12194440e-4;
+const LN2_LO = -2.1219444e-4;
 // exp(x) underflows f32 below this; lanes under it give exactly 0.
 const EXP_MIN = -87.33654;
 // Adding 1.5·2^23 rounds to an integer, which then sits in the low mantissa bits.
 const ROUND_MAGIC = 12582912;
-const POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+const POLY = [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 
 /** Pushes a splatted constant (loaded from the module's data: V8 rebuilds v128.const at each use). */
 type Konst = (c: Code, value: number, int?: boolean) => void;
@@ -109,16 +109,31 @@ function emitExpSumRows(c: Code, k: Konst): void {
     c.f32(-Infinity).set(m);
     for (let lane = 0; lane < 4; lane++) {
       c.get(acc).lane(Simd.f32x4ExtractLane, lane).set(v);
-      c.get(v).get(m).op(Op.f32Gt).if(() => { c.get(v).set(m); });
+      c.get(v)
+        .get(m)
+        .op(Op.f32Gt)
+        .if(() => {
+          c.get(v).set(m);
+        });
     }
     c.for(i, { local: n4 }, { local: n }, 1, () => {
       at(row, i);
       c.mem(Op.f32Load, 2).set(v);
-      c.get(v).get(m).op(Op.f32Gt).if(() => { c.get(v).set(m); });
+      c.get(v)
+        .get(m)
+        .op(Op.f32Gt)
+        .if(() => {
+          c.get(v).set(m);
+        });
     });
     // stats[r] = (m, Σe); the shift is 0 for an all -inf row so exp gives 0s (and softmax NaN).
     c.get(stats).get(r).i32(4).op(Op.i32Shl).op(Op.i32Add).get(m).op(Op.f64PromoteF32).mem(Op.f64Store, 3);
-    c.get(m).f32(-Infinity).op(Op.f32Eq).if(() => { c.f32(0).set(m); });
+    c.get(m)
+      .f32(-Infinity)
+      .op(Op.f32Eq)
+      .if(() => {
+        c.f32(0).set(m);
+      });
     c.get(m).simd(Simd.f32x4Splat).set(mv);
     c.f32x4(0).set(sumLo);
     c.get(sumLo).set(sumHi);
@@ -136,11 +151,14 @@ function emitExpSumRows(c: Code, k: Konst): void {
             c.get(i).get(l).op(Op.i32Add).get(n).op(Op.i32GeS).op(Op.brIf, 2);
             // Lane l: replace_lane needs a constant lane, so rotate with a 4-way branch.
             for (let lane = 0; lane < 3; lane++) {
-              c.get(l).i32(lane).op(Op.i32Eq).if(() => {
-                c.get(xv);
-                c.get(row).get(i).i32(lane).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
-                c.lane(Simd.f32x4ReplaceLane, lane).set(xv);
-              });
+              c.get(l)
+                .i32(lane)
+                .op(Op.i32Eq)
+                .if(() => {
+                  c.get(xv);
+                  c.get(row).get(i).i32(lane).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.f32Load, 2);
+                  c.lane(Simd.f32x4ReplaceLane, lane).set(xv);
+                });
             }
           });
         },
@@ -152,22 +170,37 @@ function emitExpSumRows(c: Code, k: Konst): void {
       c.get(mv).simd(Simd.f32x4Neg).get(bv).simd(Simd.f32x4Sub).simd(Simd.f32x4Add).set(err);
       emitExp4(c, d, err, tmp, k);
       c.set(e);
-      c.get(i).get(n4).op(Op.i32LtS).get(store).op(Op.i32And).if(() => {
-        at(o, i);
-        c.get(e).simdMem(Simd.v128Store, 2);
-      });
+      c.get(i)
+        .get(n4)
+        .op(Op.i32LtS)
+        .get(store)
+        .op(Op.i32And)
+        .if(() => {
+          at(o, i);
+          c.get(e).simdMem(Simd.v128Store, 2);
+        });
       c.get(sumLo).get(e).simd(Simd.f64x2PromoteLowF32x4).simd(Simd.f64x2Add).set(sumLo);
       c.get(sumHi).get(e).get(e).simd(Simd.i8x16Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
       c.simd(Simd.f64x2PromoteLowF32x4).simd(Simd.f64x2Add).set(sumHi);
       // Tail lanes are stored one by one (the vector store would run past the row).
-      c.get(i).get(n4).op(Op.i32GeS).get(store).op(Op.i32And).if(() => {
-        for (let lane = 0; lane < 3; lane++) {
-          c.get(i).i32(lane).op(Op.i32Add).get(n).op(Op.i32LtS).if(() => {
-            c.get(o).get(i).i32(lane).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add);
-            c.get(e).lane(Simd.f32x4ExtractLane, lane).mem(Op.f32Store, 2);
-          });
-        }
-      });
+      c.get(i)
+        .get(n4)
+        .op(Op.i32GeS)
+        .get(store)
+        .op(Op.i32And)
+        .if(() => {
+          for (let lane = 0; lane < 3; lane++) {
+            c.get(i)
+              .i32(lane)
+              .op(Op.i32Add)
+              .get(n)
+              .op(Op.i32LtS)
+              .if(() => {
+                c.get(o).get(i).i32(lane).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add);
+                c.get(e).lane(Simd.f32x4ExtractLane, lane).mem(Op.f32Store, 2);
+              });
+          }
+        });
     });
     c.get(sumLo).get(sumHi).simd(Simd.f64x2Add).set(sumLo);
     c.get(sumLo).lane(Simd.f64x2ExtractLane, 0).get(sumLo).lane(Simd.f64x2ExtractLane, 1).op(Op.f64Add).set(s);

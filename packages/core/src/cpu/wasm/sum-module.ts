@@ -27,12 +27,23 @@ export function emitSum(mb: ModuleBuilder): void {
       c.get(x).get(j).i32(2).op(Op.i32Shl).op(Op.i32Add).set(p);
       c.for(r, 0, { local: len }, 1, () => {
         acc.forEach((v, q) => {
-          c.get(v).get(p).simdMem(LOAD64_ZERO, 3, 8 * q).simd(Simd.f64x2PromoteLowF32x4).simd(Simd.f64x2Add).set(v);
+          c.get(v)
+            .get(p)
+            .simdMem(LOAD64_ZERO, 3, 8 * q)
+            .simd(Simd.f64x2PromoteLowF32x4)
+            .simd(Simd.f64x2Add)
+            .set(v);
         });
         c.inc(p, { local: pitch });
       });
       acc.forEach((v, q) => {
-        c.get(out).get(j).i32(3).op(Op.i32Shl).op(Op.i32Add).get(v).simdMem(Simd.v128Store, 3, 16 * q);
+        c.get(out)
+          .get(j)
+          .i32(3)
+          .op(Op.i32Shl)
+          .op(Op.i32Add)
+          .get(v)
+          .simdMem(Simd.v128Store, 3, 16 * q);
       });
       c.inc(j, 8);
       c.op(Op.br, 0);

@@ -8,7 +8,15 @@ import { Layout } from './runtime.js';
  * out[o*inner + j] = Σ_r x[offset + (o*len + r)*inner + j], bit-identical to sumAxisJs. Returns
  * false, having done nothing, for inner = 1 or when the scratch would exceed 2 GiB.
  */
-export function sumAxisWasm(ctx: WasmContext, x: Float32Array, offset: number, outer: number, len: number, inner: number, out: Float32Array): boolean {
+export function sumAxisWasm(
+  ctx: WasmContext,
+  x: Float32Array,
+  offset: number,
+  outer: number,
+  len: number,
+  inner: number,
+  out: Float32Array,
+): boolean {
   if (inner <= 1) return false;
   const block = len * inner;
   const lay = new Layout();

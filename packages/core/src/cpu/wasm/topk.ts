@@ -9,7 +9,15 @@ import { Layout } from './runtime.js';
  * Top-k of each contiguous row of x ([rows, n]), as topkRowsJs: values descending, ties to the
  * lower index, NaN first. Returns false, having done nothing, when the scratch would exceed 2 GiB.
  */
-export function topkWasm(ctx: WasmContext, x: Float32Array, rows: number, n: number, k: number, values: Float32Array, indices: Int32Array): boolean {
+export function topkWasm(
+  ctx: WasmContext,
+  x: Float32Array,
+  rows: number,
+  n: number,
+  k: number,
+  values: Float32Array,
+  indices: Int32Array,
+): boolean {
   if (rows === 0 || k === 0) return true;
   const lay = new Layout();
   const xAddr = lay.take(rows * n * 4);

@@ -20,21 +20,35 @@ export type WasmUnaryOp = keyof typeof UNARY_EXPORTS;
 
 const LOG2E = 1.4426950408889634; // log2(e), the double nearest it
 const LN2_HI = 0.693359375;
-const LN2_LO = -2.12194440e-4;
-const EXP_POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+const LN2_LO = -2.1219444e-4;
+const EXP_POLY = [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 // erf(x) ≈ x·P(x²)/Q(x²) on [-4, 4] (the rational approximation used by Eigen and XLA).
-const ERF_P = [-2.72614225801306e-10, 2.77068142495902e-8, -2.10102402082508e-6, -5.69250639462346e-5, -7.34990630326855e-4, -2.95459980854025e-3, -1.60960333262415e-2];
+const ERF_P = [
+  -2.72614225801306e-10, 2.77068142495902e-8, -2.10102402082508e-6, -5.69250639462346e-5, -7.34990630326855e-4, -2.95459980854025e-3,
+  -1.60960333262415e-2,
+];
 const ERF_Q = [-1.45660718464996e-5, -2.13374055278905e-4, -1.68282697438203e-3, -7.37332916720468e-3, -1.42647390514189e-2];
 // tanh(x) = x + x·z·P(z), z = x², for |x| < 0.625 (Cephes tanhf).
 const TANH_P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
 
 /** Scratch locals the vector helpers share, and `k(v)`, which pushes the splatted constant v. */
-interface Tmp { a: number; b: number; c: number; d: number; e: number; k: (value: number) => void; ki: (value: number) => void }
+interface Tmp {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  e: number;
+  k: (value: number) => void;
+  ki: (value: number) => void;
+}
 
 // V8 rebuilds a v128.const with three instructions at every use, even from a local; a v128.load
 // from the module's constant data is one instruction (often folded into the arithmetic).
 class ConstPool {
-  constructor(private readonly c: Code, private readonly mb: ModuleBuilder) {}
+  constructor(
+    private readonly c: Code,
+    private readonly mb: ModuleBuilder,
+  ) {}
 
   /** Pushes the constant with `value` in every f32 (or i32, with `int`) lane. */
   push(value: number, int = false): void {
@@ -206,8 +220,13 @@ export function emitUnary(mb: ModuleBuilder): void {
       const v = c.local(V128);
       const pool = new ConstPool(c, mb);
       const t: Tmp = {
-        a: c.local(V128), b: c.local(V128), c: c.local(V128), d: c.local(V128), e: c.local(V128),
-        k: (value) => pool.push(value), ki: (value) => pool.push(value, true),
+        a: c.local(V128),
+        b: c.local(V128),
+        c: c.local(V128),
+        d: c.local(V128),
+        e: c.local(V128),
+        k: (value) => pool.push(value),
+        ki: (value) => pool.push(value, true),
       };
       c.for(i, { local: i0 }, { local: i1 }, 4, () => {
         c.get(i).i32(2).op(Op.i32Shl).set(off);

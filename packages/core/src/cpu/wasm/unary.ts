@@ -18,7 +18,15 @@ function hasWasmUnary(op: string): op is WasmUnaryOp {
  * out[outOffset + i] = op(x[xOffset + i]) for i < n. Returns false, having done nothing, for ops
  * without a WebAssembly version or when the scratch would exceed 2 GiB.
  */
-export function unaryWasm(ctx: WasmContext, op: string, x: Float32Array, xOffset: number, out: Float32Array, outOffset: number, n: number): boolean {
+export function unaryWasm(
+  ctx: WasmContext,
+  op: string,
+  x: Float32Array,
+  xOffset: number,
+  out: Float32Array,
+  outOffset: number,
+  n: number,
+): boolean {
   if (!hasWasmUnary(op)) return false;
   if (n === 0) return true;
   const padded = Math.ceil(n / 4) * 4;
