@@ -178,13 +178,27 @@ const BODIES: Record<WasmUnaryOp, Body> = {
     t.k(1);
     c.simd(Simd.f32x4Add).simd(Simd.f32x4Div);
   },
-  // x / (1 + exp(-x))
+  // x / (1 + exp(-x)), with e = exp(-|x|) so nothing overflows: x/(1 + e) for x >= 0 and x·e/(1 + e)
+  // for x < 0 (exp(-x) would overflow f32 below -88.72, where Math.exp in f64 does not). x = -inf
+  // gives NaN, as the plain kernel's -inf/inf does.
   silu: (c, v, t) => {
-    c.get(v).simd(Simd.f32x4Neg).set(t.d);
-    c.get(v);
+    c.get(v).simd(Simd.f32x4Abs).simd(Simd.f32x4Neg).set(t.d);
     emitExp(c, t.d, t);
+    c.set(t.e);
+    c.get(v);
     t.k(1);
-    c.simd(Simd.f32x4Add).simd(Simd.f32x4Div);
+    c.get(t.e).simd(Simd.f32x4Add).simd(Simd.f32x4Div); // x / (1 + e)
+    c.get(t.e);
+    t.k(1);
+    c.get(v);
+    t.k(0);
+    c.simd(Simd.f32x4Lt).simd(Simd.v128Bitselect); // x < 0 ? e : 1
+    c.simd(Simd.f32x4Mul).set(t.d);
+    t.k(NaN);
+    c.get(t.d);
+    c.get(v);
+    t.k(-Infinity);
+    c.simd(Simd.f32x4Eq).simd(Simd.v128Bitselect); // x = -inf ? NaN : the above
   },
   // |x| < 0.625: x + x·z·P(z); otherwise sign(x)·(1 - 2/(exp(2|x|) + 1)).
   tanh: (c, v, t) => {
