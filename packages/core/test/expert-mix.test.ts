@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { expertMix, SparseGrad, tensor, type DType, type ExpertActivation, type Tensor } from '../src/index.js';
-import { expertMixComposed } from '../src/ops/expert-mix.js';
+import { expertMixComposed, expertMixFused } from '../src/ops/expert-mix.js';
 import { gradCheck } from '../src/testing/index.js';
 
 interface Case {
@@ -100,7 +100,7 @@ describe('expertMix (fused CPU loop) against the composed ops', () => {
     it(`${dtype}: output and the gradients of x, gates, down and up agree`, () => {
       fc.assert(
         fc.property(cases, (c) => {
-          const f = run(expertMix, c, dtype);
+          const f = run(expertMixFused, c, dtype);
           const r = run(expertMixComposed, c, dtype);
           close(f.y, r.y, tol, 'y');
           close(f.x.denseGrad(), r.x.denseGrad(), tol, 'dx');
@@ -127,11 +127,29 @@ describe('expertMix (fused CPU loop) against the composed ops', () => {
         cases.filter((c) => c.act !== 'relu'),
         (c) => {
           const { x, down, up, gates, indices } = inputs(c, 'float64');
-          gradCheck((X, W, U, G) => expertMix(X!, W!, U!, indices, G!, c.act), [x, down, up, gates]);
+          gradCheck((X, W, U, G) => expertMixFused(X!, W!, U!, indices, G!, c.act), [x, down, up, gates]);
         },
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('expertMix takes the fused loop for float64 (coalesced table gradients)', () => {
+    const c: Case = {
+      T: 2,
+      heads: 1,
+      k: 2,
+      N: 3,
+      D: 2,
+      Do: 2,
+      idx: [0, 2, 2, 0],
+      values: Array.from({ length: 40 }, (_, i) => Math.sin(i)),
+      act: 'gelu',
+    };
+    const { x, down, up, gates, indices } = inputs(c, 'float64');
+    expertMix(x, down, up, indices, gates, 'gelu').sum().backward();
+    expect((down.grad as SparseGrad).coalesced).toBe(true);
+    expect(Array.from((up.grad as SparseGrad).indices.toTypedArray())).toEqual([0, 2]);
   });
 
   it('leaves tables that need no gradient alone and skips their work', () => {
@@ -148,7 +166,7 @@ describe('expertMix (fused CPU loop) against the composed ops', () => {
     };
     const { x, down, up, gates, indices } = inputs(c, 'float64');
     down.requiresGrad = false;
-    expertMix(x, down, up, indices, gates, 'gelu').sum().backward();
+    expertMixFused(x, down, up, indices, gates, 'gelu').sum().backward();
     expect(down.grad).toBeNull();
     expect(up.grad).toBeInstanceOf(SparseGrad);
     expect(x.grad).not.toBeNull();
@@ -160,7 +178,7 @@ describe('expertMix (fused CPU loop) against the composed ops', () => {
       [1, 2],
       [3, 4],
     ]);
-    expect(() => expertMix(x, table, table, tensor([[2]], { dtype: 'int32' }), tensor([[1]]), 'gelu')).toThrow(
+    expect(() => expertMixFused(x, table, table, tensor([[2]], { dtype: 'int32' }), tensor([[1]]), 'gelu')).toThrow(
       'expertMix: index 2 at slot 0 out of range for tables of 2 rows',
     );
     expect(() => expertMix(x, table, table, tensor([[0, 1]], { dtype: 'int32' }), tensor([[1]]), 'gelu')).toThrow(

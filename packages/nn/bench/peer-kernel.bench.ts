@@ -11,10 +11,10 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expertMix, mul, randn, reshape, sum, tensor, type Tensor } from '@myriad/core';
+import { mul, randn, reshape, sum, tensor, type Tensor } from '@myriad/core';
 import { FeedForward, PEER } from '@myriad/nn';
 import { AdamW } from '@myriad/train';
-import { expertMixComposed } from '../../core/src/ops/expert-mix.js';
+import { expertMixComposed, expertMixFused } from '../../core/src/ops/expert-mix.js';
 
 const numKeys = Number(process.env.PEER_KERNEL_KEYS ?? 1024);
 const steps = Number(process.env.PEER_KERNEL_STEPS ?? 5);
@@ -55,8 +55,7 @@ let torch: TorchResult | null = null;
 class BenchPEER extends PEER {
   composed = false;
   protected override mixExperts(xf: Tensor, experts: Tensor, gates: Tensor): Tensor {
-    if (!this.composed) return super.mixExperts(xf, experts, gates);
-    return expertMixComposed(xf, this.down.weight, this.up.weight, experts, gates, this.activation);
+    return (this.composed ? expertMixComposed : expertMixFused)(xf, this.down.weight, this.up.weight, experts, gates, this.activation);
   }
 }
 const t0 = performance.now();
@@ -156,7 +155,7 @@ for (let r = -1; r < 3 * steps; r++) {
       peer.zeroGrad();
       xs.grad = null;
       gs.grad = null;
-      const y = (v === 'fused' ? expertMix : expertMixComposed)(xs, down, up, idx, gs, 'gelu');
+      const y = (v === 'fused' ? expertMixFused : expertMixComposed)(xs, down, up, idx, gs, 'gelu');
       sum(mul(y, w)).backward();
     }
     if (r >= 0) mixTimes[v].push(performance.now() - t);

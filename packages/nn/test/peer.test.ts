@@ -131,8 +131,8 @@ describe('PEER', () => {
       const g = table.grad;
       expect(g).toBeInstanceOf(SparseGrad);
       const sg = g as SparseGrad;
-      expect(sg.nnz).toBe(retrieved.size); // one row per distinct retrieved expert (≤ tokens · heads · k), nothing of size N
-      expect(sg.coalesced).toBe(true);
+      expect(sg.nnz).toBeLessThanOrEqual(5 * 2 * 4); // ≤ tokens · heads · k rows, nothing of size N
+      expect(sg.coalesce().nnz).toBe(retrieved.size);
       expect(sg.shape).toEqual(table.shape);
       for (const i of sg.indices.toTypedArray()) expect(retrieved.has(i)).toBe(true);
     }

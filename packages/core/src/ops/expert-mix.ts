@@ -4,6 +4,7 @@
 // the fused loop is tested against.
 import { record } from '../autograd.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
+import { jsKernels, kernels as cpuKernels } from '../cpu/kernels.js';
 import { expertMixBackward, expertMixForward, expertTableGrad, sortSlotsByRow, type ExpertActivation } from '../cpu/expert-mix.js';
 import { allocTyped, type TypedArray } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
@@ -23,12 +24,32 @@ const ACTIVATIONS: Readonly<Record<ExpertActivation, (x: Tensor) => Tensor>> = {
  * y[t] = Σₛ gates[t,s] · σ(down[e]·x[t]) · up[e] with e = indices[t,s]: x [T, D], down [N, D],
  * up [N, Do], indices int32 [T, S], gates [T, S] → y [T, Do]. Differentiable in x, down, up and
  * gates; the tables get row-sparse gradients (SparseGrad, coalesced on the CPU backend), so a step
- * costs O(touched rows) however large N is. On the CPU backend the chosen rows are never copied.
+ * costs O(touched rows) however large N is. On the CPU backend a fused loop reads the chosen rows in
+ * place (float64, or float32 without the WebAssembly matmul); otherwise the composed ops run.
  * @example expertMix(x, down.weight, up.weight, experts, gates, 'gelu') // PEER's experts
  */
 export function expertMix(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: Tensor, activation: ExpertActivation): Tensor {
+  checkArgs(x, down, up, indices, gates, activation);
+  if (x.backend !== cpuBackend || x.dtype === 'int32' || !fusedPays(x.dtype))
+    return expertMixComposed(x, down, up, indices, gates, activation);
+  return expertMixFused(x, down, up, indices, gates, activation);
+}
+
+/**
+ * Whether the fused loop is the faster CPU path: always for float64; for float32 only while matmul
+ * runs the plain TypeScript kernel. The fused loop is plain TypeScript too, and measured slower than
+ * the composed ops on the WebAssembly SIMD matmul (docs/benchmarks.md, issue 12) until it gets a SIMD
+ * kernel of its own.
+ */
+function fusedPays(dtype: string): boolean {
+  return dtype === 'float64' || cpuKernels.matmulF32 === jsKernels.matmulF32;
+}
+
+/** expertMix's fused CPU loop, whichever path expertMix would pick (tests and benchmarks). */
+export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: Tensor, activation: ExpertActivation): Tensor {
   const { T, S, D, Do } = checkArgs(x, down, up, indices, gates, activation);
-  if (x.backend !== cpuBackend || x.dtype === 'int32') return expertMixComposed(x, down, up, indices, gates, activation);
+  if (x.backend !== cpuBackend || x.dtype === 'int32')
+    throw new TypeError(`expertMixFused: needs float tensors on the CPU backend, got ${x.dtype} on ${x.backend.name}`);
   const N = down.shape[0]!;
   const xs = host(x);
   const ds = host(down);
