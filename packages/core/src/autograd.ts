@@ -26,6 +26,7 @@ import { shapesEqual } from './shape.js';
  * | ops/linalg.ts        | matmul                                                                              |
  * | ops/nn.ts            | softmax logSoftmax logsumexp (crossEntropy, layerNorm, dropout composed)            |
  * | ops/device.ts        | to(backend): the gradient moves back                                                |
+ * | ops/expert-mix.ts    | expertMix: dx, dgates, row-sparse table gradients (CPU fused; else composed ops)    |
  * | ops/losses.ts, ops/sort.ts, ops/triangular.ts | composed from the ops above; no gradient code          |
  */
 
