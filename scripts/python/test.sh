@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-/usr/bin/python3}
-if ! "$PY" -c 'import torch, pytest' 2>/tmp/myriad-torch-import.err; then
+if ! "$PY" -c 'import torch, pytest; torch.zeros(1)' 2>/tmp/myriad-torch-import.err; then
   why="$(tail -n 1 /tmp/myriad-torch-import.err)"
   if [ "${MYRIAD_REQUIRE_OPTIONAL:-}" = "1" ]; then
     echo "myriad_torch tests: FAILED: required under CI but cannot import torch/pytest with $PY ($why)." >&2
