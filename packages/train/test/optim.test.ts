@@ -243,6 +243,23 @@ describe('optimizer state', () => {
     expect(() => target.loadStateDict({ ...dict, tensors: partial })).toThrow(/missing buffer "0\.expAvgSq"/);
     expect(target.stateDict().steps).toEqual({}); // refused before anything changed
   });
+
+  it('names its state by `kind`, not by the class name a minifier would rename', () => {
+    const renamed = [SGD, Adam, AdamW].map((cls) => [cls, Object.getOwnPropertyDescriptor(cls, 'name')!] as const);
+    try {
+      // What a bundler's minifier does to the classes of a production page build.
+      renamed.forEach(([cls], i) => Object.defineProperty(cls, 'name', { value: ['e', 't', 'n'][i] }));
+      expect(new SGD([f64([1])], { lr: 1 }).stateDict().type).toBe('SGD');
+      expect(new Adam([f64([1])]).stateDict().type).toBe('Adam');
+      const adamW = new AdamW([f64([1])]);
+      expect(adamW.stateDict().type).toBe('AdamW');
+      expect(() => new Adam([f64([1])]).loadStateDict(adamW.stateDict())).toThrow(/state is from "AdamW", not Adam/);
+      class Lion extends SGD {} // a user's own optimizer without a static kind is named by its class
+      expect(new Lion([f64([1])], { lr: 1 }).kind).toBe('Lion');
+    } finally {
+      renamed.forEach(([cls, name]) => Object.defineProperty(cls, 'name', name));
+    }
+  });
 });
 
 describe('parameters without host storage', () => {

@@ -35,6 +35,9 @@ export class Adam extends Optimizer<AdamHyper> {
   /** Weight decay is decoupled (AdamW) when true. */
   protected readonly decoupled: boolean = false;
 
+  /** Its name in messages and checkpoints (survives minification). */
+  static readonly kind: string = 'Adam';
+
   /** `new Adam(model.parameters(), { lr: 1e-3 })`. */
   constructor(params: ParamsInput<AdamHyper>, options: Partial<AdamHyper> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...options });
@@ -44,11 +47,9 @@ export class Adam extends Optimizer<AdamHyper> {
     super.validate(group, index);
     const [b1, b2] = group.betas ?? [];
     if (!(b1! >= 0 && b1! < 1 && b2! >= 0 && b2! < 1)) {
-      throw new RangeError(
-        `${this.constructor.name}: group ${index} has betas=${JSON.stringify(group.betas)}; expected two numbers in [0, 1)`,
-      );
+      throw new RangeError(`${this.kind}: group ${index} has betas=${JSON.stringify(group.betas)}; expected two numbers in [0, 1)`);
     }
-    if (!(group.eps >= 0)) throw new RangeError(`${this.constructor.name}: group ${index} has eps=${group.eps}; expected >= 0`);
+    if (!(group.eps >= 0)) throw new RangeError(`${this.kind}: group ${index} has eps=${group.eps}; expected >= 0`);
   }
 
   protected rule(): UpdateRule {
@@ -66,6 +67,9 @@ export class Adam extends Optimizer<AdamHyper> {
 /** AdamW: Adam with decoupled weight decay p ← p·(1 − lr·λ) (default λ = 0.01), lazily on sparse rows. */
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
+
+  /** Its name in messages and checkpoints (survives minification). */
+  static override readonly kind: string = 'AdamW';
 
   /** `new AdamW(groups, { lr: 3e-4, weightDecay: 0.1 })`. */
   constructor(params: ParamsInput<AdamHyper>, options: Partial<AdamHyper> = {}) {

@@ -41,7 +41,7 @@ export interface ParamState {
 
 /** Serialised optimizer state (tensors go under `optim.` in a checkpoint, the rest into JSON metadata). */
 export interface OptimizerStateDict {
-  /** Optimizer class name, checked on load. */
+  /** The optimizer's `kind` ('SGD', 'Adam', 'AdamW'), checked on load. */
   type: string;
   /** Hyper-parameters and parameter shapes per group; parameters are numbered in group order. */
   groups: Array<Record<string, number | boolean | number[]> & { shapes: number[][] }>;
@@ -59,12 +59,22 @@ export abstract class Optimizer<H extends BaseHyper> {
   protected readonly state = new Map<Tensor, ParamState>();
   private readonly lrRatios: number[];
 
+  /**
+   * The optimizer's name, as written in messages and in `stateDict().type`: the subclass's static `kind`
+   * ('SGD', 'Adam', 'AdamW'), spelled out because a minifier renames classes and a checkpoint saved by a
+   * bundled page must load in the CLI. A subclass without one (your own optimizer) is named by its class.
+   */
+  get kind(): string {
+    const ctor = this.constructor as { readonly kind?: unknown; readonly name: string };
+    return Object.hasOwn(ctor, 'kind') && typeof ctor.kind === 'string' ? ctor.kind : ctor.name;
+  }
+
   /** Takes tensors, or groups `[{ params, weightDecay: 0 }, ...]` whose fields override `defaults`. */
   constructor(
     params: ParamsInput<H>,
     readonly defaults: H,
   ) {
-    const name = this.constructor.name;
+    const name = this.kind;
     const list = Array.from(params as Iterable<Tensor | ParamGroupInput<H>>);
     const isGroups = list.length > 0 && list.every((g) => typeof g === 'object' && g !== null && 'params' in g && !('shape' in g));
     const inputs: ParamGroupInput<H>[] = isGroups
@@ -93,7 +103,7 @@ export abstract class Optimizer<H extends BaseHyper> {
 
   /** Checks a group's hyper-parameters; throws a RangeError naming the bad one. */
   protected validate(group: ParamGroup<H>, index: number): void {
-    const name = this.constructor.name;
+    const name = this.kind;
     if (!(group.lr >= 0)) throw new RangeError(`${name}: group ${index} has lr=${group.lr}; expected >= 0`);
     if (!(group.weightDecay >= 0)) throw new RangeError(`${name}: group ${index} has weightDecay=${group.weightDecay}; expected >= 0`);
   }
@@ -110,7 +120,7 @@ export abstract class Optimizer<H extends BaseHyper> {
 
   /** Sets the learning rate: each group gets `lr` times its construction-time ratio to the defaults' lr. */
   setLr(lr: number): void {
-    if (!(lr >= 0)) throw new RangeError(`${this.constructor.name}.setLr: lr must be >= 0, got ${lr}`);
+    if (!(lr >= 0)) throw new RangeError(`${this.kind}.setLr: lr must be >= 0, got ${lr}`);
     this.groups.forEach((g, i) => {
       g.lr = lr * this.lrRatios[i]!;
     });
@@ -177,15 +187,13 @@ export abstract class Optimizer<H extends BaseHyper> {
   private checkRows(p: Tensor, rows: Int32Array): void {
     const last = rows.length > 0 ? rows[rows.length - 1]! : -1;
     if (last >= p.shape[0]!) {
-      throw new RangeError(
-        `${this.constructor.name}.step: sparse gradient row ${last} is out of range for a parameter of shape [${p.shape}]`,
-      );
+      throw new RangeError(`${this.kind}.step: sparse gradient row ${last} is out of range for a parameter of shape [${p.shape}]`);
     }
   }
 
   private checkShape(p: Tensor, gradShape: readonly number[]): void {
     if (gradShape.length !== p.shape.length || gradShape.some((d, i) => d !== p.shape[i])) {
-      throw new Error(`${this.constructor.name}.step: gradient shape [${gradShape}] differs from parameter shape [${p.shape}]`);
+      throw new Error(`${this.kind}.step: gradient shape [${gradShape}] differs from parameter shape [${p.shape}]`);
     }
   }
 
@@ -226,14 +234,14 @@ export abstract class Optimizer<H extends BaseHyper> {
       const saved = { ...(hyper as unknown as Record<string, number | boolean | number[]>) };
       return Object.assign(saved, { shapes: params.map((p) => [...p.shape]) });
     });
-    return { type: this.constructor.name, groups, steps, tensors };
+    return { type: this.kind, groups, steps, tensors };
   }
 
   /** Restores `stateDict()` output; refuses another optimizer type, group layout or parameter shapes. */
   loadStateDict(dict: OptimizerStateDict): void {
-    const name = `${this.constructor.name}.loadStateDict`;
-    if (dict?.type !== this.constructor.name) {
-      throw new Error(`${name}: the state is from ${JSON.stringify(dict?.type)}, not ${this.constructor.name}`);
+    const name = `${this.kind}.loadStateDict`;
+    if (dict?.type !== this.kind) {
+      throw new Error(`${name}: the state is from ${JSON.stringify(dict?.type)}, not ${this.kind}`);
     }
     if (!Array.isArray(dict.groups) || dict.groups.length !== this.groups.length) {
       throw new Error(`${name}: the state has ${dict.groups?.length} parameter groups, this optimizer ${this.groups.length}`);

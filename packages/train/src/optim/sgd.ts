@@ -33,6 +33,9 @@ const SGD_MOMENTUM_RULE: UpdateRule = {
 
 /** Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay. */
 export class SGD extends Optimizer<SGDHyper> {
+  /** Its name in messages and checkpoints (survives minification). */
+  static readonly kind: string = 'SGD';
+
   /** `new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 })`. */
   constructor(params: ParamsInput<SGDHyper>, options: Partial<SGDHyper> & { lr: number }) {
     super(params, { weightDecay: 0, momentum: 0, nesterov: false, ...options });
