@@ -5,17 +5,14 @@
 //              g = scoreFn(qₕ·K_I)   (softmax or sigmoid over the k scores)             (eq. 2)
 //              fₕ(x) = Σ_{i∈I} gᵢ·eᵢ(x)                                                 (eq. 3)
 // y = Σₕ fₕ(x) (eq. 4). With topK = 1 and softmax, g = 1: an MLP of `heads` hidden neurons.
-import { expertMix, reshape, sigmoid, softmax, shapeSize, type RoutingDecision, type RoutingSource, type Tensor } from '@myriad/core';
-import { Module, param, type InitOptions } from '../module.js';
-import { initDType, initRng, normalInit, requireLastDim } from '../init.js';
+import { expertMix, reshape, sigmoid, softmax, type Tensor } from '@myriad/core';
+import type { InitOptions } from '../module.js';
+import { initDType, initRng } from '../init.js';
 import { Embedding } from '../layers/embedding.js';
-import { Linear } from '../layers/linear.js';
 import { activationFn, type Activation } from '../layers/feed-forward.js';
-import type { BatchNorm1d } from '../layers/batch-norm.js';
-import type { LayerNorm } from '../layers/layer-norm.js';
-import { productKeyTopk } from './product-keys.js';
-import { createQueryNorm, normalizeQueries, type QueryNorm } from './query-network.js';
+import { checkQueryNorm, type QueryNorm } from './query-network.js';
 import { checkProductKeyOptions, routingDecision, sqrtExperts } from './routing-decision.js';
+import { ProductKeyLayer, type ProductKeyConfig } from './product-key-layer.js';
 
 /** How a head turns its k retrieval scores into gates. */
 export type ScoreFn = 'softmax' | 'sigmoid';
@@ -40,33 +37,44 @@ export interface PEEROptions extends InitOptions {
   scoreFn?: ScoreFn;
 }
 
+/** PEER's options resolved once: defaults filled in, values checked, numKeys = √numExperts. */
+export interface PEERConfig extends ProductKeyConfig {
+  activation: Activation;
+  scoreFn: ScoreFn;
+}
+
+/** The defaults of `PEEROptions` applied and every value checked (a RangeError names the bad one). */
+export function resolvePEEROptions(options: PEEROptions): Readonly<PEERConfig> {
+  const {
+    dim,
+    dimOut = dim,
+    heads = 8,
+    numExperts,
+    topK = 16,
+    dimKey = 128,
+    queryNorm = 'batch',
+    activation = 'gelu',
+    scoreFn = 'softmax',
+  } = options;
+  const numKeys = sqrtExperts('PEER', numExperts);
+  checkProductKeyOptions('PEER', { dim, dimOut, heads, numKeys, topK, dimKey });
+  if (scoreFn !== 'softmax' && scoreFn !== 'sigmoid')
+    throw new RangeError(`PEER: unknown scoreFn '${String(scoreFn)}'; expected softmax or sigmoid`);
+  activationFn(activation, 'PEER'); // throws naming the valid activations
+  checkQueryNorm('PEER', queryNorm);
+  return Object.freeze({ dim, dimOut, heads, numExperts, numKeys, topK, dimKey, queryNorm, activation, scoreFn });
+}
+
 /** Mean of act(z)² for z ~ N(0, 1): the second moment a unit-variance pre-activation keeps. */
 const ACT_SECOND_MOMENT: Readonly<Record<Activation, number>> = { gelu: 0.4252, relu: 0.5, silu: 0.3557, tanh: 0.3943 };
 
 /** PEER layer: x [..., dim] → [..., dimOut], each head mixing topK of numExperts single-neuron experts. */
-export class PEER extends Module implements RoutingSource {
-  /** `query.weight` [heads·dimKey, dim], no bias. */
-  query: Linear;
-  /** BatchNorm1d(heads·dimKey) | LayerNorm(dimKey) | null. */
-  queryNorm: BatchNorm1d | LayerNorm | null;
-  /** Product sub-keys [2, numKeys, dimKey/2], shared by all heads. */
-  keys: Tensor;
+export class PEER extends ProductKeyLayer<PEERConfig> {
+  // query, queryNorm, keys [2, numKeys, dimKey/2] (shared by all heads), config and lastRouting: ProductKeyLayer.
   /** `down.weight` [numExperts, dim]: uᵢ, the expert's input weights (row-sparse gradient). */
   down: Embedding;
   /** `up.weight` [numExperts, dimOut]: vᵢ, the expert's output weights (row-sparse gradient). */
   up: Embedding;
-  /** Expert indices and gates of the last forward, [tokens, heads, topK]. */
-  lastRouting: RoutingDecision | null = null;
-
-  readonly dim: number;
-  readonly dimOut: number;
-  readonly heads: number;
-  readonly numExperts: number;
-  readonly numKeys: number;
-  readonly topK: number;
-  readonly dimKey: number;
-  readonly activation: Activation;
-  readonly scoreFn: ScoreFn;
 
   /**
    * Init for unit scale (the paper leaves it open): keys N(0, 2/dimKey), so a half-score has unit
@@ -75,56 +83,32 @@ export class PEER extends Module implements RoutingSource {
    * (near-uniform at init) and k for sigmoid (top-k scores are large, g ≈ 1). Then Var(y) ≈ Var(x).
    */
   constructor(options: PEEROptions) {
-    super();
-    const {
-      dim,
-      dimOut = dim,
-      heads = 8,
-      numExperts,
-      topK = 16,
-      dimKey = 128,
-      queryNorm = 'batch',
-      activation = 'gelu',
-      scoreFn = 'softmax',
-    } = options;
-    const numKeys = sqrtExperts('PEER', numExperts);
-    checkProductKeyOptions('PEER', { dim, dimOut, heads, numKeys, topK, dimKey });
-    if (scoreFn !== 'softmax' && scoreFn !== 'sigmoid')
-      throw new RangeError(`PEER: unknown scoreFn '${String(scoreFn)}'; expected softmax or sigmoid`);
-    activationFn(activation, 'PEER'); // throws naming the valid activations
-    this.dim = dim;
-    this.dimOut = dimOut;
-    this.heads = heads;
-    this.numExperts = numExperts;
-    this.numKeys = numKeys;
-    this.topK = topK;
-    this.dimKey = dimKey;
-    this.activation = activation;
-    this.scoreFn = scoreFn;
+    const config = resolvePEEROptions(options);
+    const { dim, dimOut, heads, numExperts, numKeys, topK, dimKey, activation, scoreFn } = config;
     const rng = initRng(options);
     const dtype = initDType(options);
-    this.query = new Linear(dim, heads * dimKey, { bias: false, rng, dtype });
-    this.queryNorm = createQueryNorm('PEER', queryNorm, heads, dimKey, dtype);
-    this.keys = param(normalInit([2, numKeys, dimKey / 2], Math.sqrt(2 / dimKey), rng, dtype));
+    super('PEER', config, [2, numKeys, dimKey / 2], rng, dtype);
     this.down = new Embedding(numExperts, dim, { std: 1 / Math.sqrt(dim), rng, dtype });
     const gateSquares = scoreFn === 'softmax' ? 1 / topK : topK;
     this.up = new Embedding(numExperts, dimOut, { std: 1 / Math.sqrt(heads * ACT_SECOND_MOMENT[activation] * gateSquares), rng, dtype });
   }
 
+  get activation(): Activation {
+    return this.config.activation;
+  }
+  get scoreFn(): ScoreFn {
+    return this.config.scoreFn;
+  }
+
   /** x [..., dim] → [..., dimOut]. */
   forward(x: Tensor): Tensor {
-    const { dim, heads, dimKey, topK: k } = this;
-    requireLastDim('PEER.forward', x, 'dim', dim);
-    const lead = x.shape.slice(0, -1);
-    const tokens = shapeSize(lead);
-    const xf = reshape(x, [tokens, dim]);
-    const q = normalizeQueries(this.queryNorm, this.query.forward(xf), heads, dimKey); // [T, H, dk]
-    const { scores, indices } = productKeyTopk(q, this.keys, k); // eq. 1: [T, H, k]
-    const g = this.scoreFn === 'softmax' ? softmax(scores, -1) : sigmoid(scores); // eq. 2
+    const { dimOut, heads, topK: k, scoreFn } = this.config;
+    const { lead, tokens, xf, scores, indices } = this.retrieve(x); // eq. 1: [T, H, k]
+    const g = scoreFn === 'softmax' ? softmax(scores, -1) : sigmoid(scores); // eq. 2
     const experts = reshape(indices, [tokens, heads * k]);
     const y = this.mixExperts(xf, experts, reshape(g, [tokens, heads * k])); // eqs. 3–4, Σₕ Σᵢ gᵢ·σ(uᵢᵀx)·vᵢ: [T, dimOut]
     this.lastRouting = routingDecision(indices, g, tokens, heads, k);
-    return reshape(y, [...lead, this.dimOut]);
+    return reshape(y, [...lead, dimOut]);
   }
 
   /**
@@ -132,6 +116,6 @@ export class PEER extends Module implements RoutingSource {
    * fused pass on the CPU backend that never copies the chosen rows; indexSelect + matmul elsewhere.
    */
   protected mixExperts(xf: Tensor, experts: Tensor, gates: Tensor): Tensor {
-    return expertMix(xf, this.down.weight, this.up.weight, experts, gates, this.activation);
+    return expertMix(xf, this.down.weight, this.up.weight, experts, gates, this.config.activation);
   }
 }

@@ -3,16 +3,13 @@
 //              w = softmax(q·K_I)                                   (eq. 2)
 //              m(x) = Σ_{i∈I} wᵢ·vᵢ                                  (eq. 3)
 // and the heads' outputs are summed (§3.3, multi-head memory).
-import { indexSelect, matmul, reshape, softmax, shapeSize, type RoutingDecision, type RoutingSource, type Tensor } from '@myriad/core';
-import { Module, param, type InitOptions } from '../module.js';
-import { initDType, initRng, normalInit, requireLastDim } from '../init.js';
+import { indexSelect, matmul, reshape, softmax, type Tensor } from '@myriad/core';
+import type { InitOptions } from '../module.js';
+import { initDType, initRng } from '../init.js';
 import { Embedding } from '../layers/embedding.js';
-import { Linear } from '../layers/linear.js';
-import type { BatchNorm1d } from '../layers/batch-norm.js';
-import type { LayerNorm } from '../layers/layer-norm.js';
-import { productKeyTopk } from './product-keys.js';
-import { createQueryNorm, normalizeQueries, type QueryNorm } from './query-network.js';
+import { checkQueryNorm, type QueryNorm } from './query-network.js';
 import { checkProductKeyOptions, routingDecision } from './routing-decision.js';
+import { ProductKeyLayer, type ProductKeyConfig } from './product-key-layer.js';
 
 export interface PKMOptions extends InitOptions {
   dim: number;
@@ -30,63 +27,43 @@ export interface PKMOptions extends InitOptions {
   queryNorm?: QueryNorm;
 }
 
+/** PKM's options resolved once: defaults filled in, values checked. */
+export type PKMConfig = ProductKeyConfig;
+
+/** The defaults of `PKMOptions` applied and every value checked (a RangeError names the bad one). */
+export function resolvePKMOptions(options: PKMOptions): Readonly<PKMConfig> {
+  const { dim, dimOut = dim, heads = 4, numKeys, topK = 32, dimKey = 128, queryNorm = 'batch' } = options;
+  checkProductKeyOptions('PKM', { dim, dimOut, heads, numKeys, topK, dimKey });
+  checkQueryNorm('PKM', queryNorm);
+  return Object.freeze({ dim, dimOut, heads, numKeys, numExperts: numKeys * numKeys, topK, dimKey, queryNorm });
+}
+
 /** Product-key memory layer: x [..., dim] → [..., dimOut], reading topK of numKeys² value rows per head. */
-export class PKM extends Module implements RoutingSource {
-  /** `query.weight` [heads·dimKey, dim], no bias. */
-  query: Linear;
-  /** BatchNorm1d(heads·dimKey) | LayerNorm(dimKey) | null. */
-  queryNorm: BatchNorm1d | LayerNorm | null;
-  /** Sub-keys [heads, 2, numKeys, dimKey/2]: key (i, j) of head h is [keys[h,0,i] ; keys[h,1,j]]. */
-  keys: Tensor;
+export class PKM extends ProductKeyLayer<PKMConfig> {
+  // query, queryNorm, keys [heads, 2, numKeys, dimKey/2] (key (i, j) of head h is [keys[h,0,i] ; keys[h,1,j]]),
+  // config and lastRouting (softmax weights): ProductKeyLayer.
   /** `values.weight` [numKeys², dimOut]; gradients are row-sparse. */
   values: Embedding;
-  /** Indices and softmax weights of the last forward, [tokens, heads, topK]. */
-  lastRouting: RoutingDecision | null = null;
 
-  readonly dim: number;
-  readonly dimOut: number;
-  readonly heads: number;
-  readonly numKeys: number;
-  readonly numExperts: number;
-  readonly topK: number;
-  readonly dimKey: number;
-
-  /**
-   * A memory of numKeys² rows. Init for unit scale: keys N(0, 2/dimKey), so each half-score q₁·cᵢ has
-   * unit variance for unit-variance queries; values as `valueStd` below.
-   */
+  /** A memory of numKeys² rows, initialised for unit-scale output (keys: see ProductKeyLayer; values: `valueStd`). */
   constructor(options: PKMOptions) {
-    super();
-    const { dim, dimOut = dim, heads = 4, numKeys, topK = 32, dimKey = 128, queryNorm = 'batch' } = options;
-    checkProductKeyOptions('PKM', { dim, dimOut, heads, numKeys, topK, dimKey });
-    this.dim = dim;
-    this.dimOut = dimOut;
-    this.heads = heads;
-    this.numKeys = numKeys;
-    this.numExperts = numKeys * numKeys;
-    this.topK = topK;
-    this.dimKey = dimKey;
+    const config = resolvePKMOptions(options);
+    const { heads, numKeys, dimKey } = config;
     const rng = initRng(options);
     const dtype = initDType(options);
-    this.query = new Linear(dim, heads * dimKey, { bias: false, rng, dtype });
-    this.queryNorm = createQueryNorm('PKM', queryNorm, heads, dimKey, dtype);
-    this.keys = param(normalInit([heads, 2, numKeys, dimKey / 2], Math.sqrt(2 / dimKey), rng, dtype));
-    this.values = new Embedding(this.numExperts, dimOut, { std: valueStd(heads, topK), rng, dtype });
+    super('PKM', config, [heads, 2, numKeys, dimKey / 2], rng, dtype);
+    this.values = new Embedding(config.numExperts, config.dimOut, { std: valueStd(heads, config.topK), rng, dtype });
   }
 
   /** x [..., dim] → [..., dimOut]. */
   forward(x: Tensor): Tensor {
-    const { dim, heads, dimKey, topK: k } = this;
-    requireLastDim('PKM.forward', x, 'dim', dim);
-    const lead = x.shape.slice(0, -1);
-    const tokens = shapeSize(lead);
-    const q = normalizeQueries(this.queryNorm, this.query.forward(reshape(x, [tokens, dim])), heads, dimKey); // [T, H, dk]
-    const { scores, indices } = productKeyTopk(q, this.keys, k); // [T, H, k]
+    const { dimOut, heads, topK: k } = this.config;
+    const { lead, tokens, scores, indices } = this.retrieve(x); // [T, H, k]
     const w = softmax(scores, -1); // eq. 2
     const v = indexSelect(this.values.weight, 0, reshape(indices, [tokens, heads * k])); // [T, H·k, dimOut], sparse grad
     const y = matmul(reshape(w, [tokens, 1, heads * k]), v); // eq. 3, summed over heads: [T, 1, dimOut]
     this.lastRouting = routingDecision(indices, w, tokens, heads, k);
-    return reshape(y, [...lead, this.dimOut]);
+    return reshape(y, [...lead, dimOut]);
   }
 }
 

@@ -10,6 +10,12 @@ export type QueryNorm = 'batch' | 'layer' | 'none';
 
 const QUERY_NORMS: readonly QueryNorm[] = ['batch', 'layer', 'none'];
 
+/** Throws a RangeError naming the layer unless `kind` is a QueryNorm. */
+export function checkQueryNorm(layer: string, kind: QueryNorm): void {
+  if (!QUERY_NORMS.includes(kind))
+    throw new RangeError(`${layer}: unknown queryNorm '${String(kind)}'; expected one of ${QUERY_NORMS.join(', ')}`);
+}
+
 /** BatchNorm1d(heads·dimKey) for 'batch', LayerNorm(dimKey) shared by the heads for 'layer', null for 'none'. */
 export function createQueryNorm(
   layer: string,
@@ -18,8 +24,7 @@ export function createQueryNorm(
   dimKey: number,
   dtype: 'float32' | 'float64',
 ): BatchNorm1d | LayerNorm | null {
-  if (!QUERY_NORMS.includes(kind))
-    throw new RangeError(`${layer}: unknown queryNorm '${String(kind)}'; expected one of ${QUERY_NORMS.join(', ')}`);
+  checkQueryNorm(layer, kind);
   if (kind === 'batch') return new BatchNorm1d(heads * dimKey, { dtype });
   if (kind === 'layer') return new LayerNorm(dimKey, { dtype });
   return null;
