@@ -33,6 +33,15 @@ describe('gradCheck: reductions', () => {
       gradCheck((t) => t.sum(dims, keep), [x]);
     });
   });
+  it('sum, mean, max, min of a 0-d result and over no dims keep the graph behind them', () => {
+    // They used to return their input itself when there was nothing to reduce, and record() then
+    // replaced that tensor's grad node: loss.sum() or loss.mean() of a scalar loss cut its gradient.
+    check(f64(shape), (x) => {
+      for (const reduce of [core.sum, core.mean, core.max, core.min]) gradCheck((t) => reduce(core.mul(core.sum(t), 2)), [x]);
+      gradCheck((t) => core.sum(core.mul(t, t), []), [x]);
+      gradCheck((t) => core.sum(core.mul(t, t), [], true), [x]);
+    });
+  });
   it('cumsum along a random dim', () => check(withDim(), ([x, dim]) => void gradCheck((t) => t.cumsum(dim), [x])));
   it('cumsum equals a running sum by hand', () => {
     const x = tensor(

@@ -21,7 +21,8 @@ function keptShape(x: Tensor, dims: readonly number[]): number[] {
 }
 
 function reduceRaw(op: ReduceOp, x: Tensor, dims: readonly number[], keepdim: boolean): Tensor {
-  let y = x;
+  // No dims (a 0-d x, or dim []): a fresh copy, never x itself, whose grad node the caller's record() would overwrite.
+  let y = dims.length === 0 ? wrap(x.backend, x.backend.cast(x, x.dtype), x.shape, x.dtype) : x;
   // One axis at a time, highest first so lower axis numbers stay valid.
   for (let i = dims.length - 1; i >= 0; i--) {
     const axis = dims[i]!;
