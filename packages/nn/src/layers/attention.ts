@@ -23,44 +23,74 @@ export interface CausalSelfAttentionOptions extends InitOptions {
   dropoutRng?: Rng;
 }
 
+/** CausalSelfAttention's options resolved once: defaults filled in, values checked. */
+export interface CausalSelfAttentionConfig {
+  dim: number;
+  heads: number;
+  /** dim / heads. */
+  headDim: number;
+  dropout: number;
+  bias: boolean;
+}
+
+/** Checks what attention needs of its size and dropout, naming the layer: dim and heads positive, heads dividing dim, dropout in [0, 1). */
+export function checkAttentionOptions(layer: string, dim: number, heads: number, dropout: number): void {
+  requirePositiveInt(layer, 'dim', dim);
+  requirePositiveInt(layer, 'heads', heads);
+  if (dim % heads !== 0) throw new RangeError(`${layer}: dim ${dim} is not divisible by heads ${heads}`);
+  if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`${layer}: dropout must be in [0, 1), got ${dropout}`);
+}
+
+/** The defaults of `CausalSelfAttentionOptions` applied and every value checked. */
+export function resolveCausalSelfAttentionOptions(options: CausalSelfAttentionOptions): Readonly<CausalSelfAttentionConfig> {
+  const { dim, heads, bias = true } = options;
+  const dropout = options.dropout ?? 0;
+  checkAttentionOptions('CausalSelfAttention', dim, heads, dropout);
+  return Object.freeze({ dim, heads, headDim: dim / heads, dropout, bias });
+}
+
 /** Causal multi-head self-attention: qkv (Linear dim→3·dim, q|k|v blocks of dim rows), out (Linear dim→dim). */
 export class CausalSelfAttention extends Module {
   qkv: Linear;
   out: Linear;
-  readonly dim: number;
-  readonly heads: number;
-  readonly headDim: number;
-  readonly dropout: number;
+  /** The resolved options. */
+  readonly config: Readonly<CausalSelfAttentionConfig>;
   private readonly dropoutRng: Rng | undefined;
   private readonly masks = new Map<string, Tensor>();
 
   /** Attention over `heads` heads of size dim/heads. */
   constructor(options: CausalSelfAttentionOptions) {
     super();
-    const { dim, heads, bias = true } = options;
-    requirePositiveInt('CausalSelfAttention', 'dim', dim);
-    requirePositiveInt('CausalSelfAttention', 'heads', heads);
-    if (dim % heads !== 0) throw new RangeError(`CausalSelfAttention: dim ${dim} is not divisible by heads ${heads}`);
-    const p = options.dropout ?? 0;
-    if (!(p >= 0 && p < 1)) throw new RangeError(`CausalSelfAttention: dropout must be in [0, 1), got ${p}`);
-    this.dim = dim;
-    this.heads = heads;
-    this.headDim = dim / heads;
-    this.dropout = p;
+    const config = resolveCausalSelfAttentionOptions(options);
+    const { dim, bias } = config;
+    this.config = config;
     this.dropoutRng = options.dropoutRng;
     const rng = initRng(options);
     this.qkv = new Linear(dim, 3 * dim, { bias, rng, dtype: options.dtype });
     this.out = new Linear(dim, dim, { bias, rng, dtype: options.dtype });
   }
 
+  // The config's values under the names the layer has always had.
+  get dim(): number {
+    return this.config.dim;
+  }
+  get heads(): number {
+    return this.config.heads;
+  }
+  get headDim(): number {
+    return this.config.headDim;
+  }
+  get dropout(): number {
+    return this.config.dropout;
+  }
+
   /** x [B, T, dim] → [B, T, dim]; output position t depends only on inputs 0..t. */
   forward(x: Tensor): Tensor {
-    if (x.ndim !== 3 || x.shape[2] !== this.dim) {
-      throw new ShapeError(`CausalSelfAttention.forward: input [${x.shape.join(', ')}] must be [batch, time, dim = ${this.dim}]`);
+    const { dim, heads: H, headDim: hd, dropout: p } = this.config;
+    if (x.ndim !== 3 || x.shape[2] !== dim) {
+      throw new ShapeError(`CausalSelfAttention.forward: input [${x.shape.join(', ')}] must be [batch, time, dim = ${dim}]`);
     }
     const [B, T] = x.shape as [number, number, number];
-    const H = this.heads;
-    const hd = this.headDim;
     // [B, T, 3, H, hd] → [3, B, H, T, hd]: q, k, v are strided views, no copies.
     const qkv = this.qkv.forward(x).reshape([B, T, 3, H, hd]).permute([2, 0, 3, 1, 4]);
     const q = qkv.slice(0, 0, 1).reshape([B, H, T, hd]);
@@ -69,11 +99,11 @@ export class CausalSelfAttention extends Module {
     const scores = add(matmul(q, k.transpose(-2, -1)).mul(1 / Math.sqrt(hd)), this.causalMask(T, x.dtype));
     let weights = softmax(scores, -1);
     const dropOpts = { training: this.training, ...(this.dropoutRng ? { rng: this.dropoutRng } : {}) };
-    if (this.dropout > 0) weights = dropout(weights, this.dropout, dropOpts);
+    if (p > 0) weights = dropout(weights, p, dropOpts);
     const heads = matmul(weights, v); // [B, H, T, hd]
-    const merged = heads.permute([0, 2, 1, 3]).reshape([B, T, this.dim]);
+    const merged = heads.permute([0, 2, 1, 3]).reshape([B, T, dim]);
     let y = this.out.forward(merged);
-    if (this.dropout > 0) y = dropout(y, this.dropout, dropOpts);
+    if (p > 0) y = dropout(y, p, dropOpts);
     return y;
   }
 

@@ -4,11 +4,18 @@ export { LayerNorm, type LayerNormOptions } from './layer-norm.js';
 export { RMSNorm, type RMSNormOptions } from './rms-norm.js';
 export { BatchNorm1d, type BatchNorm1dOptions } from './batch-norm.js';
 export { FeedForward, activationFn, type Activation, type FeedForwardOptions } from './feed-forward.js';
-export { CausalSelfAttention, type CausalSelfAttentionOptions } from './attention.js';
+export {
+  CausalSelfAttention,
+  resolveCausalSelfAttentionOptions,
+  type CausalSelfAttentionOptions,
+  type CausalSelfAttentionConfig,
+} from './attention.js';
 export {
   TransformerLM,
   TransformerBlock,
+  resolveTransformerLMOptions,
   type TransformerLMOptions,
+  type TransformerLMConfig,
   type FeedForwardLayer,
   type FeedForwardContext,
   type GenerateOptions,

@@ -20,7 +20,7 @@ import {
 import { Module, type InitOptions } from '../module.js';
 import { collectAuxLoss, routingLayers } from '../routing/routing-layers.js';
 import { initRng, requirePositiveInt } from '../init.js';
-import { CausalSelfAttention } from './attention.js';
+import { CausalSelfAttention, checkAttentionOptions } from './attention.js';
 import { Embedding } from './embedding.js';
 import { FeedForward } from './feed-forward.js';
 import { LayerNorm } from './layer-norm.js';
@@ -50,6 +50,30 @@ export interface TransformerLMOptions extends InitOptions {
   dropout?: number;
   /** Generator for dropout masks (default: the global one). */
   dropoutRng?: Rng;
+}
+
+/** TransformerLM's options resolved once (the ffw factory and the generators aside): defaults filled in, values checked. */
+export interface TransformerLMConfig {
+  vocabSize: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  contextLength: number;
+  tieWeights: boolean;
+  dropout: number;
+}
+
+/** The defaults of `TransformerLMOptions` applied and every value checked (a RangeError names the bad one). */
+export function resolveTransformerLMOptions(options: TransformerLMOptions): Readonly<TransformerLMConfig> {
+  const { vocabSize, dim, depth, heads, contextLength, tieWeights = true } = options;
+  const dropout = options.dropout ?? 0;
+  requirePositiveInt('TransformerLM', 'vocabSize', vocabSize);
+  requirePositiveInt('TransformerLM', 'dim', dim);
+  requirePositiveInt('TransformerLM', 'depth', depth);
+  requirePositiveInt('TransformerLM', 'heads', heads);
+  requirePositiveInt('TransformerLM', 'contextLength', contextLength);
+  checkAttentionOptions('TransformerLM', dim, heads, dropout);
+  return Object.freeze({ vocabSize, dim, depth, heads, contextLength, tieWeights, dropout });
 }
 
 /** One pre-norm transformer block: ln1, attn, ln2, ffw. */
@@ -115,30 +139,16 @@ export class TransformerLM extends Module {
   blocks: TransformerBlock[];
   norm: LayerNorm;
   head: Linear;
-  readonly vocabSize: number;
-  readonly dim: number;
-  readonly contextLength: number;
-  readonly tieWeights: boolean;
-  private readonly dropout: number;
+  /** The resolved options. */
+  readonly config: Readonly<TransformerLMConfig>;
   private readonly dropoutRng: Rng | undefined;
 
   /** A model with GPT-2-style N(0, 0.02²) embeddings and PyTorch-default Linear init. */
   constructor(options: TransformerLMOptions) {
     super();
-    const { vocabSize, dim, depth, heads, contextLength, tieWeights = true } = options;
-    requirePositiveInt('TransformerLM', 'vocabSize', vocabSize);
-    requirePositiveInt('TransformerLM', 'dim', dim);
-    requirePositiveInt('TransformerLM', 'depth', depth);
-    requirePositiveInt('TransformerLM', 'heads', heads);
-    requirePositiveInt('TransformerLM', 'contextLength', contextLength);
-    if (dim % heads !== 0) throw new RangeError(`TransformerLM: dim ${dim} is not divisible by heads ${heads}`);
-    const p = options.dropout ?? 0;
-    if (!(p >= 0 && p < 1)) throw new RangeError(`TransformerLM: dropout must be in [0, 1), got ${p}`);
-    this.vocabSize = vocabSize;
-    this.dim = dim;
-    this.contextLength = contextLength;
-    this.tieWeights = tieWeights;
-    this.dropout = p;
+    const config = resolveTransformerLMOptions(options);
+    const { vocabSize, dim, depth, heads, contextLength, dropout: p } = config;
+    this.config = config;
     this.dropoutRng = options.dropoutRng;
     const rng = initRng(options);
     const dtype = options.dtype;
@@ -153,7 +163,21 @@ export class TransformerLM extends Module {
     }
     this.norm = new LayerNorm(dim, { dtype });
     this.head = new Linear(dim, vocabSize, { bias: false, rng, dtype });
-    if (tieWeights) this.head.weight = this.tokenEmbedding.weight;
+    if (config.tieWeights) this.head.weight = this.tokenEmbedding.weight;
+  }
+
+  // The config's values under the names the model has always had.
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+  get dim(): number {
+    return this.config.dim;
+  }
+  get contextLength(): number {
+    return this.config.contextLength;
+  }
+  get tieWeights(): boolean {
+    return this.config.tieWeights;
   }
 
   /** [name, layer] for every routing layer (MoE, PKM, PEER): the `RoutingModel` interface @myriad/train's metrics read. */
@@ -171,7 +195,8 @@ export class TransformerLM extends Module {
       throw new ShapeError(`TransformerLM.forward: sequence length ${T} must be in [1, contextLength = ${this.contextLength}]`);
     }
     let h = add(this.tokenEmbedding.forward(ids), this.positionEmbedding.forward(this.positionIds(T)));
-    if (this.dropout > 0) h = dropout(h, this.dropout, { training: this.training, ...(this.dropoutRng ? { rng: this.dropoutRng } : {}) });
+    const p = this.config.dropout;
+    if (p > 0) h = dropout(h, p, { training: this.training, ...(this.dropoutRng ? { rng: this.dropoutRng } : {}) });
     for (const block of this.blocks) h = block.forward(h, { tokenIds: ids });
     return this.norm.forward(h);
   }

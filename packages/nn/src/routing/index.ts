@@ -1,6 +1,15 @@
 // Routing layers: mixture of experts, product-key memory and PEER, with their retrieval and dispatch.
 export { productKeyTopk, type ProductKeyTopk } from './product-keys.js';
-export { MoE, type MoEOptions, type MoEForwardOptions, type MoERouter, type MoEBalance, type MoEDispatch } from './moe.js';
+export {
+  MoE,
+  resolveMoEOptions,
+  type MoEConfig,
+  type MoEOptions,
+  type MoEForwardOptions,
+  type MoERouter,
+  type MoEBalance,
+  type MoEDispatch,
+} from './moe.js';
 export { PKM, resolvePKMOptions, type PKMOptions, type PKMConfig } from './pkm.js';
 export { PEER, resolvePEEROptions, type PEEROptions, type PEERConfig, type ScoreFn } from './peer.js';
 export { ProductKeyLayer, type ProductKeyConfig } from './product-key-layer.js';

@@ -88,6 +88,83 @@ export interface MoEForwardOptions {
 
 const ROUTERS: readonly MoERouter[] = ['topk', 'expert-choice', 'hash'];
 const BALANCES: readonly MoEBalance[] = ['loss', 'bias', 'none'];
+const DISPATCHES: readonly MoEDispatch[] = ['auto', 'grouped', 'slots'];
+
+/** MoE's options resolved once: defaults filled in, values checked. */
+export interface MoEConfig {
+  dim: number;
+  hidden: number;
+  numExperts: number;
+  topK: number;
+  router: MoERouter;
+  numShared: number;
+  capacityFactor: number;
+  normalizeTopK: boolean;
+  balance: MoEBalance;
+  balanceLossCoef: number;
+  zLossCoef: number;
+  biasUpdateRate: number;
+  activation: Activation;
+  hashSeed: number;
+  dispatch: MoEDispatch;
+}
+
+/** The defaults of `MoEOptions` applied and every value checked (a RangeError names the bad one). */
+export function resolveMoEOptions(options: MoEOptions): Readonly<MoEConfig> {
+  const { dim, hidden, numExperts, topK = 2, router = 'topk', numShared = 0, capacityFactor = Infinity } = options;
+  // `??` rather than destructuring defaults: a null from a JSON config also means "the default".
+  const balance = options.balance ?? (router === 'topk' ? 'loss' : 'none');
+  const balanceLossCoef = options.balanceLossCoef ?? 0.01;
+  const zLossCoef = options.zLossCoef ?? 0.001;
+  const biasUpdateRate = options.biasUpdateRate ?? 0.001;
+  const normalizeTopK = options.normalizeTopK ?? true;
+  const activation = options.activation ?? 'gelu';
+  const hashSeed = options.hashSeed ?? 0;
+  const dispatch = options.dispatch ?? 'auto';
+  requirePositiveInt('MoE', 'dim', dim);
+  requirePositiveInt('MoE', 'hidden', hidden);
+  requirePositiveInt('MoE', 'numExperts', numExperts);
+  if (!ROUTERS.includes(router)) throw new RangeError(`MoE: unknown router '${String(router)}'; expected one of ${ROUTERS.join(', ')}`);
+  if (!BALANCES.includes(balance))
+    throw new RangeError(`MoE: unknown balance '${String(balance)}'; expected one of ${BALANCES.join(', ')}`);
+  if (!Number.isInteger(topK) || topK < 1 || topK > numExperts) {
+    throw new RangeError(`MoE: topK must be an integer in [1, numExperts=${numExperts}], got ${topK}`);
+  }
+  if (!Number.isInteger(numShared) || numShared < 0)
+    throw new RangeError(`MoE: numShared must be a non-negative integer, got ${numShared}`);
+  if (!(capacityFactor > 0))
+    throw new RangeError(`MoE: capacityFactor must be > 0 (Infinity for no capacity limit), got ${capacityFactor}`);
+  if (balance !== 'none' && router !== 'topk') {
+    throw new RangeError(
+      `MoE: balance '${balance}' needs router 'topk' (router '${router}' is ${router === 'hash' ? 'fixed by the hash' : 'balanced by construction'}); use balance 'none'`,
+    );
+  }
+  for (const [name, v] of [
+    ['balanceLossCoef', balanceLossCoef],
+    ['zLossCoef', zLossCoef],
+    ['biasUpdateRate', biasUpdateRate],
+  ] as const) {
+    if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`MoE: ${name} must be a finite number >= 0, got ${v}`);
+  }
+  if (!DISPATCHES.includes(dispatch)) throw new RangeError(`MoE: unknown dispatch '${String(dispatch)}'; expected auto, grouped or slots`);
+  return Object.freeze({
+    dim,
+    hidden,
+    numExperts,
+    topK,
+    router,
+    numShared,
+    capacityFactor,
+    normalizeTopK,
+    balance,
+    balanceLossCoef,
+    zLossCoef,
+    biasUpdateRate,
+    activation,
+    hashSeed,
+    dispatch,
+  });
+}
 
 /** Mixture-of-experts feed-forward layer: x [..., dim] → [..., dim]. */
 export class MoE extends Module implements RoutingSource {
@@ -101,25 +178,13 @@ export class MoE extends Module implements RoutingSource {
   expertBias: Tensor | null;
   /** The last routing decision, [tokens, 1, k] ([tokens, 1, numExperts] for expert-choice); −1 = empty slot. */
   lastRouting: RoutingDecision | null = null;
-  /** How 'topk' routing dispatches tokens (see MoEOptions.dispatch). */
-  readonly dispatch: MoEDispatch;
+  /** The resolved options. */
+  readonly config: Readonly<MoEConfig>;
   // The last forward's dropped fraction and load: numbers on the host path, tensors on the device path
   // (read only when someone asks, below).
   private dropped: number | Tensor | null = null;
   private load: Float64Array | Tensor | null = null;
 
-  readonly dim: number;
-  readonly hidden: number;
-  readonly numExperts: number;
-  readonly topK: number;
-  readonly routerKind: MoERouter;
-  readonly capacityFactor: number;
-  readonly normalizeTopK: boolean;
-  readonly balance: MoEBalance;
-  readonly balanceLossCoef: number;
-  readonly zLossCoef: number;
-  readonly biasUpdateRate: number;
-  readonly hashSeed: number;
   private lastAuxLoss: Tensor | null = null;
 
   /** Fraction of assignments dropped by capacity in the last forward (expert-choice: tokens no expert took); reads the device on the slot path. */
@@ -135,55 +200,57 @@ export class MoE extends Module implements RoutingSource {
   /** Builds the router, `numExperts` experts and `numShared` shared experts from one seeded generator. */
   constructor(options: MoEOptions) {
     super();
-    const { dim, hidden, numExperts, topK = 2, router = 'topk', numShared = 0, capacityFactor = Infinity } = options;
-    requirePositiveInt('MoE', 'dim', dim);
-    requirePositiveInt('MoE', 'hidden', hidden);
-    requirePositiveInt('MoE', 'numExperts', numExperts);
-    if (!ROUTERS.includes(router)) throw new RangeError(`MoE: unknown router '${String(router)}'; expected one of ${ROUTERS.join(', ')}`);
-    const balance = options.balance ?? (router === 'topk' ? 'loss' : 'none');
-    if (!BALANCES.includes(balance))
-      throw new RangeError(`MoE: unknown balance '${String(balance)}'; expected one of ${BALANCES.join(', ')}`);
-    if (!Number.isInteger(topK) || topK < 1 || topK > numExperts) {
-      throw new RangeError(`MoE: topK must be an integer in [1, numExperts=${numExperts}], got ${topK}`);
-    }
-    if (!Number.isInteger(numShared) || numShared < 0)
-      throw new RangeError(`MoE: numShared must be a non-negative integer, got ${numShared}`);
-    if (!(capacityFactor > 0))
-      throw new RangeError(`MoE: capacityFactor must be > 0 (Infinity for no capacity limit), got ${capacityFactor}`);
-    if (balance !== 'none' && router !== 'topk') {
-      throw new RangeError(
-        `MoE: balance '${balance}' needs router 'topk' (router '${router}' is ${router === 'hash' ? 'fixed by the hash' : 'balanced by construction'}); use balance 'none'`,
-      );
-    }
-    this.balanceLossCoef = options.balanceLossCoef ?? 0.01;
-    this.zLossCoef = options.zLossCoef ?? 0.001;
-    this.biasUpdateRate = options.biasUpdateRate ?? 0.001;
-    for (const [name, v] of [
-      ['balanceLossCoef', this.balanceLossCoef],
-      ['zLossCoef', this.zLossCoef],
-      ['biasUpdateRate', this.biasUpdateRate],
-    ] as const) {
-      if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`MoE: ${name} must be a finite number >= 0, got ${v}`);
-    }
-    this.dim = dim;
-    this.hidden = hidden;
-    this.numExperts = numExperts;
-    this.topK = topK;
-    this.routerKind = router;
-    this.capacityFactor = capacityFactor;
-    this.normalizeTopK = options.normalizeTopK ?? true;
-    this.balance = balance;
-    this.hashSeed = options.hashSeed ?? 0;
-    this.dispatch = options.dispatch ?? 'auto';
-    if (!['auto', 'grouped', 'slots'].includes(this.dispatch))
-      throw new RangeError(`MoE: unknown dispatch '${String(this.dispatch)}'; expected auto, grouped or slots`);
+    const config = resolveMoEOptions(options);
+    const { dim, hidden, numExperts, activation } = config;
+    this.config = config;
     const rng = initRng(options);
     const dtype = initDType(options);
-    const activation = options.activation ?? 'gelu';
-    this.router = router === 'hash' ? null : new Linear(dim, numExperts, { bias: false, rng, dtype });
+    this.router = config.router === 'hash' ? null : new Linear(dim, numExperts, { bias: false, rng, dtype });
     this.experts = Array.from({ length: numExperts }, () => new FeedForward({ dim, hidden, activation, rng, dtype }));
-    this.shared = Array.from({ length: numShared }, () => new FeedForward({ dim, hidden, activation, rng, dtype }));
-    this.expertBias = balance === 'bias' ? buffer(constantInit([numExperts], 0, dtype)) : null;
+    this.shared = Array.from({ length: config.numShared }, () => new FeedForward({ dim, hidden, activation, rng, dtype }));
+    this.expertBias = config.balance === 'bias' ? buffer(constantInit([numExperts], 0, dtype)) : null;
+  }
+
+  // The config's values under the names the layer has always had ('router' is the router's Linear).
+  get dim(): number {
+    return this.config.dim;
+  }
+  get hidden(): number {
+    return this.config.hidden;
+  }
+  get numExperts(): number {
+    return this.config.numExperts;
+  }
+  get topK(): number {
+    return this.config.topK;
+  }
+  get routerKind(): MoERouter {
+    return this.config.router;
+  }
+  get capacityFactor(): number {
+    return this.config.capacityFactor;
+  }
+  get normalizeTopK(): boolean {
+    return this.config.normalizeTopK;
+  }
+  get balance(): MoEBalance {
+    return this.config.balance;
+  }
+  get balanceLossCoef(): number {
+    return this.config.balanceLossCoef;
+  }
+  get zLossCoef(): number {
+    return this.config.zLossCoef;
+  }
+  get biasUpdateRate(): number {
+    return this.config.biasUpdateRate;
+  }
+  get hashSeed(): number {
+    return this.config.hashSeed;
+  }
+  /** How 'topk' routing dispatches tokens (see MoEOptions.dispatch). */
+  get dispatch(): MoEDispatch {
+    return this.config.dispatch;
   }
 
   /**
