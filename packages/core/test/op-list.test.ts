@@ -5,7 +5,8 @@ import * as core from '@myriad/core';
 import { BEGIN, END, NOT_OPS, PROBES, collectOps, opTable } from './helpers/op-list.js';
 
 // docs/core.md's op table is generated from the code (see helpers/op-list.ts) and must match it:
-// a new op, a lost gradient or a new host step changes the table and fails this test.
+// a new op, a lost gradient or a new host step changes the table and fails this test. The gradient
+// check of every differentiable op is grad-registry.test.ts (through the same probes).
 // Regenerate with: MYRIAD_UPDATE_DOCS=1 npx vitest run packages/core/test/op-list.test.ts
 const docPath = fileURLToPath(new URL('../../../docs/core.md', import.meta.url));
 
@@ -33,7 +34,9 @@ describe('op list', () => {
 
   it('classifies known cases right', () => {
     const ops = new Map(collectOps().map((o) => [o.name, o]));
-    expect(ops.get('sin')).toMatchObject({ differentiable: true, kernels: ['unary'], host: [] });
+    expect(ops.get('sin')).toMatchObject({ differentiable: true, kernels: ['unary'], host: [], backward: ['sin'] });
+    expect(ops.get('clamp')!.backward).toEqual(['maximum', 'minimum']); // composed: its gradient is theirs
+    expect(ops.get('sign')).toMatchObject({ differentiable: false, backward: [] });
     expect(ops.get('argsort')).toMatchObject({ differentiable: false });
     expect(ops.get('reshape')!.kernels).toEqual([]);
     expect(ops.get('dropout')!.host).toEqual(['fromTypedArray']); // noise drawn on the host

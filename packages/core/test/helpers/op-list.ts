@@ -3,8 +3,11 @@
 // and acts like a device: no host arrays). "Differentiable" is whether the output joined the graph;
 // the kernels are the Backend methods it called; an op that uploads host-made data (fromTypedArray)
 // or reads values back (readSync/read) needs the host, so it is not native on a device backend.
+// "Backward" lists the grad nodes the probe's output records; grad-registry.test.ts runs gradCheck
+// through every differentiable op's probe, so each op in the table with a backward is gradient-checked.
 import * as core from '@myriad/core';
-import { cpuBackend, type Backend, type Tensor } from '@myriad/core';
+import { cpuBackend, Rng, type Backend, type Tensor } from '@myriad/core';
+import type { GradCheckOptions } from '@myriad/core/testing';
 
 /** Exports of @myriad/core that are not tensor ops (classes, backend plumbing, I/O, randomness state, helpers). */
 export const NOT_OPS = new Set([
@@ -160,12 +163,108 @@ export const PROBES: Record<string, (i: Inputs) => Out> = {
   binaryCrossEntropyWithLogits: ({ x, pos }) => core.binaryCrossEntropyWithLogits(x, pos),
 };
 
+/**
+ * Ops whose output does not join the autograd graph, and why. grad-registry.test.ts fails when an op's
+ * output stops (or starts) requiring grad without a change here: a forgotten `record(...)` in a new op
+ * is caught, not silently listed as "no".
+ */
+export const NO_GRADIENT: Readonly<Record<string, string>> = {
+  argmax: 'integer output',
+  argsort: 'integer output',
+  eq: 'comparison (0/1 output)',
+  ge: 'comparison (0/1 output)',
+  gt: 'comparison (0/1 output)',
+  le: 'comparison (0/1 output)',
+  lt: 'comparison (0/1 output)',
+  ne: 'comparison (0/1 output)',
+  geluGrad: "gelu's derivative, used by gelu's backward (no second derivatives)",
+  oneHot: 'integer input',
+  sign: 'derivative 0 wherever it exists',
+};
+
+/** How the gradient check of an op's probe departs from the default, and why. */
+export interface GradCheckAdjustment {
+  /** Applied to the probe's output before the check (the check needs a float64 output). */
+  finish?: (out: Tensor) => Tensor;
+  options?: GradCheckOptions;
+  why: string;
+}
+
+export const GRAD_CHECK_ADJUSTMENTS: Readonly<Record<string, GradCheckAdjustment>> = {
+  cast: {
+    finish: (out) => core.cast(out, 'float64'),
+    options: { eps: 1e-2, atol: 1e-4, rtol: 1e-4 },
+    why: 'the probe casts to float32: cast back, with a difference step sized for float32 rounding',
+  },
+  toBackend: {
+    finish: (out) => core.toBackend(out, core.getBackend()),
+    why: "the probe moves to the CPU backend: move back to the current one, where the check's output weights live",
+  },
+};
+
+/** A probe's float outputs as one tensor: a single output as is, a list (split, chunk) concatenated flat, topk/sort's values. */
+export function probeOutput(out: Out): Tensor {
+  if (out instanceof core.Tensor) return out;
+  if (Array.isArray(out)) return core.concat(out.map((t) => core.flatten(t)));
+  return (out as { values: Tensor }).values;
+}
+
+/**
+ * Random float64 inputs for a probe's gradient check: x in (−1, 1), pos in (0.1, 1), drawn so that
+ * no probe sits within 0.02 of a kink: |x| (relu, abs, where), |x ∓ 0.5| (the clamp probe),
+ * x − pos (maximum, minimum, l1Loss) and ties between x's elements (max, min, topk, sort).
+ */
+export function gradCheckInputs(seed: number): { x: Tensor; pos: Tensor; ids: Tensor } {
+  const rng = new Rng(seed);
+  const margin = 0.02;
+  const n = 12;
+  const pos = Float64Array.from({ length: n }, () => 0.1 + 0.9 * rng.random());
+  const x = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    for (;;) {
+      const v = rng.random() * 2 - 1;
+      const near = (a: number, b: number) => Math.abs(a - b) < margin;
+      if (near(v, 0) || near(v, 0.5) || near(v, -0.5) || near(v, pos[i]!)) continue;
+      if (x.subarray(0, i).some((u) => near(u, v))) continue;
+      x[i] = v;
+      break;
+    }
+  }
+  return {
+    x: core.tensor(x, { shape: [3, 4], dtype: 'float64' }),
+    pos: core.tensor(pos, { shape: [3, 4], dtype: 'float64' }),
+    ids: core.tensor(
+      Array.from({ length: 3 }, () => rng.int(4)),
+      { shape: [3], dtype: 'int32' },
+    ),
+  };
+}
+
 /** What running an op showed. */
 export interface OpInfo {
   name: string;
   differentiable: boolean | null;
   kernels: string[];
   host: string[];
+  /** The grad-node ops its output's graph records (what a backward through it runs). */
+  backward: string[];
+}
+
+/** The op names of the grad nodes reachable from `roots`, sorted. */
+function backwardOps(roots: readonly Tensor[]): string[] {
+  const ops = new Set<string>();
+  const seen = new Set<Tensor>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    const node = t.gradNode;
+    if (node === null) continue;
+    ops.add(node.op);
+    stack.push(...node.inputs);
+  }
+  return [...ops].sort();
 }
 
 const HOST_METHODS = new Set(['fromTypedArray', 'readSync', 'read']);
@@ -184,6 +283,11 @@ function recordingBackend(log: Set<string>): Backend {
       };
     },
   });
+}
+
+/** The CPU backend seen as a device (no host arrays), so ops take the paths they take on the gpu backend. */
+export function deviceLikeBackend(): Backend {
+  return recordingBackend(new Set());
 }
 
 /** Runs every probe and returns one OpInfo per op, sorted by name. */
@@ -217,7 +321,13 @@ export function collectOps(): OpInfo[] {
           !['zeros', 'ones', 'full', 'arange', 'linspace', 'rand', 'randn', 'randint', 'zerosLike', 'onesLike'].includes(name);
         const differentiable = usesInput ? outputs.some((t) => t.requiresGrad) : null;
         const calls = [...log].sort();
-        return { name, differentiable, kernels: calls.filter((c) => !HOST_METHODS.has(c)), host: calls.filter((c) => HOST_METHODS.has(c)) };
+        return {
+          name,
+          differentiable,
+          kernels: calls.filter((c) => !HOST_METHODS.has(c)),
+          host: calls.filter((c) => HOST_METHODS.has(c)),
+          backward: backwardOps(outputs),
+        };
       })
       .sort((a, b) => a.name.localeCompare(b.name));
   } finally {
@@ -229,11 +339,13 @@ export function collectOps(): OpInfo[] {
 export function opTable(ops: readonly OpInfo[]): string {
   const rows = ops.map((op) => {
     const grad = op.differentiable === null ? '— (creates)' : op.differentiable ? 'yes' : 'no';
+    const checked = op.differentiable ? `checked; backward: ${op.backward.join(', ')}` : (NO_GRADIENT[op.name] ?? '—');
     const device = op.host.length === 0 ? 'cpu, gpu' : `cpu; gpu with a host step (${op.host.join(', ')})`;
     const kernels = op.kernels.length > 0 ? op.kernels.join(', ') : op.host.length === 0 ? '(none: a view)' : '—';
-    return `| \`${op.name}\` | ${grad} | ${device} | ${kernels} |`;
+    return `| \`${op.name}\` | ${grad} | ${checked} | ${device} | ${kernels} |`;
   });
-  return ['| op | differentiable | runs natively on | backend kernels it calls |', '|---|---|---|---|', ...rows].join('\n');
+  const header = '| op | differentiable | gradient check (grad-registry.test.ts) | runs natively on | backend kernels it calls |';
+  return [header, '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 export const BEGIN = '<!-- op-list:begin (generated by packages/core/test/op-list.test.ts; MYRIAD_UPDATE_DOCS=1 rewrites it) -->';
