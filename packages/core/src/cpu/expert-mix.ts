@@ -12,7 +12,7 @@ import { sortRowPositions } from './unique-rows.js';
 export type ExpertActivation = 'gelu' | 'relu' | 'silu' | 'tanh';
 
 /** σ and σ' for one activation; `f32` picks the float32-accurate erf, as core's elementwise loops do. */
-function activationPair(act: ExpertActivation, f32: boolean): { f: (z: number) => number; df: (z: number) => number } {
+export function activationPair(act: ExpertActivation, f32: boolean): { f: (z: number) => number; df: (z: number) => number } {
   const e = f32 ? erf32 : erf;
   switch (act) {
     case 'gelu':
@@ -156,14 +156,14 @@ export function expertMixBackward(
  * coef[p]·src[t] (t = ⌊p / S⌋, src [T, W]). Returns the distinct rows ascending and their summed
  * values [rows, W] (duplicates summed in slot order), written once each.
  */
-export function expertTableGrad(
+export function expertTableGrad<A extends TypedArray>(
   coef: Float64Array,
   src: TypedArray,
   S: number,
   W: number,
   sorted: { rows: Int32Array; positions: Int32Array },
-  out: (rows: number) => TypedArray,
-): { rows: Int32Array; values: TypedArray } {
+  out: (size: number) => A,
+): { rows: Int32Array; values: A } {
   const { rows, positions } = sorted;
   const n = rows.length;
   let distinct = 0;

@@ -1,5 +1,6 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import { binaryRunJs, unaryRunF32Js } from './elementwise.js';
+import { expertMixBackward, expertMixForward, expertTableGrad, type ExpertActivation } from './expert-mix.js';
 import { matmulJs } from './matmul.js';
 import { sumAxisJs } from './reduce.js';
 import { topkRowsJs } from './topk.js';
@@ -52,6 +53,57 @@ export interface CpuKernels {
   ): void;
   /** See sumAxisJs: sums the middle axis of a contiguous [outer, len, inner] block (float64 sums). */
   sumAxisF32(x: Float32Array, offset: number, outer: number, len: number, inner: number, out: Float32Array): void;
+  /** See expertMixForward: the fused expert mix, y [T, Do] and pre-activations z [T, S] (indices in range). */
+  expertMixForwardF32(
+    x: Float32Array,
+    down: Float32Array,
+    up: Float32Array,
+    idx: Int32Array,
+    gates: Float32Array,
+    T: number,
+    S: number,
+    D: number,
+    Do: number,
+    act: ExpertActivation,
+    y: Float32Array,
+    z: Float32Array,
+  ): void;
+  /** See expertMixBackward: dx [T, D], dgates [T, S] and the table-gradient coefficients dz, c [T, S]. */
+  expertMixBackwardF32(
+    down: Float32Array,
+    up: Float32Array,
+    idx: Int32Array,
+    gates: Float32Array,
+    z: Float32Array,
+    dy: Float32Array,
+    T: number,
+    S: number,
+    D: number,
+    Do: number,
+    act: ExpertActivation,
+    dx: Float32Array,
+    dgates: Float32Array,
+    dz: Float64Array,
+    c: Float64Array,
+  ): void;
+  /** See expertTableGrad: a table's coalesced row-sparse gradient, distinct rows ascending. */
+  expertTableGradF32(
+    coef: Float64Array,
+    src: Float32Array,
+    S: number,
+    W: number,
+    sorted: { rows: Int32Array; positions: Int32Array },
+  ): { rows: Int32Array; values: Float32Array };
+}
+
+function expertTableGradF32Js(
+  coef: Float64Array,
+  src: Float32Array,
+  S: number,
+  W: number,
+  sorted: { rows: Int32Array; positions: Int32Array },
+): { rows: Int32Array; values: Float32Array } {
+  return expertTableGrad(coef, src, S, W, sorted, (n) => new Float32Array(n));
 }
 
 /** The plain TypeScript kernels: the reference every faster kernel is tested against. */
@@ -66,6 +118,9 @@ export const jsKernels: Readonly<CpuKernels> = Object.freeze({
   unaryF32: unaryRunF32Js,
   binaryF32: binaryRunJs,
   sumAxisF32: sumAxisJs,
+  expertMixForwardF32: expertMixForward,
+  expertMixBackwardF32: expertMixBackward,
+  expertTableGradF32: expertTableGradF32Js,
 });
 
 /** The kernels the CPU backend calls now. */

@@ -25,7 +25,8 @@ const ACTIVATIONS: Readonly<Record<ExpertActivation, (x: Tensor) => Tensor>> = {
  * up [N, Do], indices int32 [T, S], gates [T, S] → y [T, Do]. Differentiable in x, down, up and
  * gates; the tables get row-sparse gradients (SparseGrad, coalesced on the CPU backend), so a step
  * costs O(touched rows) however large N is. On the CPU backend a fused loop reads the chosen rows in
- * place (float64, or float32 without the WebAssembly matmul); otherwise the composed ops run.
+ * place (float64; float32 on its WebAssembly SIMD kernel, or without the WebAssembly matmul); otherwise
+ * the composed ops run.
  * @example expertMix(x, down.weight, up.weight, experts, gates, 'gelu') // PEER's experts
  */
 export function expertMix(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: Tensor, activation: ExpertActivation): Tensor {
@@ -36,13 +37,15 @@ export function expertMix(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, 
 }
 
 /**
- * Whether the fused loop is the faster CPU path: always for float64; for float32 only while matmul
- * runs the plain TypeScript kernel. The fused loop is plain TypeScript too, and measured slower than
- * the composed ops on the WebAssembly SIMD matmul (docs/benchmarks.md, issue 12) until it gets a SIMD
- * kernel of its own.
+ * Whether the fused loop is the faster CPU path: always for float64; for float32 when its WebAssembly
+ * SIMD kernel is installed (at PEER's N = 1024² on one thread: 618 ms fwd+bwd against 906 ms composed,
+ * docs/benchmarks.md, issue 12), or while matmul runs the plain TypeScript kernel too. The plain
+ * TypeScript fused loop alone measured slower than the composed ops on the WebAssembly matmul.
  */
 function fusedPays(dtype: string): boolean {
-  return dtype === 'float64' || cpuKernels.matmulF32 === jsKernels.matmulF32;
+  return (
+    dtype === 'float64' || cpuKernels.expertMixForwardF32 !== jsKernels.expertMixForwardF32 || cpuKernels.matmulF32 === jsKernels.matmulF32
+  );
 }
 
 /** expertMix's fused CPU loop, whichever path expertMix would pick (tests and benchmarks). */
@@ -62,7 +65,26 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
   }
   const y = allocTyped(x.dtype, T * Do);
   const z = allocTyped(x.dtype, T * S);
-  expertMixForward(xs, ds, us, idx, gs, T, S, D, Do, activation, y, z);
+  // float32 goes through the kernel seam (WebAssembly SIMD when installed); float64 runs the plain loop.
+  const f32 = x.dtype === 'float32';
+  if (f32) {
+    cpuKernels.expertMixForwardF32(
+      xs as Float32Array,
+      ds as Float32Array,
+      us as Float32Array,
+      idx,
+      gs as Float32Array,
+      T,
+      S,
+      D,
+      Do,
+      activation,
+      y as Float32Array,
+      z as Float32Array,
+    );
+  } else {
+    expertMixForward(xs, ds, us, idx, gs, T, S, D, Do, activation, y, z);
+  }
   const out = wrap(cpuBackend, y, [T, Do], x.dtype);
   return record('expertMix', out, [x, down, up, gates], (dy) => {
     const dx = allocTyped(x.dtype, T * D);
@@ -70,11 +92,34 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
     const dz = new Float64Array(T * S);
     const c = new Float64Array(T * S);
     const g = host(dy);
-    expertMixBackward(ds, us, idx, gs, z, g, T, S, D, Do, activation, dx, dgates, dz, c);
+    if (f32) {
+      const [d32, u32, g32] = [ds as Float32Array, us as Float32Array, gs as Float32Array];
+      cpuKernels.expertMixBackwardF32(
+        d32,
+        u32,
+        idx,
+        g32,
+        z as Float32Array,
+        g as Float32Array,
+        T,
+        S,
+        D,
+        Do,
+        activation,
+        dx as Float32Array,
+        dgates as Float32Array,
+        dz,
+        c,
+      );
+    } else {
+      expertMixBackward(ds, us, idx, gs, z, g, T, S, D, Do, activation, dx, dgates, dz, c);
+    }
     const sorted = down.requiresGrad || up.requiresGrad ? sortSlotsByRow(idx) : null;
     const tableGrad = (table: Tensor, coef: Float64Array, src: TypedArray, width: number): SparseGrad | null => {
       if (!table.requiresGrad || sorted === null) return null;
-      const r = expertTableGrad(coef, src, S, width, sorted, (n) => allocTyped(table.dtype, n));
+      const r = f32
+        ? cpuKernels.expertTableGradF32(coef, src as Float32Array, S, width, sorted)
+        : expertTableGrad(coef, src, S, width, sorted, (n) => allocTyped(table.dtype, n));
       const rows = wrap(cpuBackend, r.rows, [r.rows.length], 'int32');
       const values = wrap(cpuBackend, r.values, [r.rows.length, width], table.dtype);
       return new SparseGrad(rows, values, table.shape, true);

@@ -7,6 +7,7 @@ import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
 import { binaryWasm } from './binary.js';
+import { expertMixBackwardWasm, expertMixForwardWasm, expertTableGradWasm } from './expert-mix.js';
 import { sumAxisWasm } from './sum.js';
 import { unaryWasm } from './unary.js';
 
@@ -49,6 +50,19 @@ function kernelsFor(ctx: WasmContext): Partial<CpuKernels> {
     sumAxisF32(x, offset, outer, len, inner, out) {
       if (len * inner < WASM_MIN_BINARY || !sumAxisWasm(ctx, x, offset, outer, len, inner, out))
         jsKernels.sumAxisF32(x, offset, outer, len, inner, out);
+    },
+    expertMixForwardF32(x, down, up, idx, gates, T, S, D, Do, act, y, z) {
+      if (!expertMixForwardWasm(ctx, x, down, up, idx, gates, T, S, D, Do, act, y, z)) {
+        jsKernels.expertMixForwardF32(x, down, up, idx, gates, T, S, D, Do, act, y, z);
+      }
+    },
+    expertMixBackwardF32(down, up, idx, gates, z, dy, T, S, D, Do, act, dx, dgates, dz, c) {
+      if (!expertMixBackwardWasm(ctx, down, up, idx, gates, z, dy, T, S, D, Do, act, dx, dgates, dz, c)) {
+        jsKernels.expertMixBackwardF32(down, up, idx, gates, z, dy, T, S, D, Do, act, dx, dgates, dz, c);
+      }
+    },
+    expertTableGradF32(coef, src, S, W, sorted) {
+      return expertTableGradWasm(ctx, coef, src, S, W, sorted) ?? jsKernels.expertTableGradF32(coef, src, S, W, sorted);
     },
   };
 }

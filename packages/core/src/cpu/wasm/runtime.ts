@@ -3,6 +3,7 @@
 // in JS typed arrays, so each kernel call copies its inputs in and its results out of this memory.
 import { ModuleBuilder } from './builder.js';
 import { emitBinary } from './binary-module.js';
+import { emitExpertMix } from './expert-mix-module.js';
 import { emitMatmul } from './matmul-module.js';
 import { emitRows } from './rows-module.js';
 import { emitSoftmax } from './softmax-module.js';
@@ -55,6 +56,9 @@ interface KernelExports {
   binaryMul(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
   binaryDiv(a: number, b: number, out: number, i0: number, i1: number, mode: number): void;
   sumAxisCols(x: number, len: number, inner: number, out: number, j0: number, j1: number): void;
+  expertRowDots(rows: number, vec: number, out: number, S: number, W: number, t0: number, t1: number): void;
+  expertRowMix(rows: number, coef: number, out: number, S: number, W: number, t0: number, t1: number): void;
+  expertTableRows(src: number, tok: number, coef: number, starts: number, out: number, W: number, u0: number, u1: number): void;
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
@@ -81,6 +85,9 @@ export const KERNEL_NAMES = [
   'binaryMul',
   'binaryDiv',
   'sumAxisCols',
+  'expertRowDots',
+  'expertRowMix',
+  'expertTableRows',
 ] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
@@ -92,6 +99,7 @@ function buildKernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
   emitUnary(mb);
   emitBinary(mb);
   emitSum(mb);
+  emitExpertMix(mb);
   return mb.toBytes();
 }
 
