@@ -38,9 +38,10 @@ export function expertMix(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, 
 
 /**
  * Whether the fused loop is the faster CPU path: always for float64; for float32 when its WebAssembly
- * SIMD kernel is installed (at PEER's N = 1024² on one thread: 618 ms fwd+bwd against 906 ms composed,
- * docs/benchmarks.md, issue 12), or while matmul runs the plain TypeScript kernel too. The plain
- * TypeScript fused loop alone measured slower than the composed ops on the WebAssembly matmul.
+ * SIMD kernel is installed (expertMix alone at N = 1024², 512 tokens × 128 slots, dim 256, fwd+bwd, in
+ * ad-hoc runs on a loaded 2-core machine: 618 ms with one thread against 906 ms composed; see issue 12
+ * in docs/benchmarks.md), or while matmul runs the plain TypeScript kernel too. The plain TypeScript
+ * fused loop alone measured slower than the composed ops on the WebAssembly matmul.
  */
 function fusedPays(dtype: string): boolean {
   return (
