@@ -2,5 +2,5 @@
 // project's files through ESLint's legacy file enumerator, which needs this file for its ignores.
 module.exports = {
   root: true,
-  ignorePatterns: ['**/node_modules/**', '**/dist/**', 'runs/**', 'python/**', 'examples/routing-lab/**', '**/*.tmp.ts'],
+  ignorePatterns: ['**/node_modules/**', '**/dist/**', 'runs/**', 'python/**', '**/*.tmp.ts'],
 };

@@ -11,7 +11,7 @@ import { defineConfig, type Plugin } from 'vite';
 const EXCERPT_CHARS = 48_000;
 
 /** The headers that make the page cross-origin isolated (SharedArrayBuffer, precise timers). */
-export const ISOLATION_HEADERS = {
+const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
@@ -53,7 +53,13 @@ export default defineConfig({
   // keepNames: minified classes keep their names, which checkpoints record (an optimizer's state says
   // "AdamW"; a CLI checkpoint would not load into a class renamed "va").
   worker: { format: 'es', plugins: () => [mobyDick(false)], rolldownOptions: { output: { keepNames: true } } },
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000, rolldownOptions: { output: { keepNames: true } } },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 2000,
+    rolldownOptions: { output: { keepNames: true } },
+  },
   server: { headers: ISOLATION_HEADERS },
   preview: { headers: ISOLATION_HEADERS },
 });

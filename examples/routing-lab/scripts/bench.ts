@@ -28,8 +28,29 @@ function quartiles(xs: number[]): string {
 async function cliSteps(): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'myriad-bench-'));
   try {
-    await promisify(execFile)('node', ['--conditions=source', '--import', 'tsx', 'examples/train-lm/src/main.ts', '--steps', String(steps), '--eval-every', String(steps), '--quiet', '--sample', '1', '--out', dir], { cwd: resolve(LAB_ROOT, '../..'), timeout: 900_000 });
-    const recs = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; elapsedSeconds: number });
+    await promisify(execFile)(
+      'node',
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        'examples/train-lm/src/main.ts',
+        '--steps',
+        String(steps),
+        '--eval-every',
+        String(steps),
+        '--quiet',
+        '--sample',
+        '1',
+        '--out',
+        dir,
+      ],
+      { cwd: resolve(LAB_ROOT, '../..'), timeout: 900_000 },
+    );
+    const recs = readFileSync(join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; elapsedSeconds: number });
     const t = recs.filter((r) => r.kind === 'train').map((r) => r.elapsedSeconds);
     return t.slice(1).map((v, i) => 1000 * (v - t[i]!));
   } finally {
@@ -44,9 +65,14 @@ async function pageSteps(url: string, backend: string, steps: number): Promise<{
     await page.goto(`${url}?backend=${backend}&evalEvery=100000`);
     await page.waitForFunction('window.routingLab.info !== null', null, { timeout: 300_000 });
     await page.click('#train');
-    await page.waitForFunction(`window.routingLab.step >= ${steps} || window.routingLab.lastError !== null`, null, { timeout: 1_800_000, polling: 500 });
+    await page.waitForFunction(`window.routingLab.step >= ${steps} || window.routingLab.lastError !== null`, null, {
+      timeout: 1_800_000,
+      polling: 500,
+    });
     await page.click('#pause');
-    const r = (await page.evaluate('({ ms: window.routingLab.stepMs, name: window.routingLab.info.backend, note: window.routingLab.info.backendNote, error: window.routingLab.lastError })')) as { ms: number[]; name: string; note: string | null; error: string | null };
+    const r = (await page.evaluate(
+      '({ ms: window.routingLab.stepMs, name: window.routingLab.info.backend, note: window.routingLab.info.backendNote, error: window.routingLab.lastError })',
+    )) as { ms: number[]; name: string; note: string | null; error: string | null };
     if (r.error) throw new Error(`page on ${backend}: ${r.error}`);
     return r;
   } finally {
@@ -59,14 +85,23 @@ const served = await serveStatic(DIST);
 const load0 = loadavg()[0]!;
 const rows: string[] = [];
 const cli = await cliSteps();
-rows.push(`| Node CLI (\`npm run demo\`, ${steps} steps), CPU + WebAssembly | ${quartiles(cli.slice(WARMUP - 1))} | ${cli.slice(0, WARMUP - 1).map(Math.round).join(', ')} |`);
+rows.push(
+  `| Node CLI (\`npm run demo\`, ${steps} steps), CPU + WebAssembly | ${quartiles(cli.slice(WARMUP - 1))} | ${cli
+    .slice(0, WARMUP - 1)
+    .map(Math.round)
+    .join(', ')} |`,
+);
 for (const b of backends) {
   const n = b === 'cpu' ? steps : gpuSteps;
   const r = await pageSteps(served.url, b, n);
-  rows.push(`| page (Chromium ${b}, ${n} steps): ${r.name}${r.note ? ` (${r.note})` : ''} | ${quartiles(r.ms.slice(WARMUP))} | ${r.ms.slice(0, WARMUP).map(Math.round).join(', ')} |`);
+  rows.push(
+    `| page (Chromium ${b}, ${n} steps): ${r.name}${r.note ? ` (${r.note})` : ''} | ${quartiles(r.ms.slice(WARMUP))} | ${r.ms.slice(0, WARMUP).map(Math.round).join(', ')} |`,
+  );
 }
 await served.close();
-console.log(`\ndemo-size PEER model (dim 64, 3 blocks, 64² experts, 8 heads × top-8), batch 16 × 64; first ${WARMUP} steps dropped (shown apart)`);
+console.log(
+  `\ndemo-size PEER model (dim 64, 3 blocks, 64² experts, 8 heads × top-8), batch 16 × 64; first ${WARMUP} steps dropped (shown apart)`,
+);
 console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}; load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}\n`);
 console.log('| where | ms/step: median (quartiles) | first steps (ms) |\n|---|---|---|');
 console.log(rows.join('\n'));

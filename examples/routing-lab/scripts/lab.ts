@@ -27,7 +27,11 @@ try {
   served = await serveStatic(DIST, port, isolate);
 } catch (e) {
   const code = (e as NodeJS.ErrnoException).code;
-  console.error(`routing-lab: cannot listen on port ${port}${code === 'EADDRINUSE' ? ' (in use; try --port 0 for any free port)' : ''}: ${(e as Error).message}`);
+  console.error(
+    `routing-lab: cannot listen on port ${port}${code === 'EADDRINUSE' ? ' (in use; try --port 0 for any free port)' : ''}: ${(e as Error).message}`,
+  );
   process.exit(1);
 }
-console.log(`\n  Myriad routing lab: ${served.url}\n  (serving ${DIST}${isolate ? ' with COOP/COEP headers' : ' without isolation headers'}; Ctrl-C stops)\n`);
+console.log(
+  `\n  Myriad routing lab: ${served.url}\n  (serving ${DIST}${isolate ? ' with COOP/COEP headers' : ' without isolation headers'}; Ctrl-C stops)\n`,
+);

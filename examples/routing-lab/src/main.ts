@@ -49,8 +49,16 @@ function setForm(spec: LabSpec): void {
   const m = spec.model;
   (form.querySelector(`input[name=ffw][value=${m.ffw}]`) as HTMLInputElement).checked = true;
   const values: Record<string, string | number> = {
-    dim: m.dim, depth: m.depth, heads: m.heads, contextLength: m.contextLength, seed: m.seed,
-    batchSize: spec.train.batchSize, lr: spec.train.lr, warmupSteps: spec.train.warmupSteps, evalEvery: spec.train.evalEvery, evalBatches: spec.train.evalBatches,
+    dim: m.dim,
+    depth: m.depth,
+    heads: m.heads,
+    contextLength: m.contextLength,
+    seed: m.seed,
+    batchSize: spec.train.batchSize,
+    lr: spec.train.lr,
+    warmupSteps: spec.train.warmupSteps,
+    evalEvery: spec.train.evalEvery,
+    evalBatches: spec.train.evalBatches,
     backend: spec.backend,
   };
   for (const kind of ['moe', 'pkm', 'peer'] as const) {
@@ -78,12 +86,44 @@ function readForm(): LabSpec {
   const text = (field('text') as HTMLTextAreaElement).value;
   return {
     model: {
-      ffw, dim: num('dim'), depth: num('depth'), heads: num('heads'), contextLength: num('contextLength'), seed: num('seed'),
-      moe: { numExperts: num('moe.numExperts'), topK: num('moe.topK'), hidden: num('moe.hidden'), router: str('moe.router') as 'topk', balance: str('moe.balance') as 'loss', capacityFactor: num('moe.capacityFactor'), numShared: num('moe.numShared') },
-      pkm: { numExperts: num('pkm.numExperts'), heads: num('pkm.heads'), topK: num('pkm.topK'), dimKey: num('pkm.dimKey'), queryNorm: str('pkm.queryNorm') as 'batch' },
-      peer: { numExperts: num('peer.numExperts'), heads: num('peer.heads'), topK: num('peer.topK'), dimKey: num('peer.dimKey'), queryNorm: str('peer.queryNorm') as 'batch', scoreFn: str('peer.scoreFn') as 'softmax' },
+      ffw,
+      dim: num('dim'),
+      depth: num('depth'),
+      heads: num('heads'),
+      contextLength: num('contextLength'),
+      seed: num('seed'),
+      moe: {
+        numExperts: num('moe.numExperts'),
+        topK: num('moe.topK'),
+        hidden: num('moe.hidden'),
+        router: str('moe.router') as 'topk',
+        balance: str('moe.balance') as 'loss',
+        capacityFactor: num('moe.capacityFactor'),
+        numShared: num('moe.numShared'),
+      },
+      pkm: {
+        numExperts: num('pkm.numExperts'),
+        heads: num('pkm.heads'),
+        topK: num('pkm.topK'),
+        dimKey: num('pkm.dimKey'),
+        queryNorm: str('pkm.queryNorm') as 'batch',
+      },
+      peer: {
+        numExperts: num('peer.numExperts'),
+        heads: num('peer.heads'),
+        topK: num('peer.topK'),
+        dimKey: num('peer.dimKey'),
+        queryNorm: str('peer.queryNorm') as 'batch',
+        scoreFn: str('peer.scoreFn') as 'softmax',
+      },
     },
-    train: { batchSize: num('batchSize'), lr: num('lr'), warmupSteps: num('warmupSteps'), evalEvery: num('evalEvery'), evalBatches: num('evalBatches') },
+    train: {
+      batchSize: num('batchSize'),
+      lr: num('lr'),
+      warmupSteps: num('warmupSteps'),
+      evalEvery: num('evalEvery'),
+      evalBatches: num('evalBatches'),
+    },
     corpus: corpusKind === 'text' ? { kind: 'text', text, name: textName } : { kind: corpusKind as 'excerpt' | 'book' },
     backend: str('backend') as LabSpec['backend'],
   };
@@ -131,7 +171,8 @@ textArea.addEventListener('drop', (e) => {
   e.preventDefault();
   const file = e.dataTransfer?.files[0];
   if (!file) return;
-  if (file.size > 20 * 2 ** 20) return say(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB; the lab takes text files up to 20 MB`, true);
+  if (file.size > 20 * 2 ** 20)
+    return say(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB; the lab takes text files up to 20 MB`, true);
   void file.text().then((text) => {
     if (text.includes('\u0000')) return say(`${file.name} looks like a binary file, not text`, true);
     textArea.value = text;
@@ -194,7 +235,8 @@ $<HTMLInputElement>('load').addEventListener('change', async (e) => {
 $('gen').addEventListener('click', () => {
   const temperature = Number($<HTMLInputElement>('gen-temp').value);
   const tokens = Number($<HTMLInputElement>('gen-tokens').value);
-  if (!(temperature >= 0) || !Number.isInteger(tokens) || tokens < 1 || tokens > 2000) return say('generate: temperature must be ≥ 0 and characters an integer from 1 to 2000', true);
+  if (!(temperature >= 0) || !Number.isInteger(tokens) || tokens < 1 || tokens > 2000)
+    return say('generate: temperature must be ≥ 0 and characters an integer from 1 to 2000', true);
   $('gen-out').textContent = '…';
   send({ type: 'generate', prompt: $<HTMLInputElement>('gen-prompt').value, tokens, temperature, topK: 20 });
 });
@@ -272,10 +314,14 @@ function schedule(part: keyof typeof dirty): void {
 function draw(): void {
   const t0 = performance.now();
   if (dirty.loss) {
-    drawLineChart($('loss-chart'), [
-      { name: 'train', color: '#1f77b4', points: lab.losses },
-      { name: 'validation', color: '#d62728', points: lab.evals, dots: true },
-    ], { xLabel: 'step', yLabel: 'loss (nats)' });
+    drawLineChart(
+      $('loss-chart'),
+      [
+        { name: 'train', color: '#1f77b4', points: lab.losses },
+        { name: 'validation', color: '#d62728', points: lab.evals, dots: true },
+      ],
+      { xLabel: 'step', yLabel: 'loss (nats)' },
+    );
   }
   if (dirty.layer && lab.lastSnapshot && onScreen.layer) {
     drawLayer(lab.lastSnapshot);
@@ -286,7 +332,12 @@ function draw(): void {
 }
 
 function drawLayer(s: LayerSnapshot): void {
-  const chosen = lab.lastRoute?.detail.kind === 'peer' || lab.lastRoute?.detail.kind === 'pkm' ? lab.lastRoute.detail.heads.flatMap((h) => h.winners.map((w) => w.expert)) : lab.lastRoute?.detail.kind === 'moe' ? lab.lastRoute.detail.chosen.map((c) => c.expert) : [];
+  const chosen =
+    lab.lastRoute?.detail.kind === 'peer' || lab.lastRoute?.detail.kind === 'pkm'
+      ? lab.lastRoute.detail.heads.flatMap((h) => h.winners.map((w) => w.expert))
+      : lab.lastRoute?.detail.kind === 'moe'
+        ? lab.lastRoute.detail.chosen.map((c) => c.expert)
+        : [];
   drawHeatmap($<HTMLCanvasElement>('heatmap'), s.share, s.gridWidth, chosen);
   const n = s.numExperts;
   const side = Math.sqrt(n);
@@ -313,10 +364,14 @@ function drawLayer(s: LayerSnapshot): void {
       return d;
     }),
   );
-  drawLineChart($('usage-chart'), [
-    { name: 'usage %', color: '#2ca02c', points: lab.usage },
-    { name: 'KL (nats)', color: '#9467bd', points: lab.kl },
-  ], { xLabel: 'step', yLabel: 'usage % / KL', height: 170, yMin: 0, empty: 'a point every 10 training steps' });
+  drawLineChart(
+    $('usage-chart'),
+    [
+      { name: 'usage %', color: '#2ca02c', points: lab.usage },
+      { name: 'KL (nats)', color: '#9467bd', points: lab.kl },
+    ],
+    { xLabel: 'step', yLabel: 'usage % / KL', height: 170, yMin: 0, empty: 'a point every 10 training steps' },
+  );
 }
 
 function showInfo(info: ReadyInfo): void {
@@ -330,8 +385,8 @@ function showInfo(info: ReadyInfo): void {
     `${fmtN(info.parameters)} parameters, ${fmtN(info.activeParameters)} used per token; ${c.name}: ${fmtN(c.characters)} characters, ` +
     `${c.vocabSize} distinct, ${fmtN(c.trainTokens)} for training and ${fmtN(c.validationTokens)} held out. Device: ${info.device}. ` +
     (info.cliResumable
-      ? 'This is an npm run demo model (the CLI\'s config and builder): checkpoints move both ways.'
-      : 'This is an npm run demo model (the CLI\'s config and builder); the CLI resumes a save of it when it trains on the whole book (its corpus).');
+      ? "This is an npm run demo model (the CLI's config and builder): checkpoints move both ways."
+      : "This is an npm run demo model (the CLI's config and builder); the CLI resumes a save of it when it trains on the whole book (its corpus).");
   setForm(info.spec);
   lab.spec = info.spec;
   checkForm();
@@ -457,7 +512,8 @@ function specFromUrl(spec: LabSpec): LabSpec {
     const [a, b] = key.split('.');
     if (b === undefined && ['dim', 'depth', 'heads', 'contextLength', 'seed'].includes(a!)) model[a!] = Number(value);
     const layer = a === 'moe' || a === 'pkm' || a === 'peer' ? (model[a] as Record<string, unknown>) : null;
-    if (layer && b !== undefined && b in layer) layer[b] = typeof layer[b] === 'string' ? value : value === '∞' || value === 'Infinity' ? Infinity : Number(value);
+    if (layer && b !== undefined && b in layer)
+      layer[b] = typeof layer[b] === 'string' ? value : value === '∞' || value === 'Infinity' ? Infinity : Number(value);
   }
   return s;
 }

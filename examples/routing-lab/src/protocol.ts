@@ -15,7 +15,7 @@ export type Request =
   | { type: 'load'; bytes: Uint8Array; name: string; spec: LabSpec };
 
 /** One retrieved sub-key of a query half: its index among the √N sub-keys and its score q_half·c. */
-export interface SubKeyHit {
+interface SubKeyHit {
   key: number;
   score: number;
 }

@@ -4,9 +4,9 @@
 /** Feed-forward layer of the middle block (the others stay dense), as `npm run demo -- --ffw`. */
 export type FfwKind = 'dense' | 'moe' | 'pkm' | 'peer';
 export type BackendChoice = 'cpu' | 'webgl2' | 'webgpu';
-export type QueryNormChoice = 'batch' | 'layer' | 'none';
+type QueryNormChoice = 'batch' | 'layer' | 'none';
 
-export interface MoESpec {
+interface MoESpec {
   numExperts: number;
   topK: number;
   hidden: number;
@@ -19,7 +19,7 @@ export interface MoESpec {
   dispatch?: 'auto' | 'grouped' | 'slots';
 }
 
-export interface PKMSpec {
+interface PKMSpec {
   /** N = numKeys² memory rows. */
   numExperts: number;
   heads: number;
@@ -28,7 +28,7 @@ export interface PKMSpec {
   queryNorm: QueryNormChoice;
 }
 
-export interface PEERSpec {
+interface PEERSpec {
   /** N = numKeys² singleton experts. */
   numExperts: number;
   heads: number;
@@ -51,7 +51,7 @@ export interface ModelSpec {
   peer: PEERSpec;
 }
 
-export interface TrainSpec {
+interface TrainSpec {
   batchSize: number;
   lr: number;
   warmupSteps: number;
@@ -59,10 +59,7 @@ export interface TrainSpec {
   evalBatches: number;
 }
 
-export type CorpusSpec =
-  | { kind: 'excerpt' }
-  | { kind: 'book' }
-  | { kind: 'text'; text: string; name: string };
+export type CorpusSpec = { kind: 'excerpt' } | { kind: 'book' } | { kind: 'text'; text: string; name: string };
 
 /** Everything the worker needs to (re)build a session. */
 export interface LabSpec {
@@ -77,7 +74,7 @@ export interface LabSpec {
  * examples/train-lm/src/models.ts; the test checks they agree). Every lab model is a CLI model: the lab
  * builds it with the CLI's builder from the CLI's config, whatever the layer options.
  */
-export const CLI_LAYERS: Pick<ModelSpec, 'moe' | 'pkm' | 'peer'> = {
+const CLI_LAYERS: Pick<ModelSpec, 'moe' | 'pkm' | 'peer'> = {
   moe: { numExperts: 8, topK: 2, hidden: 32, router: 'topk', balance: 'loss', capacityFactor: Infinity, numShared: 0 },
   pkm: { numExperts: 64 * 64, heads: 4, topK: 32, dimKey: 32, queryNorm: 'batch' },
   peer: { numExperts: 64 * 64, heads: 8, topK: 8, dimKey: 32, queryNorm: 'batch', scoreFn: 'softmax' },
@@ -114,7 +111,16 @@ export function cliModelConfig(model: ModelSpec, vocabSize: number): CliModelCon
   const base: CliModelConfig = { ffw, vocabSize, dim, depth, heads, contextLength, seed };
   if (ffw === 'moe') {
     const o = model.moe;
-    base.moe = { numExperts: o.numExperts, topK: o.topK, hidden: o.hidden, router: o.router, balance: o.balance, capacityFactor: Number.isFinite(o.capacityFactor) ? o.capacityFactor : null, numShared: o.numShared, dispatch: o.dispatch ?? 'auto' };
+    base.moe = {
+      numExperts: o.numExperts,
+      topK: o.topK,
+      hidden: o.hidden,
+      router: o.router,
+      balance: o.balance,
+      capacityFactor: Number.isFinite(o.capacityFactor) ? o.capacityFactor : null,
+      numShared: o.numShared,
+      dispatch: o.dispatch ?? 'auto',
+    };
   }
   if (ffw === 'pkm') base.pkm = { ...model.pkm };
   if (ffw === 'peer') base.peer = { ...model.peer };
@@ -155,26 +161,32 @@ function isInt(v: number, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
 }
 
 /** √n when n is a perfect square, else null. */
-export function exactSqrt(n: number): number | null {
+function exactSqrt(n: number): number | null {
   const r = Math.round(Math.sqrt(n));
   return r * r === n ? r : null;
 }
 
 /** Bytes the model, its gradients and AdamW's two moments take (float32), roughly. */
-export function estimateBytes(model: ModelSpec, vocabSize: number): number {
+function estimateBytes(model: ModelSpec, vocabSize: number): number {
   const { dim, depth } = model;
   const dense = 2 * dim * 4 * dim + 5 * dim;
   const block = 4 * dim * dim + 4 * dim; // attention + norms
   let sparse = dense;
   if (model.ffw === 'moe') sparse = (model.moe.numExperts + model.moe.numShared) * 2 * dim * model.moe.hidden + model.moe.numExperts * dim;
-  if (model.ffw === 'pkm') sparse = model.pkm.numExperts * dim + dim * model.pkm.heads * model.pkm.dimKey + model.pkm.heads * Math.sqrt(model.pkm.numExperts) * model.pkm.dimKey;
-  if (model.ffw === 'peer') sparse = 2 * model.peer.numExperts * dim + dim * model.peer.heads * model.peer.dimKey + Math.sqrt(model.peer.numExperts) * model.peer.dimKey;
+  if (model.ffw === 'pkm')
+    sparse =
+      model.pkm.numExperts * dim +
+      dim * model.pkm.heads * model.pkm.dimKey +
+      model.pkm.heads * Math.sqrt(model.pkm.numExperts) * model.pkm.dimKey;
+  if (model.ffw === 'peer')
+    sparse =
+      2 * model.peer.numExperts * dim + dim * model.peer.heads * model.peer.dimKey + Math.sqrt(model.peer.numExperts) * model.peer.dimKey;
   const params = vocabSize * dim + model.contextLength * dim + depth * block + (depth - 1) * dense + sparse;
   return params * 4 * 4; // weights, gradients, two Adam moments
 }
 
 /** Largest model the page agrees to build (WebAssembly and tab memory are finite). */
-export const MAX_BYTES = 1.5 * 2 ** 30;
+const MAX_BYTES = 1.5 * 2 ** 30;
 
 /**
  * Every problem with `spec`, empty when it can be built. `corpusLength` is the corpus size in
@@ -186,7 +198,8 @@ export function validateSpec(spec: LabSpec, corpusLength: number | null = null):
   const add = (field: string, message: string) => p.push({ field, message });
   if (!isInt(m.dim, 8, 1024)) add('dim', `model width must be an integer from 8 to 1024, got ${m.dim}`);
   if (!isInt(m.depth, 1, 12)) add('depth', `depth must be an integer from 1 to 12, got ${m.depth}`);
-  if (!isInt(m.heads, 1, 64) || (isInt(m.dim, 1) && m.dim % m.heads !== 0)) add('heads', `attention heads must divide the width ${m.dim}, got ${m.heads}`);
+  if (!isInt(m.heads, 1, 64) || (isInt(m.dim, 1) && m.dim % m.heads !== 0))
+    add('heads', `attention heads must divide the width ${m.dim}, got ${m.heads}`);
   if (!isInt(m.contextLength, 2, 1024)) add('contextLength', `context length must be an integer from 2 to 1024, got ${m.contextLength}`);
   if (!isInt(m.seed, 0)) add('seed', `seed must be a non-negative integer, got ${m.seed}`);
   const t = spec.train;
@@ -199,12 +212,16 @@ export function validateSpec(spec: LabSpec, corpusLength: number | null = null):
   if (m.ffw === 'moe') {
     const o = m.moe;
     if (!isInt(o.numExperts, 2, 256)) add('moe.numExperts', `MoE needs 2 to 256 experts, got ${o.numExperts}`);
-    else if (!isInt(o.topK, 1, o.numExperts)) add('moe.topK', `top-k must be from 1 to the number of experts (${o.numExperts}), got ${o.topK}`);
+    else if (!isInt(o.topK, 1, o.numExperts))
+      add('moe.topK', `top-k must be from 1 to the number of experts (${o.numExperts}), got ${o.topK}`);
     if (!isInt(o.hidden, 1, 4096)) add('moe.hidden', `expert hidden size must be an integer from 1 to 4096, got ${o.hidden}`);
     if (!isInt(o.numShared, 0, 8)) add('moe.numShared', `shared experts must be an integer from 0 to 8, got ${o.numShared}`);
     if (!(o.capacityFactor > 0)) add('moe.capacityFactor', `capacity factor must be > 0 (∞ for no limit), got ${o.capacityFactor}`);
     if (o.router !== 'topk' && o.balance !== 'none') {
-      add('moe.balance', `balancing '${o.balance}' needs the top-k router: the ${o.router} router ${o.router === 'hash' ? 'is fixed by the hash' : 'is balanced by construction'}; choose "none"`);
+      add(
+        'moe.balance',
+        `balancing '${o.balance}' needs the top-k router: the ${o.router} router ${o.router === 'hash' ? 'is fixed by the hash' : 'is balanced by construction'}; choose "none"`,
+      );
     }
   }
   for (const kind of ['pkm', 'peer'] as const) {
@@ -214,23 +231,37 @@ export function validateSpec(spec: LabSpec, corpusLength: number | null = null):
     const n = exactSqrt(o.numExperts);
     if (!isInt(o.numExperts, 4) || n === null) {
       const f = Math.floor(Math.sqrt(Math.max(0, o.numExperts)));
-      add(`${kind}.numExperts`, `${name}: N must be a perfect square (N = numKeys², one sub-key set per query half), got ${o.numExperts}; nearest: ${f * f} or ${(f + 1) * (f + 1)}`);
+      add(
+        `${kind}.numExperts`,
+        `${name}: N must be a perfect square (N = numKeys², one sub-key set per query half), got ${o.numExperts}; nearest: ${f * f} or ${(f + 1) * (f + 1)}`,
+      );
     } else if (n > 1024) {
       add(`${kind}.numExperts`, `${name}: N = ${n}² is above the page's limit of 1024² experts`);
     } else if (!isInt(o.topK, 1) || o.topK > n) {
-      add(`${kind}.topK`, `${name}: top-k (${o.topK}) must be from 1 to the number of sub-keys per half, √N = ${n}: each half keeps its top-k sub-keys`);
+      add(
+        `${kind}.topK`,
+        `${name}: top-k (${o.topK}) must be from 1 to the number of sub-keys per half, √N = ${n}: each half keeps its top-k sub-keys`,
+      );
     }
     if (!isInt(o.heads, 1, 32)) add(`${kind}.heads`, `${name}: heads must be an integer from 1 to 32, got ${o.heads}`);
-    if (!isInt(o.dimKey, 2, 512) || o.dimKey % 2 !== 0) add(`${kind}.dimKey`, `${name}: the query size must be even (it splits into two halves), from 2 to 512, got ${o.dimKey}`);
+    if (!isInt(o.dimKey, 2, 512) || o.dimKey % 2 !== 0)
+      add(`${kind}.dimKey`, `${name}: the query size must be even (it splits into two halves), from 2 to 512, got ${o.dimKey}`);
   }
   if (p.length === 0) {
     const bytes = estimateBytes(m, 96);
-    if (bytes > MAX_BYTES) add(`${m.ffw}.numExperts`, `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam state; the page allows ${(MAX_BYTES / 2 ** 30).toFixed(1)} GiB: fewer experts or a smaller width`);
+    if (bytes > MAX_BYTES)
+      add(
+        `${m.ffw}.numExperts`,
+        `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam state; the page allows ${(MAX_BYTES / 2 ** 30).toFixed(1)} GiB: fewer experts or a smaller width`,
+      );
   }
   if (corpusLength !== null) {
     const need = Math.ceil((m.contextLength + 1) / 0.1) + 1;
     if (corpusLength < need) {
-      add('corpus', `the corpus has ${corpusLength} characters; with context ${m.contextLength} it needs at least ${need} (10% of it is held out for validation, and each window is context + 1 characters)`);
+      add(
+        'corpus',
+        `the corpus has ${corpusLength} characters; with context ${m.contextLength} it needs at least ${need} (10% of it is held out for validation, and each window is context + 1 characters)`,
+      );
     }
   }
   return p;

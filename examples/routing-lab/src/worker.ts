@@ -9,7 +9,10 @@ import { Session, type CorpusText } from './engine/session.js';
 import { resolveModelConfig } from '../../train-lm/src/models.js';
 import { modelSpecOfConfig, type CliModelConfig, type CliTrainPlan, type CorpusSpec, type LabSpec } from './spec.js';
 
-const scope = self as unknown as { postMessage(e: Event, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
+const scope = self as unknown as {
+  postMessage(e: Event, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent<Request>) => void) | null;
+};
 const post = (e: Event, transfer: Transferable[] = []) => scope.postMessage(e, transfer);
 
 let session: Session | null = null;
@@ -106,7 +109,8 @@ function pump(): void {
 function specOfCheckpoint(bytes: Uint8Array, name: string, current: LabSpec): LabSpec {
   const ckpt = checkpointFromBytes(bytes, name);
   const extra = ckpt.extra as { spec?: LabSpec };
-  if (extra.spec) return { ...extra.spec, backend: current.backend, corpus: extra.spec.corpus.kind === 'text' ? current.corpus : extra.spec.corpus };
+  if (extra.spec)
+    return { ...extra.spec, backend: current.backend, corpus: extra.spec.corpus.kind === 'text' ? current.corpus : extra.spec.corpus };
   const { train: plan, ...raw } = (ckpt.config ?? {}) as { train?: CliTrainPlan };
   let config: CliModelConfig;
   try {
@@ -119,7 +123,16 @@ function specOfCheckpoint(bytes: Uint8Array, name: string, current: LabSpec): La
     throw new Error(`${name} was trained on ${plan.corpus}; paste that text under "my text", Apply, and load it again`);
   }
   const batchSize = plan?.batchSize ?? ckpt.loader?.batchSize ?? current.train.batchSize;
-  const train = plan ? { ...current.train, batchSize, lr: plan.lr, warmupSteps: plan.warmupSteps, evalEvery: Math.max(1, plan.evalEvery), evalBatches: plan.evalBatches } : { ...current.train, batchSize };
+  const train = plan
+    ? {
+        ...current.train,
+        batchSize,
+        lr: plan.lr,
+        warmupSteps: plan.warmupSteps,
+        evalEvery: Math.max(1, plan.evalEvery),
+        evalBatches: plan.evalBatches,
+      }
+    : { ...current.train, batchSize };
   return {
     model: modelSpecOfConfig(config),
     // The CLI trains on the whole book (its validation windows are the last tenth of it), or a file.

@@ -17,7 +17,14 @@ export function chromiumMissing(): string | null {
   return null;
 }
 
-export const CHROMIUM_FLAGS = ['--headless=new', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu', '--ignore-gpu-blocklist'];
+export const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--enable-unsafe-webgpu',
+  '--ignore-gpu-blocklist',
+];
 
 export async function launch(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
@@ -51,10 +58,36 @@ export interface MainThreadTask {
   work: string;
 }
 
-interface TraceEvent { ph: string; name: string; pid: number; tid: number; ts: number; dur?: number; tdur?: number; args?: { name?: string } }
+interface TraceEvent {
+  ph: string;
+  name: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+}
 
 /** Work inside a task worth naming (trace event names of Chromium's timeline). */
-const WORK = new Set(['FunctionCall', 'EvaluateScript', 'HandlePostMessage', 'ParseHTML', 'UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'Layerize', 'Commit', 'LayoutView::HitTest', 'MajorGC', 'MinorGC', 'V8.GC_MARK_COMPACTOR', 'FireAnimationFrame', 'TimerFire']);
+const WORK = new Set([
+  'FunctionCall',
+  'EvaluateScript',
+  'HandlePostMessage',
+  'ParseHTML',
+  'UpdateLayoutTree',
+  'Layout',
+  'PrePaint',
+  'Paint',
+  'Layerize',
+  'Commit',
+  'LayoutView::HitTest',
+  'MajorGC',
+  'MinorGC',
+  'V8.GC_MARK_COMPACTOR',
+  'FireAnimationFrame',
+  'TimerFire',
+]);
 
 /**
  * Runs `fn` while Chromium traces, and returns the main-thread tasks longer than `minWallMs` (wall
@@ -70,7 +103,9 @@ export async function traceMainThread(browser: Browser, page: Page, fn: () => Pr
     buffer = await browser.stopTracing();
   }
   const events = (JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] }).traceEvents;
-  const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const mains = new Set(
+    events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`),
+  );
   const onMain = events.filter((e) => e.ph === 'X' && mains.has(`${e.pid}:${e.tid}`));
   // Each task appears as ThreadControllerImpl::RunTask (and a nested RunTask): count the outer one.
   const outer = onMain.some((e) => e.name === 'ThreadControllerImpl::RunTask') ? 'ThreadControllerImpl::RunTask' : 'RunTask';
@@ -82,7 +117,10 @@ export async function traceMainThread(browser: Browser, page: Page, fn: () => Pr
         if (e.pid !== t.pid || e.tid !== t.tid || e.ts < t.ts || e.ts >= t.ts + t.dur! || !WORK.has(e.name)) continue;
         work.set(e.name, (work.get(e.name) ?? 0) + (e.tdur ?? 0) / 1000);
       }
-      const top = [...work].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([n, ms]) => `${n} ${Math.round(ms)} ms`);
+      const top = [...work]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([n, ms]) => `${n} ${Math.round(ms)} ms`);
       return { wallMs: Math.round(t.dur! / 1000), cpuMs: Math.round((t.tdur ?? 0) / 1000), work: top.join(', ') };
     });
 }

@@ -24,12 +24,18 @@ export const SHOTS = process.env.MYRIAD_LAB_SCREENSHOTS ?? join(LAB_ROOT, 'test-
  * context 16): gpu.js on SwiftShader (a CPU emulating the GPU) compiles every kernel on its first
  * launch and runs the demo-size model at seconds a step; the small one learns visibly in 30 steps.
  */
-const TINY = 'dim=16&depth=1&heads=2&peer.numExperts=16&peer.heads=2&peer.topK=2&peer.dimKey=8&batch=2&context=16&warmup=0&lr=0.01&evalEvery=1000';
+const TINY =
+  'dim=16&depth=1&heads=2&peer.numExperts=16&peer.heads=2&peer.topK=2&peer.dimKey=8&batch=2&context=16&warmup=0&lr=0.01&evalEvery=1000';
 /** Hard limit of the WebGPU leg's one step (compiling its pipelines included). */
 const WEBGPU_STEP_LIMIT_MS = 90_000;
 
 interface LabState {
-  info: { backend: string; backendNote: string | null; device: string; spec: { model: { ffw: string }; train: { batchSize: number; evalBatches: number } } } | null;
+  info: {
+    backend: string;
+    backendNote: string | null;
+    device: string;
+    spec: { model: { ffw: string }; train: { batchSize: number; evalBatches: number } };
+  } | null;
   step: number;
   training: boolean;
   losses: [number, number][];
@@ -53,7 +59,11 @@ const ready = (page: Page) => waitFor(page, 'window.routingLab.info !== null && 
 /** The rows the route view shows: head, expert, gate, as written in the DOM. */
 async function shownRoute(page: Page): Promise<{ head: number; expert: number; gate: number }[]> {
   return page.$$eval('#route-table [data-expert]', (rows) =>
-    rows.map((r) => ({ head: Number(r.getAttribute('data-head')), expert: Number(r.getAttribute('data-expert')), gate: Number(r.getAttribute('data-gate')) })),
+    rows.map((r) => ({
+      head: Number(r.getAttribute('data-head')),
+      expert: Number(r.getAttribute('data-expert')),
+      gate: Number(r.getAttribute('data-gate')),
+    })),
   );
 }
 
@@ -115,12 +125,19 @@ async function trainWatchingMainThread(browser: Browser, page: Page, steps: numb
     `[lab] main thread while training (${where}): long tasks ${JSON.stringify(longTasks)} ms wall; tasks over 50 ms wall (wall/CPU ms): ${tasks.map((t) => `${t.wallMs}/${t.cpuMs}`).join(' ') || 'none'}; most CPU in one task ${worst.cpuMs} ms${worst.work ? ` (${worst.work})` : ''} (${machine()})`,
   );
   expect(worst.cpuMs, `a main-thread task did ${worst.cpuMs} ms of work (${where}): ${worst.work}`).toBeLessThanOrEqual(TASK_CPU_BUDGET_MS);
-  if (load! <= cpus().length) expect(Math.max(0, ...longTasks), `main-thread long tasks (${where}): ${longTasks.join(', ')} ms`).toBeLessThanOrEqual(100);
-  else if (Math.max(0, ...longTasks) > 100) console.warn(`[myriad] routing lab: long tasks over 100 ms wall (${where}) on a machine with ${machine()}: their CPU time is at most ${worst.cpuMs} ms, the rest waiting for a core`);
+  if (load! <= cpus().length)
+    expect(Math.max(0, ...longTasks), `main-thread long tasks (${where}): ${longTasks.join(', ')} ms`).toBeLessThanOrEqual(100);
+  else if (Math.max(0, ...longTasks) > 100)
+    console.warn(
+      `[myriad] routing lab: long tasks over 100 ms wall (${where}) on a machine with ${machine()}: their CPU time is at most ${worst.cpuMs} ms, the rest waiting for a core`,
+    );
   return s!;
 }
 
-const machine = () => `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores`;
+const machine = () =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${cpus().length} cores`;
 
 async function trainSteps(page: Page, steps: number, timeout = 120_000): Promise<LabState> {
   await page.click('#train');
@@ -187,7 +204,9 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     const losses = s.losses.map(([, l]) => l);
     expect(losses.length).toBeGreaterThanOrEqual(30);
     expect(mean(losses.slice(-5))).toBeLessThan(losses[0]! - 0.5);
-    console.log(`[lab] CPU: ${(mean(s.stepMs.slice(2)) | 0)} ms/step (batch 8 x 64), loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)}`);
+    console.log(
+      `[lab] CPU: ${mean(s.stepMs.slice(2)) | 0} ms/step (batch 8 x 64), loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)}`,
+    );
     // The route view shows the worker's lastRouting for the selected token.
     await waitFor(page, `window.routingLab.lastRoute.step === ${s.step}`);
     await expectRouteMatchesLayer(page);
@@ -196,7 +215,10 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     const before = await page.evaluate(() => (window as unknown as { routingLab: { lastRoute: unknown } }).routingLab.lastRoute);
     await target[77]!.click();
     const ch = await target[77]!.getAttribute('data-i');
-    await waitFor(page, `document.querySelector('#probe-text .selected')?.dataset.i === '${ch}' && window.routingLab.lastRoute.text !== ${JSON.stringify((before as { text: string }).text)}`);
+    await waitFor(
+      page,
+      `document.querySelector('#probe-text .selected')?.dataset.i === '${ch}' && window.routingLab.lastRoute.text !== ${JSON.stringify((before as { text: string }).text)}`,
+    );
     await expectRouteMatchesLayer(page);
     // Training with the route view on screen (it redraws every 5 steps): still no blocking task.
     await trainWatchingMainThread(browser, page, s.step + 10, 'route view on screen');
@@ -252,7 +274,11 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     expect(await problems()).toBe('');
     expect(await page.isDisabled('#apply')).toBe(false);
     // A file that is not a checkpoint: a message, and the page keeps working.
-    await page.setInputFiles('#load', { name: 'notes.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint at all') });
+    await page.setInputFiles('#load', {
+      name: 'notes.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('not a checkpoint at all'),
+    });
     await waitFor(page, 'window.routingLab.lastError !== null');
     expect((await state(page)).lastError).toMatch(/notes\.safetensors.*(not a valid safetensors|corrupt|truncated)/);
     // The message stays in sight, and the current model keeps working.
@@ -273,8 +299,10 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     const s = await trainSteps(page, 30, 150_000);
     const losses = s.losses.map(([, l]) => l);
     const ms = s.stepMs.map(Math.round);
-    console.log(`[lab] WebGL2 ms/step: ${ms.join(" ")}`);
-    console.log(`[lab] WebGL2 (SwiftShader), tiny PEER (batch 2 x 16): first step ${ms[0]} ms (kernel compiles), then median ${[...ms.slice(1)].sort((a, b) => a - b)[ms.length >> 1]} ms/step; loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)} (${machine()})`);
+    console.log(`[lab] WebGL2 ms/step: ${ms.join(' ')}`);
+    console.log(
+      `[lab] WebGL2 (SwiftShader), tiny PEER (batch 2 x 16): first step ${ms[0]} ms (kernel compiles), then median ${[...ms.slice(1)].sort((a, b) => a - b)[ms.length >> 1]} ms/step; loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)} (${machine()})`,
+    );
     expect(losses.length).toBeGreaterThanOrEqual(30);
     expect(mean(losses.slice(-5))).toBeLessThan(losses[0]! - 0.3);
     await page.screenshot({ path: join(SHOTS, 'lab-peer-webgl2.png') });
@@ -282,34 +310,47 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     await page.close();
   }, 200_000);
 
-  it('runs one step of a tiny PEER on WebGPU where an adapter appears, else says why', async () => {
-    const { page, errors } = await openLab(browser, `${served.url}?backend=webgpu&${TINY}`);
-    await waitFor(page, 'window.routingLab.info !== null || window.routingLab.lastError !== null', 120_000);
-    const s0 = await state(page);
-    expect(s0.lastError).toBeNull();
-    if (s0.info!.backendNote) {
-      // No adapter here: the page falls back to the CPU and names the reason; the leg is skipped, loudly.
-      console.warn(`\n[myriad] routing lab: WebGPU leg SKIPPED: ${s0.info!.backendNote}\n`);
-      expect(s0.info!.backendNote).toMatch(/WebGPU (unavailable|could not start)/);
-      expect(s0.info!.backend).toMatch(/^CPU/);
-    } else {
-      expect(s0.info!.backend).toBe('WebGPU (gpu.js)');
-      const t0 = Date.now();
-      await page.click('#step');
-      await waitFor(page, 'window.routingLab.step >= 1 || window.routingLab.lastError !== null', WEBGPU_STEP_LIMIT_MS);
-      const s = await state(page);
-      expect(s.lastError).toBeNull();
-      expect(Number.isFinite(s.losses[0]![1])).toBe(true);
-      console.log(`[lab] WebGPU (${(s0.info as unknown as { device: string }).device}), tiny PEER: one step ${Math.round(s.stepMs[0]!)} ms in the worker (${Date.now() - t0} ms from the click), loss ${s.losses[0]![1].toFixed(3)} (${machine()})`);
-    }
-    expect(errors).toEqual([]);
-    await page.close();
-  }, WEBGPU_STEP_LIMIT_MS + 130_000);
+  it(
+    'runs one step of a tiny PEER on WebGPU where an adapter appears, else says why',
+    async () => {
+      const { page, errors } = await openLab(browser, `${served.url}?backend=webgpu&${TINY}`);
+      await waitFor(page, 'window.routingLab.info !== null || window.routingLab.lastError !== null', 120_000);
+      const s0 = await state(page);
+      expect(s0.lastError).toBeNull();
+      if (s0.info!.backendNote) {
+        // No adapter here: the page falls back to the CPU and names the reason; the leg is skipped, loudly.
+        console.warn(`\n[myriad] routing lab: WebGPU leg SKIPPED: ${s0.info!.backendNote}\n`);
+        expect(s0.info!.backendNote).toMatch(/WebGPU (unavailable|could not start)/);
+        expect(s0.info!.backend).toMatch(/^CPU/);
+      } else {
+        expect(s0.info!.backend).toBe('WebGPU (gpu.js)');
+        const t0 = Date.now();
+        await page.click('#step');
+        await waitFor(page, 'window.routingLab.step >= 1 || window.routingLab.lastError !== null', WEBGPU_STEP_LIMIT_MS);
+        const s = await state(page);
+        expect(s.lastError).toBeNull();
+        expect(Number.isFinite(s.losses[0]![1])).toBe(true);
+        console.log(
+          `[lab] WebGPU (${(s0.info as unknown as { device: string }).device}), tiny PEER: one step ${Math.round(s.stepMs[0]!)} ms in the worker (${Date.now() - t0} ms from the click), loss ${s.losses[0]![1].toFixed(3)} (${machine()})`,
+        );
+      }
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+    WEBGPU_STEP_LIMIT_MS + 130_000,
+  );
 
   it('loads a checkpoint of npm run demo (same validation loss within 1e-4) and saves ones the CLI resumes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'myriad-lab-'));
-    const cli = (args: string[]) => run('node', ['--conditions=source', '--import', 'tsx', 'examples/train-lm/src/main.ts', ...args], { cwd: REPO, timeout: 120_000 });
-    const loggedSteps = (log: string) => readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number }).filter((r) => r.kind === 'train').map((r) => r.step);
+    const cli = (args: string[]) =>
+      run('node', ['--conditions=source', '--import', 'tsx', 'examples/train-lm/src/main.ts', ...args], { cwd: REPO, timeout: 120_000 });
+    const loggedSteps = (log: string) =>
+      readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { kind: string; step: number })
+        .filter((r) => r.kind === 'train')
+        .map((r) => r.step);
     const common = ['--batch', '4', '--eval-batches', '2', '--quiet', '--sample', '8'];
     try {
       // A CLI run of 3 steps, loaded by the page: its config (model and plan) is read by the CLI's rules.
@@ -330,7 +371,10 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
       await born.page.close();
       await first;
 
-      const log = readFileSync(join(dir, 'cli', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number; valLoss?: number });
+      const log = readFileSync(join(dir, 'cli', 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { kind: string; step: number; valLoss?: number });
       const cliVal = log.filter((r) => r.kind === 'eval').at(-1)!;
       expect(cliVal.step).toBe(3);
       const { page, errors } = await openLab(browser, served.url);
@@ -353,12 +397,38 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
       await waitFor(page, 'window.routingLab.step >= 5 && window.routingLab.training === false');
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
       await download.saveAs(join(dir, 'lab.safetensors'));
-      expect(await page.textContent('#message')).toContain('npm run demo -- --resume routing-lab-peer-step5.safetensors --steps 200 --extend keep-schedule');
+      expect(await page.textContent('#message')).toContain(
+        'npm run demo -- --resume routing-lab-peer-step5.safetensors --steps 200 --extend keep-schedule',
+      );
       expect(errors).toEqual([]);
       await page.close();
       const [resumed, resumedBorn] = await Promise.all([
-        cli(['--resume', join(dir, 'lab.safetensors'), '--steps', '7', '--extend', 'keep-schedule', '--eval-every', '7', '--out', join(dir, 'resumed'), '--quiet', '--sample', '8']),
-        cli(['--resume', join(dir, 'born.safetensors'), '--steps', '4', '--eval-every', '4', '--out', join(dir, 'resumed-born'), ...common]),
+        cli([
+          '--resume',
+          join(dir, 'lab.safetensors'),
+          '--steps',
+          '7',
+          '--extend',
+          'keep-schedule',
+          '--eval-every',
+          '7',
+          '--out',
+          join(dir, 'resumed'),
+          '--quiet',
+          '--sample',
+          '8',
+        ]),
+        cli([
+          '--resume',
+          join(dir, 'born.safetensors'),
+          '--steps',
+          '4',
+          '--eval-every',
+          '4',
+          '--out',
+          join(dir, 'resumed-born'),
+          ...common,
+        ]),
       ]);
       expect(loggedSteps(join(dir, 'resumed', 'log.jsonl'))).toEqual([6, 7]);
       expect(resumed.stdout).toMatch(/validation/i);

@@ -28,7 +28,9 @@ export async function readArray(t: Tensor): Promise<Float64Array | Float32Array 
 }
 
 /** lastRouting's indices / scores as typed arrays, whether the layer stores arrays or tensors. */
-export async function routingArrays(layer: RoutingLayer): Promise<{ indices: Int32Array; scores: Float32Array | Float64Array; tokens: number; heads: number; k: number } | null> {
+export async function routingArrays(
+  layer: RoutingLayer,
+): Promise<{ indices: Int32Array; scores: Float32Array | Float64Array; tokens: number; heads: number; k: number } | null> {
   const r = layer.lastRouting;
   if (!r) return null;
   // A lazy decision (PKM, PEER, MoE on a device) copies its tensors to the host on read(); its
@@ -39,7 +41,8 @@ export async function routingArrays(layer: RoutingLayer): Promise<{ indices: Int
     return { indices, scores, tokens: r.tokens, heads: r.heads, k: r.k };
   }
   const indices = r.indices instanceof Int32Array ? r.indices : ((await r.indices.read()) as Int32Array);
-  const scores = r.scores instanceof Float32Array || r.scores instanceof Float64Array ? r.scores : ((await r.scores.read()) as Float32Array);
+  const scores =
+    r.scores instanceof Float32Array || r.scores instanceof Float64Array ? r.scores : ((await r.scores.read()) as Float32Array);
   return { indices, scores, tokens: r.tokens, heads: r.heads, k: r.k };
 }
 
@@ -119,7 +122,8 @@ export async function productKeyRoute(layer: PKM | PEER, x: Tensor, t: number): 
   for (let h = 0; h < H; h++) {
     const row = t * H + h;
     const qs = Array.from(q.subarray(row * dimKey, (row + 1) * dimKey));
-    const hits = (idx: ArrayLike<number>, val: ArrayLike<number>) => Array.from({ length: k }, (_, s) => ({ key: idx[row * k + s]!, score: val[row * k + s]! }));
+    const hits = (idx: ArrayLike<number>, val: ArrayLike<number>) =>
+      Array.from({ length: k }, (_, s) => ({ key: idx[row * k + s]!, score: val[row * k + s]! }));
     const top1 = hits(i1, v1);
     const top2 = hits(i2, v2);
     const winners: Winner[] = [];
@@ -127,7 +131,14 @@ export async function productKeyRoute(layer: PKM | PEER, x: Tensor, t: number): 
       const c = bi[row * k + s]!;
       const a = Math.floor(c / k);
       const b = c - a * k;
-      winners.push({ a, b, expert: top1[a]!.key * numKeys + top2[b]!.key, score: bv[row * k + s]!, gate: g[row * k + s]!, activation: null });
+      winners.push({
+        a,
+        b,
+        expert: top1[a]!.key * numKeys + top2[b]!.key,
+        score: bv[row * k + s]!,
+        gate: g[row * k + s]!,
+        activation: null,
+      });
     }
     // The head's output: Σ gᵢ·σ(uᵢᵀx)·vᵢ (PEER) or Σ gᵢ·vᵢ (PKM), from the selected rows only.
     const ids = tensor(Int32Array.from(winners.map((w) => w.expert)), { shape: [k], dtype: 'int32' });
@@ -147,7 +158,16 @@ export async function productKeyRoute(layer: PKM | PEER, x: Tensor, t: number): 
       });
     }
     headOut.push(out);
-    result.push({ q1: qs.slice(0, half), q2: qs.slice(half), top1, top2, grid: Array.from(grid.subarray(row * k * k, (row + 1) * k * k)), winners, outputNorm: Math.hypot(...out), share: 0 });
+    result.push({
+      q1: qs.slice(0, half),
+      q2: qs.slice(half),
+      top1,
+      top2,
+      grid: Array.from(grid.subarray(row * k * k, (row + 1) * k * k)),
+      winners,
+      outputNorm: Math.hypot(...out),
+      share: 0,
+    });
   }
   const total = new Float64Array(layer.dimOut);
   for (const o of headOut) for (let d = 0; d < o.length; d++) total[d] += o[d]!;
@@ -187,7 +207,11 @@ export async function moeRoute(layer: MoE, x: Tensor, ids: Int32Array, t: number
       gates = picks.map(() => 1 / k);
     } else {
       const sel = probs!.map((p, e) => p + (bias?.[e] ?? 0));
-      picks = sel.map((s, e) => [s, e] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k).map(([, e]) => e);
+      picks = sel
+        .map((s, e) => [s, e] as const)
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+        .slice(0, k)
+        .map(([, e]) => e);
       gates = picks.map((e) => probs![e]!);
       if (layer.normalizeTopK) {
         const s = gates.reduce((a, b) => a + b, 0);
@@ -201,7 +225,18 @@ export async function moeRoute(layer: MoE, x: Tensor, ids: Int32Array, t: number
       else chosen.push({ expert: e, gate: gates[s]! });
     });
   }
-  return { kind: 'moe', router: layer.routerKind, numExperts: E, probs, bias, chosen, droppedSlots, numShared: layer.shared.length, droppedFraction: syncReads ? layer.droppedFraction : null, capacity };
+  return {
+    kind: 'moe',
+    router: layer.routerKind,
+    numExperts: E,
+    probs,
+    bias,
+    chosen,
+    droppedSlots,
+    numShared: layer.shared.length,
+    droppedFraction: syncReads ? layer.droppedFraction : null,
+    capacity,
+  };
 }
 
 /** Whether the recomputed route selects what the layer recorded (experts exactly, gates within 1e-5). */

@@ -31,7 +31,7 @@ export interface CorpusText {
 }
 
 /** The lab's learning-rate schedule: linear warmup, then constant (training has no fixed end). */
-export function labLr(step: number, lr: number, warmup: number): number {
+function labLr(step: number, lr: number, warmup: number): number {
   return warmup > 0 && step < warmup ? (lr * (step + 1)) / warmup : lr;
 }
 
@@ -68,18 +68,36 @@ export class Session {
     const split = trainValidationSplit(tokens, 0.1);
     const { contextLength } = spec.model;
     if (split.validation.length < contextLength + 1) {
-      throw new Error(`the corpus "${corpus.name}" is too short: its validation tenth has ${split.validation.length} characters, fewer than context + 1 = ${contextLength + 1}; paste more text or shorten the context`);
+      throw new Error(
+        `the corpus "${corpus.name}" is too short: its validation tenth has ${split.validation.length} characters, fewer than context + 1 = ${contextLength + 1}; paste more text or shorten the context`,
+      );
     }
     manualSeed(spec.model.seed);
     this.built = buildLabModel(spec.model, this.tokenizer.vocabSize);
-    this.trainLoader = new BatchLoader(split.train, { contextLength, batchSize: spec.train.batchSize, seed: spec.model.seed, name: 'training' });
-    this.valLoader = new BatchLoader(split.validation, { contextLength, batchSize: spec.train.batchSize, shuffle: false, name: 'validation' });
+    this.trainLoader = new BatchLoader(split.train, {
+      contextLength,
+      batchSize: spec.train.batchSize,
+      seed: spec.model.seed,
+      name: 'training',
+    });
+    this.valLoader = new BatchLoader(split.validation, {
+      contextLength,
+      batchSize: spec.train.batchSize,
+      shuffle: false,
+      name: 'validation',
+    });
     // As `npm run demo`: AdamW, decay on matrices only, betas (0.9, 0.95).
     this.optimizer = new AdamW(weightDecayGroups(this.built.model, { weightDecay: 0.1 }), { lr: spec.train.lr, betas: [0.9, 0.95] });
     const n = this.built.layer?.numExperts ?? 0;
     this.window = n ? new Float64Array(n) : null;
     this.everUsed = n ? new Uint8Array(n) : null;
-    this.corpusInfo = { name: corpus.name, characters: corpus.text.length, vocabSize: this.tokenizer.vocabSize, trainTokens: split.train.length, validationTokens: split.validation.length };
+    this.corpusInfo = {
+      name: corpus.name,
+      characters: corpus.text.length,
+      vocabSize: this.tokenizer.vocabSize,
+      trainTokens: split.train.length,
+      validationTokens: split.validation.length,
+    };
     this.validationText = this.tokenizer.decode(split.validation.subarray(0, Math.min(split.validation.length, 4000)));
     // Keep the routing layer's input of each forward: the route view starts from it.
     const layer = this.built.layer;
@@ -143,7 +161,9 @@ export class Session {
     const normT = clipGradNormTensor(model.parameters(), 1);
     const [loss, norm] = await Promise.all([scalar(lossT), scalar(normT)]);
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-      throw new Error(`the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss} at step ${this.step + 1} (lr ${lr.toExponential(2)}); lower the learning rate`);
+      throw new Error(
+        `the ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss} at step ${this.step + 1} (lr ${lr.toExponential(2)}); lower the learning rate`,
+      );
     }
     this.optimizer.step();
     this.step++;
@@ -279,7 +299,7 @@ export class Session {
       topK: Math.min(topK, this.tokenizer.vocabSize),
       seed: this.spec.model.seed + this.step,
     });
-    return this.tokenizer.decode((Int32Array.from(await out.read())).subarray(ids.length));
+    return this.tokenizer.decode(Int32Array.from(await out.read()).subarray(ids.length));
   }
 
   /**

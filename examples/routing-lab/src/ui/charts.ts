@@ -1,5 +1,5 @@
 // A small SVG line chart (no library): series of (x, y) points, axes with a few ticks, a legend.
-export interface Series {
+interface Series {
   name: string;
   color: string;
   points: readonly (readonly [number, number])[];
@@ -27,7 +27,11 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
 }
 
 /** Replaces the contents of `host` with a chart of `series`. */
-export function drawLineChart(host: HTMLElement, series: readonly Series[], opts: { xLabel: string; yLabel: string; width?: number; height?: number; yMin?: number; empty?: string }): void {
+export function drawLineChart(
+  host: HTMLElement,
+  series: readonly Series[],
+  opts: { xLabel: string; yLabel: string; width?: number; height?: number; yMin?: number; empty?: string },
+): void {
   const W = opts.width ?? 560;
   const H = opts.height ?? 220;
   const m = { l: 48, r: 12, t: 24, b: 34 };
@@ -52,17 +56,45 @@ export function drawLineChart(host: HTMLElement, series: readonly Series[], opts
     svg.append(el('text', { x: sx(t), y: H - m.b + 14, 'text-anchor': 'middle', class: 'tick' }, String(t)));
   }
   svg.append(el('text', { x: (m.l + W - m.r) / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis' }, opts.xLabel));
-  svg.append(el('text', { x: 12, y: m.t + (H - m.b - m.t) / 2, 'text-anchor': 'middle', class: 'axis', transform: `rotate(-90 12 ${m.t + (H - m.b - m.t) / 2})` }, opts.yLabel));
+  svg.append(
+    el(
+      'text',
+      {
+        x: 12,
+        y: m.t + (H - m.b - m.t) / 2,
+        'text-anchor': 'middle',
+        class: 'axis',
+        transform: `rotate(-90 12 ${m.t + (H - m.b - m.t) / 2})`,
+      },
+      opts.yLabel,
+    ),
+  );
   let lx = m.l + 8;
   for (const s of series) {
     const pts = s.points.filter(([, y]) => Number.isFinite(y));
     if (s.dots) {
       for (const [x, y] of pts) svg.append(el('circle', { cx: sx(x), cy: sy(y), r: 3.5, fill: s.color }));
-      if (pts.length > 1) svg.append(el('polyline', { points: pts.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1, 'stroke-dasharray': '3 3' }));
+      if (pts.length > 1)
+        svg.append(
+          el('polyline', {
+            points: pts.map(([x, y]) => `${sx(x)},${sy(y)}`).join(' '),
+            fill: 'none',
+            stroke: s.color,
+            'stroke-width': 1,
+            'stroke-dasharray': '3 3',
+          }),
+        );
     } else if (pts.length === 1) {
       svg.append(el('circle', { cx: sx(pts[0]![0]), cy: sy(pts[0]![1]), r: 3, fill: s.color }));
     } else if (pts.length) {
-      svg.append(el('polyline', { points: pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1.5 }));
+      svg.append(
+        el('polyline', {
+          points: pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' '),
+          fill: 'none',
+          stroke: s.color,
+          'stroke-width': 1.5,
+        }),
+      );
     }
     const last = pts[pts.length - 1];
     svg.append(el('rect', { x: lx, y: 4, width: 10, height: 10, fill: s.color }));

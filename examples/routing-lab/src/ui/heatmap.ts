@@ -2,7 +2,7 @@
 // the product-key layout), coloured by its share of the gate mass; never-chosen experts are dark.
 
 /** Colour of a share relative to the uniform share 1/N: dark at 0 (unused), pale to deep blue up to uniform, orange→red above. */
-export function shareColor(share: number, n: number): [number, number, number] {
+function shareColor(share: number, n: number): [number, number, number] {
   if (share <= 0) return [30, 30, 40];
   const r = share * n; // 1 = exactly the uniform share
   if (r <= 1) {
