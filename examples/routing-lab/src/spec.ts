@@ -1,5 +1,6 @@
 // What the learner picks (model, layer options, corpus, training knobs, backend) and how it is
 // checked. Pure data and functions: the page uses it to validate the form, the worker to build.
+import type { TrainPlan } from '../../train-lm/src/plan.js';
 
 /** Feed-forward layer of the middle block (the others stay dense), as `npm run demo -- --ffw`. */
 export type FfwKind = 'dense' | 'moe' | 'pkm' | 'peer';
@@ -137,18 +138,8 @@ export function modelSpecOfConfig(c: CliModelConfig): ModelSpec {
   return { ffw: c.ffw, dim: c.dim, depth: c.depth, heads: c.heads, contextLength: c.contextLength, seed: c.seed, ...layers };
 }
 
-/** The training plan a CLI checkpoint records (`config.train`, examples/train-lm/src/plan.ts). */
-export interface CliTrainPlan {
-  steps: number;
-  lr: number;
-  minLr: number;
-  warmupSteps: number;
-  scheduleSteps: number;
-  batchSize: number;
-  evalEvery: number;
-  evalBatches: number;
-  corpus: string | null;
-}
+/** The training plan a CLI checkpoint records (`config.train`): the CLI's own type (a type-only import, nothing bundled). */
+export type CliTrainPlan = TrainPlan;
 
 /** One problem with the form: which field, and a sentence a newcomer can act on. */
 export interface SpecProblem {
