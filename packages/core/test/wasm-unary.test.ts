@@ -60,6 +60,10 @@ describe('WebAssembly elementwise transcendentals', () => {
     check('silu', Float32Array.of(-88.72283935546875, -88.8, -95, -103, -Infinity, Infinity, NaN, -0, 88.8));
   });
 
+  it('sigmoid below -88.72 gives the denormal the plain kernel gives, not 0 (regression: a property run drew -89)', () => {
+    check('sigmoid', Float32Array.of(-88.72283935546875, -89, -95, -103, -104.5, -Infinity, Infinity, NaN, -0, 88.8));
+  });
+
   it('equal the plain kernels on a dense sweep of [-20, 20]', () => {
     const x = Float32Array.from({ length: 40001 }, (_, i) => -20 + i * 0.001);
     for (const op of ops) check(op, x);

@@ -170,13 +170,19 @@ const BODIES: Record<WasmUnaryOp, Body> = {
     c.simd(Simd.f32x4Ge).simd(Simd.v128And);
     c.simd(Simd.f32x4Mul).simd(Simd.f32x4Add);
   },
-  // 1 / (1 + exp(-x))
+  // 1 / (1 + exp(-x)) as (x < 0 ? e : 1) / (1 + e) with e = exp(-|x|): exp(-x) overflows f32 below -88.72,
+  // which gave 0 where the plain kernel (Math.exp in f64) gives a denormal such as 2.2e-39.
   sigmoid: (c, v, t) => {
-    c.get(v).simd(Simd.f32x4Neg).set(t.d);
-    t.k(1);
+    c.get(v).simd(Simd.f32x4Abs).simd(Simd.f32x4Neg).set(t.d);
     emitExp(c, t.d, t);
+    c.set(t.e);
+    c.get(t.e);
     t.k(1);
-    c.simd(Simd.f32x4Add).simd(Simd.f32x4Div);
+    c.get(v);
+    t.k(0);
+    c.simd(Simd.f32x4Lt).simd(Simd.v128Bitselect); // x < 0 ? e : 1
+    t.k(1);
+    c.get(t.e).simd(Simd.f32x4Add).simd(Simd.f32x4Div); // (x < 0 ? e : 1) / (1 + e)
   },
   // x / (1 + exp(-x)), with e = exp(-|x|) so nothing overflows: x/(1 + e) for x >= 0 and x·e/(1 + e)
   // for x < 0 (exp(-x) would overflow f32 below -88.72, where Math.exp in f64 does not). x = -inf
