@@ -1,6 +1,7 @@
 // Printing tensors the way PyTorch does: values with one shared width and format, summarised with
 // "..." past 1000 elements (3 edge items per dim), then shape, dtype and the gradient state.
 import type { DType, TypedArray } from './dtype.js';
+import { contiguousStrides, shapeSize } from './shape.js';
 
 /** Elements beyond which a tensor is summarised (torch's threshold). */
 const THRESHOLD = 1000;
@@ -47,7 +48,7 @@ function shownIndices(n: number, summarise: boolean): Array<number | null> {
 /** `tensor([...], shape=[..], dtype=.., requiresGrad=true | gradFn=op)`; values left out when the backend cannot read synchronously. */
 export function formatTensor(t: Printable): string {
   const shape = t.shape;
-  const size = shape.reduce((a, b) => a * b, 1);
+  const size = shapeSize(shape);
   const tail = [`shape=[${shape.join(', ')}]`, `dtype=${t.dtype}`];
   if (t.gradNode !== null) tail.push(`gradFn=${t.gradNode.op}`);
   else if (t.requiresGrad) tail.push('requiresGrad=true');
@@ -59,7 +60,7 @@ export function formatTensor(t: Printable): string {
     return `tensor(<not read: the ${t.backend.name} backend answers asynchronously; await t.read()>, ${tail.join(', ')})`;
   }
   const summarise = size > THRESHOLD;
-  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const strides = contiguousStrides(shape);
   // The numbers that will be shown decide the format (as PyTorch does).
   const shown: number[] = [];
   const collect = (dim: number, offset: number): void => {

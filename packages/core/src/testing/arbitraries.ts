@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { tensor, type DType, type Tensor } from '../index.js';
+import { shapeSize } from '../shape.js';
 
 export interface ShapeOptions {
   /** Fewest dims (default 0: scalars included). */
@@ -111,8 +112,9 @@ function shapeArb(shape: ArbTensorOptions['shape']): fc.Arbitrary<number[]> {
 export function arbTensor(options: ArbTensorOptions = {}): fc.Arbitrary<Tensor> {
   const dtype = options.dtype ?? 'float32';
   return shapeArb(options.shape).chain((shape) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    return arbValues(size, options).map((values) => tensor(values, { shape, dtype, requiresGrad: options.requiresGrad ?? false }));
+    return arbValues(shapeSize(shape), options).map((values) =>
+      tensor(values, { shape, dtype, requiresGrad: options.requiresGrad ?? false }),
+    );
   });
 }
 

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { tensor, type DType, type Tensor, type TypedArray } from '../index.js';
 import { allClose, type AllCloseReport, type Tolerance } from './all-close.js';
 import { arbShape, arbValues, type ShapeOptions, type ValueOptions } from './arbitraries.js';
+import { shapeSize } from '../shape.js';
 
 /** What a kernel may return: a tensor, or its elements row-major (typed array or numbers), possibly as a promise. */
 export type KernelOutput = Tensor | TypedArray | readonly number[];
@@ -94,7 +95,7 @@ async function compare(
 /** The case with index i of dim d removed from every input (inputs of one shared shape). */
 function withoutSlice(c: Case, d: number, i: number): Case {
   const shape = c.shapes[0]!;
-  const inner = shape.slice(d + 1).reduce((a, b) => a * b, 1);
+  const inner = shapeSize(shape.slice(d + 1));
   const n = shape[d]!;
   const keep = (_: number, k: number) => Math.floor(k / inner) % n !== i;
   const next = shape.map((v, j) => (j === d ? v - 1 : v));
@@ -147,18 +148,13 @@ export async function checkKernel(
   const dtypes = options.dtypes ?? ['float32'];
   if (dtypes.length === 0) throw new RangeError('checkKernel: dtypes is empty');
   const numRuns = options.numRuns ?? 100;
-  const caseArb: fc.Arbitrary<Case> = fc.tuple(shapesArb(options, arity), fc.constantFrom(...dtypes)).chain(([shapes, dtype]) =>
-    fc
-      .tuple(
-        ...shapes.map((shape) =>
-          arbValues(
-            shape.reduce((a, b) => a * b, 1),
-            { ...options.values, dtype },
-          ),
-        ),
-      )
-      .map((values) => ({ shapes, dtype, values })),
-  );
+  const caseArb: fc.Arbitrary<Case> = fc
+    .tuple(shapesArb(options, arity), fc.constantFrom(...dtypes))
+    .chain(([shapes, dtype]) =>
+      fc
+        .tuple(...shapes.map((shape) => arbValues(shapeSize(shape), { ...options.values, dtype })))
+        .map((values) => ({ shapes, dtype, values })),
+    );
   const details = await fc.check(
     fc.asyncProperty(caseArb, async (c) => (await compare(kernel, reference, c, toleranceFor(c.dtype, options.tolerances))) === null),
     { numRuns, seed: options.seed },

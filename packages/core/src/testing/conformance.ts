@@ -28,7 +28,7 @@ import {
 } from '../index.js';
 import { allClose, type Tolerance } from './all-close.js';
 import { BINARY_OPS, REDUCE_OPS, ROW_OPS, UNARY_OPS } from '../backend.js';
-import { shapesEqual } from '../shape.js';
+import { shapeSize, shapesEqual } from '../shape.js';
 
 export interface ConformanceOptions {
   /** fast-check runs per property (default 12). */
@@ -80,10 +80,6 @@ interface InputSpec {
   seed: number;
 }
 
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 function draw(n: number, seed: number, v: Values, dtype: DType): number[] {
   const rng = new Rng(seed);
   const out = new Array<number>(n);
@@ -101,13 +97,13 @@ function build(spec: InputSpec, v: Values, dtype: DType): Tensor {
   const r = shape.length;
   if (layout === 'transposed' && r >= 2) {
     const stored = [...shape.slice(0, -2), shape[r - 1]!, shape[r - 2]!];
-    return tensor(draw(size(stored), seed, v, dtype), { shape: stored, dtype }).transpose(-2, -1);
+    return tensor(draw(shapeSize(stored), seed, v, dtype), { shape: stored, dtype }).transpose(-2, -1);
   }
   if (layout === 'sliced' && r >= 1) {
     const stored = [shape[0]! + 3, ...shape.slice(1)];
-    return tensor(draw(size(stored), seed, v, dtype), { shape: stored, dtype }).slice(0, 2, 2 + shape[0]!);
+    return tensor(draw(shapeSize(stored), seed, v, dtype), { shape: stored, dtype }).slice(0, 2, 2 + shape[0]!);
   }
-  return tensor(draw(size(shape), seed, v, dtype), { shape, dtype });
+  return tensor(draw(shapeSize(shape), seed, v, dtype), { shape, dtype });
 }
 
 /** Runs fn with `backend` as the current backend. */
@@ -268,7 +264,7 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
             const r = spec.shape.length;
             const dst = wrapOn(
               b,
-              b.full(dtype, size(spec.shape), 0),
+              b.full(dtype, shapeSize(spec.shape), 0),
               [...spec.shape.slice(0, -2), spec.shape[r - 1]!, spec.shape[r - 2]!],
               dtype,
             );
