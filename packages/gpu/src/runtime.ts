@@ -84,8 +84,8 @@ export class Runtime {
   readonly stats = new StatsCounter();
   readonly ready: Promise<ModeSetup>;
   setup: ModeSetup | null = null;
-  /** Settles after every op issued so far has been submitted (WebGPU): buffers are freed behind it. */
-  issued: Promise<unknown> = Promise.resolve();
+  /** Settles (to undefined) after every op issued so far has been submitted (WebGPU): buffers are freed behind it. */
+  issued: Promise<void> = Promise.resolve();
   private readonly kernels = new Map<string, KernelRun>();
   // Live storages, held weakly: a storage no tensor references any more is garbage-collected and
   // `reclaim` frees its device buffer, so a training loop needs no tidy() to stay flat. dispose() and
@@ -158,9 +158,13 @@ export class Runtime {
     });
   }
 
-  /** Records queued work (WebGPU) so disposal and sync() wait for it. */
+  /**
+   * Records queued work (WebGPU) so disposal and sync() wait for it. The chain settles to undefined:
+   * `allSettled` alone would resolve to [previous result, this result], a nested list of every op's
+   * outputs since the backend was created, kept alive by `issued` (the soak benchmark's webgpu leak).
+   */
   enqueue(p: Promise<unknown>): void {
-    this.issued = Promise.allSettled([this.issued, p]);
+    this.issued = Promise.allSettled([this.issued, p]).then(() => undefined);
   }
 
   private track(s: GpuStorage): void {
