@@ -27,6 +27,7 @@ import { shapesEqual } from './shape.js';
  * | ops/nn.ts            | softmax logSoftmax logsumexp (crossEntropy, layerNorm, dropout composed)            |
  * | ops/device.ts        | to(backend): the gradient moves back                                                |
  * | ops/expert-mix.ts    | expertMix: dx, dgates, row-sparse table gradients (CPU fused; else composed ops)    |
+ * | ops/embedding-bag.ts | embeddingBag: dweights, row-sparse table gradient (CPU fused; else composed ops)     |
  * | ops/losses.ts, ops/sort.ts, ops/triangular.ts | composed from the ops above; no gradient code          |
  */
 

@@ -4,7 +4,8 @@
 // one process, and PyTorch (Debian python3-torch, PEER from the paper in python/myriad_torch, sparse
 // embeddings, 2 threads) in a child process run first. Then expertMix alone against the memory-traffic
 // floor of its shape: every chosen row of down and up read twice (forward, backward) and every touched
-// row of both gradients written once, measured as memcpy passes over the same rows.
+// row of both gradients written once, measured as memcpy passes over the same rows. Last, PKM's weighted
+// value read (embeddingBag) over the same rows of one table, fused and composed, against its own floor.
 //   npm run bench -- peer-kernel                 (PEER_KERNEL_KEYS=256 for a quick run, PEER_KERNEL_STEPS=5)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { mul, randn, reshape, sum, tensor, type Tensor } from '@myriad/core';
 import { FeedForward, PEER } from '@myriad/nn';
 import { AdamW } from '@myriad/train';
+import { embeddingBagComposed, embeddingBagFused } from '../../core/src/ops/embedding-bag.js';
 import { expertMixComposed, expertMixFused } from '../../core/src/ops/expert-mix.js';
 
 const numKeys = Number(process.env.PEER_KERNEL_KEYS ?? 1024);
@@ -162,6 +164,38 @@ for (let r = -1; r < 3 * steps; r++) {
   }
 }
 const mix = { fused: median(mixTimes.fused), composed: median(mixTimes.composed), floor: median(mixTimes.floor) };
+
+// PKM's value read, y[t] = Σₛ gₛ·up[idx[t,s]]: the same rows of one table, read in the forward and the
+// backward, its gradient rows written once.
+const bagTimes = { fused: [] as number[], composed: [] as number[], floor: [] as number[] };
+const readUpPass = () => {
+  for (let p = 0; p < idxData.length; p++) {
+    const o = idxData[p]! * dim;
+    row.set(upData.subarray(o, o + dim));
+  }
+};
+const writeUpPass = () => {
+  const a = new Float32Array(distinct * dim);
+  for (let u = 0; u < distinct; u++) a.set(row, u * dim);
+  return a[0]! + uniqueRows.length;
+};
+for (let r = -1; r < 3 * steps; r++) {
+  for (const v of ['fused', 'composed', 'floor'] as const) {
+    const t = performance.now();
+    if (v === 'floor') {
+      readUpPass();
+      readUpPass();
+      writeUpPass();
+    } else {
+      up.grad = null;
+      gs.grad = null;
+      const y = (v === 'fused' ? embeddingBagFused : embeddingBagComposed)(up, idx, gs);
+      sum(mul(y, w)).backward();
+    }
+    if (r >= 0) bagTimes[v].push(performance.now() - t);
+  }
+}
+const bag = { fused: median(bagTimes.fused), composed: median(bagTimes.composed), floor: median(bagTimes.floor) };
 const readBytes = 4 * idxData.length * dim * 4;
 const writeBytes = 2 * distinct * dim * 4;
 
@@ -203,4 +237,10 @@ console.log(`| composed | fused | memory floor (memcpy passes) | fused ÷ floor 
 console.log('|---|---|---|---|---|');
 console.log(
   `| ${mix.composed.toFixed(1)} ms | ${mix.fused.toFixed(1)} ms | ${mix.floor.toFixed(1)} ms | ${(mix.fused / mix.floor).toFixed(2)}× | ${(readBytes / 2 ** 20).toFixed(0)} MiB read (4 rows × ${idxData.length}), ${(writeBytes / 2 ** 20).toFixed(0)} MiB written (2 × ${distinct} rows); at the floor's speed ${((readBytes + writeBytes) / (mix.floor / 1000) / 1e9).toFixed(1)} GB/s |`,
+);
+console.log(`\nPKM's value read alone (embeddingBag over the same ${idxData.length} rows of one table), fwd+bwd, medians of ${3 * steps}:`);
+console.log('| composed (indexSelect + batched matmul) | fused | memory floor (memcpy passes) | fused ÷ floor |');
+console.log('|---|---|---|---|');
+console.log(
+  `| ${bag.composed.toFixed(1)} ms | ${bag.fused.toFixed(1)} ms | ${bag.floor.toFixed(1)} ms | ${(bag.fused / bag.floor).toFixed(2)}× |`,
 );

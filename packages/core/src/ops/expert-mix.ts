@@ -5,7 +5,7 @@
 import { record } from '../autograd.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
 import { jsKernels, kernels as cpuKernels } from '../cpu/kernels.js';
-import { expertMixBackward, expertMixForward, expertTableGrad, sortSlotsByRow, type ExpertActivation } from '../cpu/expert-mix.js';
+import { expertMixBackward, expertMixForward, type ExpertActivation } from '../cpu/expert-mix.js';
 import { allocTyped, type TypedArray } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { SparseGrad } from '../sparse-grad.js';
@@ -14,6 +14,7 @@ import { gelu, mul, relu, silu, tanh } from './elementwise.js';
 import { indexSelect } from './indexing.js';
 import { matmul } from './linalg.js';
 import { reshape, transpose, unsqueeze } from './movement.js';
+import { checkRowIndices, hostElements, rowSparseTableGrad, sortSlotsByRow } from './row-sparse.js';
 import { requireInt, sameBackend, wrap } from './util.js';
 
 export type { ExpertActivation } from '../cpu/expert-mix.js';
@@ -55,15 +56,12 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
   if (x.backend !== cpuBackend || x.dtype === 'int32')
     throw new TypeError(`expertMixFused: needs float tensors on the CPU backend, got ${x.dtype} on ${x.backend.name}`);
   const N = down.shape[0]!;
-  const xs = host(x);
-  const ds = host(down);
-  const us = host(up);
-  const gs = host(gates);
-  const idx = host(indices) as Int32Array;
-  for (let p = 0; p < idx.length; p++) {
-    const e = idx[p]!;
-    if (!(e >= 0 && e < N)) throw new RangeError(`expertMix: index ${e} at slot ${p} out of range for tables of ${N} rows`);
-  }
+  const xs = hostElements(x);
+  const ds = hostElements(down);
+  const us = hostElements(up);
+  const gs = hostElements(gates);
+  const idx = hostElements(indices) as Int32Array;
+  checkRowIndices('expertMix', idx, N);
   const y = allocTyped(x.dtype, T * Do);
   const z = allocTyped(x.dtype, T * S);
   // float32 goes through the kernel seam (WebAssembly SIMD when installed); float64 runs the plain loop.
@@ -92,7 +90,7 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
     const dgates = allocTyped(x.dtype, T * S);
     const dz = new Float64Array(T * S);
     const c = new Float64Array(T * S);
-    const g = host(dy);
+    const g = hostElements(dy);
     if (f32) {
       const [d32, u32, g32] = [ds as Float32Array, us as Float32Array, gs as Float32Array];
       cpuKernels.expertMixBackwardF32(
@@ -116,15 +114,8 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
       expertMixBackward(ds, us, idx, gs, z, g, T, S, D, Do, activation, dx, dgates, dz, c);
     }
     const sorted = down.requiresGrad || up.requiresGrad ? sortSlotsByRow(idx) : null;
-    const tableGrad = (table: Tensor, coef: Float64Array, src: TypedArray, width: number): SparseGrad | null => {
-      if (!table.requiresGrad || sorted === null) return null;
-      const r = f32
-        ? cpuKernels.expertTableGradF32(coef, src as Float32Array, S, width, sorted)
-        : expertTableGrad(coef, src, S, width, sorted, (n) => allocTyped(table.dtype, n));
-      const rows = wrap(cpuBackend, r.rows, [r.rows.length], 'int32');
-      const values = wrap(cpuBackend, r.values, [r.rows.length, width], table.dtype);
-      return new SparseGrad(rows, values, table.shape, true);
-    };
+    const tableGrad = (table: Tensor, coef: Float64Array, src: TypedArray, width: number): SparseGrad | null =>
+      table.requiresGrad && sorted !== null ? rowSparseTableGrad(table, coef, src, S, width, sorted) : null;
     return [
       x.requiresGrad ? wrap(cpuBackend, dx, [T, D], x.dtype) : null,
       tableGrad(down, dz, xs, D),
@@ -184,10 +175,4 @@ function checkArgs(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: 
     if (t.dtype !== x.dtype) throw new TypeError(`expertMix: ${name} is ${t.dtype} but x is ${x.dtype}; cast one of them`);
   }
   return { T, S, D, Do };
-}
-
-/** The elements of a CPU tensor, contiguous: a view on its storage where possible, else a copy. */
-function host(t: Tensor): TypedArray {
-  const data = t.backend.hostData(t.storage)!;
-  return t.isContiguous() ? data.subarray(t.offset, t.offset + t.size) : t.toTypedArray();
 }

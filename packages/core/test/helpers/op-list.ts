@@ -148,6 +148,8 @@ export const PROBES: Record<string, (i: Inputs) => Out> = {
   indexSelect: ({ x, ids }) => core.indexSelect(x, 0, core.clamp(ids, 0, 2).to('int32')),
   expertMix: ({ x, pos, ids }) =>
     core.expertMix(x, pos, pos, core.reshape(core.clamp(ids, 0, 2).to('int32'), [3, 1]), core.slice(x, 1, 0, 1), 'gelu'),
+  embeddingBag: ({ x, pos, ids }) =>
+    core.embeddingBag(pos, core.reshape(core.clamp(ids, 0, 2).to('int32'), [3, 1]), core.slice(x, 1, 0, 1)),
   topk: ({ x }) => core.topk(x, 2),
   sort: ({ x }) => core.sort(x, -1),
   argsort: ({ x }) => core.argsort(x, -1, true),

@@ -3,7 +3,7 @@
 //              w = softmax(q·K_I)                                   (eq. 2)
 //              m(x) = Σ_{i∈I} wᵢ·vᵢ                                  (eq. 3)
 // and the heads' outputs are summed (§3.3, multi-head memory).
-import { indexSelect, matmul, reshape, softmax, type Tensor } from '@myriad/core';
+import { embeddingBag, reshape, softmax, type Tensor } from '@myriad/core';
 import type { InitOptions } from '../module.js';
 import { initDType, initRng } from '../init.js';
 import { Embedding } from '../layers/embedding.js';
@@ -60,8 +60,10 @@ export class PKM extends ProductKeyLayer<PKMConfig> {
     const { dimOut, heads, topK: k } = this.config;
     const { lead, tokens, scores, indices } = this.retrieve(x); // [T, H, k]
     const w = softmax(scores, -1); // eq. 2
-    const v = indexSelect(this.values.weight, 0, reshape(indices, [tokens, heads * k])); // [T, H·k, dimOut], sparse grad
-    const y = matmul(reshape(w, [tokens, 1, heads * k]), v); // eq. 3, summed over heads: [T, 1, dimOut]
+    // eq. 3, summed over heads: core's embeddingBag reads the chosen value rows in place on the CPU
+    // (row-sparse gradient); elsewhere it is indexSelect + a batched matmul.
+    const slots = heads * k;
+    const y = embeddingBag(this.values.weight, reshape(indices, [tokens, slots]), reshape(w, [tokens, slots])); // [T, dimOut]
     this.lastRouting = routingDecision(indices, w, tokens, heads, k);
     return reshape(y, [...lead, dimOut]);
   }

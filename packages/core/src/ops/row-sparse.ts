@@ -1,0 +1,47 @@
+// What the fused table ops (expertMix, embeddingBag) share on the CPU backend: reading a tensor's
+// elements in place, checking row indices, and building a table's coalesced row-sparse gradient.
+import { sortSlotsByRow, expertTableGrad } from '../cpu/expert-mix.js';
+import { cpuBackend } from '../cpu/cpu-backend.js';
+import { kernels as cpuKernels } from '../cpu/kernels.js';
+import { allocTyped, type TypedArray } from '../dtype.js';
+import { SparseGrad } from '../sparse-grad.js';
+import type { Tensor } from '../tensor.js';
+import { wrap } from './util.js';
+
+export { sortSlotsByRow };
+
+/** The elements of a CPU tensor, contiguous: a view on its storage where possible, else a copy. */
+export function hostElements(t: Tensor): TypedArray {
+  const data = t.backend.hostData(t.storage)!;
+  return t.isContiguous() ? data.subarray(t.offset, t.offset + t.size) : t.toTypedArray();
+}
+
+/** Throws a RangeError naming the op, the slot and the table size for the first index outside [0, N). */
+export function checkRowIndices(op: string, idx: Int32Array, N: number): void {
+  for (let p = 0; p < idx.length; p++) {
+    const e = idx[p]!;
+    if (!(e >= 0 && e < N)) throw new RangeError(`${op}: index ${e} at slot ${p} out of range for tables of ${N} rows`);
+  }
+}
+
+/**
+ * The coalesced row-sparse gradient of `table` when slot p (token ⌊p/S⌋) adds coef[p] · src[⌊p/S⌋] to
+ * row idx[p]: one row per distinct index, ascending (float32 through the kernel seam, WebAssembly SIMD
+ * when installed).
+ */
+export function rowSparseTableGrad(
+  table: Tensor,
+  coef: Float64Array,
+  src: TypedArray,
+  S: number,
+  width: number,
+  sorted: { rows: Int32Array; positions: Int32Array },
+): SparseGrad {
+  const r =
+    table.dtype === 'float32'
+      ? cpuKernels.expertTableGradF32(coef, src as Float32Array, S, width, sorted)
+      : expertTableGrad(coef, src, S, width, sorted, (n) => allocTyped(table.dtype, n));
+  const rows = wrap(cpuBackend, r.rows, [r.rows.length], 'int32');
+  const values = wrap(cpuBackend, r.values, [r.rows.length, width], table.dtype);
+  return new SparseGrad(rows, values, table.shape, true);
+}

@@ -1,0 +1,146 @@
+// embeddingBag: the fused CPU loop equals the composed ops (indexSelect + batched matmul) in value and in
+// both gradients, over random shapes including S = 1, every row read once, and rows repeated across
+// tokens; float32 and float64; plus a gradient check and the errors a user meets.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { embeddingBag, SparseGrad, tensor, type DType, type Tensor } from '../src/index.js';
+import { embeddingBagComposed, embeddingBagFused } from '../src/ops/embedding-bag.js';
+import { gradCheck } from '../src/testing/index.js';
+
+interface Case {
+  T: number;
+  S: number;
+  N: number;
+  D: number;
+  idx: number[];
+  values: number[];
+}
+
+// S = 1, S = N (every row, in a random order per token), or anything between; rows repeat across tokens
+// (small N makes that common) and within a token.
+const cases: fc.Arbitrary<Case> = fc
+  .record({
+    T: fc.integer({ min: 1, max: 6 }),
+    N: fc.integer({ min: 1, max: 11 }),
+    D: fc.integer({ min: 1, max: 13 }),
+    kind: fc.constantFrom('one', 'all', 'some'),
+  })
+  .chain(({ T, N, D, kind }) => {
+    const sArb = kind === 'one' ? fc.constant(1) : kind === 'all' ? fc.constant(N) : fc.integer({ min: 1, max: 2 * N });
+    return sArb.chain((S) => {
+      const slot =
+        kind === 'all'
+          ? fc.shuffledSubarray([...Array(N).keys()], { minLength: N, maxLength: N })
+          : fc.array(fc.nat(N - 1), { minLength: S, maxLength: S });
+      const n = N * D + T * S;
+      return fc.record({
+        T: fc.constant(T),
+        S: fc.constant(S),
+        N: fc.constant(N),
+        D: fc.constant(D),
+        idx: fc.array(slot, { minLength: T, maxLength: T }).map((rows) => rows.flat()),
+        values: fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: n, maxLength: n }),
+      });
+    });
+  });
+
+function inputs(c: Case, dtype: DType) {
+  const table = tensor(c.values.slice(0, c.N * c.D), { shape: [c.N, c.D], dtype, requiresGrad: true });
+  const weights = tensor(c.values.slice(c.N * c.D), { shape: [c.T, c.S], dtype, requiresGrad: true });
+  const indices = tensor(c.idx, { shape: [c.T, c.S], dtype: 'int32' });
+  return { table, weights, indices };
+}
+
+/** y and the gradients of sum(y · w) for a fixed w. */
+function run(bag: typeof embeddingBag, c: Case, dtype: DType) {
+  const { table, weights, indices } = inputs(c, dtype);
+  const y = bag(table, indices, weights);
+  const w = tensor(
+    Array.from({ length: y.size }, (_, i) => Math.sin(i + 1)),
+    { shape: y.shape, dtype },
+  );
+  y.mul(w).sum().backward();
+  return { y, table, weights };
+}
+
+function close(a: Tensor | null, b: Tensor | null, tol: number, what: string): void {
+  expect(a, what).not.toBeNull();
+  const A = a!.toTypedArray();
+  const B = b!.toTypedArray();
+  expect(A.length, what).toBe(B.length);
+  for (let i = 0; i < A.length; i++)
+    expect(Math.abs(A[i]! - B[i]!), `${what}[${i}]: ${A[i]} vs ${B[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(B[i]!)));
+}
+
+describe('embeddingBag (fused CPU loop) against the composed ops', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const tol = dtype === 'float64' ? 1e-12 : 2e-5;
+    it(`${dtype}: output and the gradients of the table and the weights agree`, () => {
+      fc.assert(
+        fc.property(cases, (c) => {
+          const f = run(embeddingBagFused, c, dtype);
+          const r = run(embeddingBagComposed, c, dtype);
+          close(f.y, r.y, tol, 'y');
+          close(f.weights.denseGrad(), r.weights.denseGrad(), tol, 'dweights');
+          close(f.table.denseGrad(), r.table.denseGrad(), tol, 'dtable');
+          // The table's gradient is row-sparse, one row per distinct index, ascending.
+          const g = f.table.grad as SparseGrad;
+          expect(g).toBeInstanceOf(SparseGrad);
+          expect(g.coalesced).toBe(true);
+          expect(Array.from(g.indices.toTypedArray())).toEqual([...new Set(c.idx)].sort((a, b) => a - b));
+        }),
+        { numRuns: 150 },
+      );
+    });
+  }
+
+  it('passes a float64 gradient check for the table and the weights', () => {
+    fc.assert(
+      fc.property(cases, (c) => {
+        const { table, weights, indices } = inputs(c, 'float64');
+        gradCheck((V, W) => embeddingBagFused(V!, indices, W!), [table, weights]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('takes the fused loop on the CPU backend and skips the work of inputs that need no gradient', () => {
+    const table = tensor([[1, 2], [3, 4], [5, 6]], { requiresGrad: true }); // prettier-ignore
+    const weights = tensor([
+      [0.5, 2],
+      [1, -1],
+    ]);
+    const y = embeddingBag(
+      table,
+      tensor(
+        [
+          [2, 0],
+          [1, 1],
+        ],
+        { dtype: 'int32' },
+      ),
+      weights,
+    );
+    expect(y.gradNode?.op).toBe('embeddingBag');
+    expect(Array.from(y.toTypedArray())).toEqual([4.5, 7, 0, 0]);
+    y.sum().backward();
+    expect(weights.grad).toBeNull();
+    const g = table.grad as SparseGrad;
+    expect(Array.from(g.indices.toTypedArray())).toEqual([0, 1, 2]);
+    expect(Array.from(g.values.toTypedArray())).toEqual([2, 2, 0, 0, 0.5, 0.5]);
+  });
+
+  it('names the op, the shapes or the index for bad input', () => {
+    const table = tensor([[1, 2], [3, 4]]); // prettier-ignore
+    expect(() => embeddingBag(table, tensor([[2]], { dtype: 'int32' }), tensor([[1]]))).toThrow(
+      'embeddingBag: index 2 at slot 0 out of range for tables of 2 rows',
+    );
+    expect(() => embeddingBag(table, tensor([[0, 1]], { dtype: 'int32' }), tensor([[1]]))).toThrow(
+      'embeddingBag: expected table [N, D], indices [T, S] and weights [T, S]; got table [2,2], indices [1,2], weights [1,1]',
+    );
+    expect(() => embeddingBag(table, tensor([[0]]), tensor([[1]]))).toThrow('embeddingBag: indices must be int32, got float32 [1,1]');
+    expect(() => embeddingBag(table, tensor([[0]], { dtype: 'int32' }), tensor([[1]], { dtype: 'float64' }))).toThrow(
+      'embeddingBag: weights are float64 but the table is float32; cast one of them',
+    );
+  });
+});
