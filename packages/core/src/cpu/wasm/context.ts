@@ -9,15 +9,29 @@ export const PARALLEL_MIN_WORK = 1 << 20;
 
 interface NodeProcess {
   env?: Record<string, string | undefined>;
+  versions?: { node?: string };
   getBuiltinModule?: (id: string) => unknown;
 }
 const proc = (globalThis as { process?: NodeProcess }).process;
 
+/** MYRIAD_CPU_THREADS, else the cores Node reports, else a browser's navigator.hardwareConcurrency, else 1. */
 function defaultThreads(): number {
   const fromEnv = Number(proc?.env?.MYRIAD_CPU_THREADS);
   if (Number.isInteger(fromEnv) && fromEnv >= 1) return fromEnv;
   const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
-  return os?.availableParallelism?.() ?? 1;
+  const fromOs = os?.availableParallelism?.();
+  if (fromOs !== undefined) return fromOs;
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return typeof cores === 'number' && Number.isInteger(cores) && cores >= 1 ? cores : 1;
+}
+
+let noted = false;
+
+/** Says once, on the console, why a browser runs the kernels on one thread although it has more cores. */
+function noteSingleThread(maxThreads: number, why: string): void {
+  if (noted || proc?.versions?.node !== undefined) return;
+  noted = true;
+  console.info(`myriad: the CPU backend's WebAssembly kernels run on 1 thread instead of ${maxThreads}: ${why}.`);
 }
 
 /** Runtime, pool and thread setting shared by all WebAssembly kernels. */
@@ -35,7 +49,10 @@ export class WasmContext {
    */
   threadsFor(work: number): number {
     if (this.maxThreads <= 1 || work < PARALLEL_MIN_WORK) return 1;
-    if (this.pool === undefined) this.pool = WorkerPool.create(this.rt);
+    if (this.pool === undefined) {
+      this.pool = WorkerPool.create(this.rt);
+      if (this.pool === null) noteSingleThread(this.maxThreads, WorkerPool.unavailable(this.rt) ?? 'no worker pool');
+    }
     if (this.pool === null) return 1;
     this.pool.grow(this.maxThreads - 1);
     return Math.min(this.maxThreads, this.pool.readyThreads());
@@ -45,6 +62,17 @@ export class WasmContext {
   run(rounds: Round[], threads: number): void {
     if (threads > 1 && this.pool) this.pool.run(rounds, threads);
     else runRounds(this.rt, rounds);
+  }
+
+  /**
+   * Threads the kernels may use (`max`), those ready now (the calling thread plus started workers),
+   * the kind of workers, and why there is no pool (null when there is one, or when one thread is asked for).
+   */
+  threads(): { max: number; ready: number; workers: WorkerPool['kind'] | null; why: string | null } {
+    const pool = this.pool ?? null;
+    const why =
+      this.maxThreads <= 1 || pool ? null : (WorkerPool.unavailable(this.rt) ?? (this.pool === null ? 'the pool was closed' : null));
+    return { max: this.maxThreads, ready: pool ? Math.min(this.maxThreads, pool.readyThreads()) : 1, workers: pool?.kind ?? null, why };
   }
 
   /** Starts the pool now and waits (up to `timeoutMs`) until `maxThreads` threads are ready. */
@@ -75,6 +103,11 @@ export function getWasmContext(): WasmContext | null {
     context = rt ? new WasmContext(rt) : null;
   }
   return context;
+}
+
+/** The context if one has been made (never creates one; null also where WebAssembly SIMD is unavailable). */
+export function existingWasmContext(): WasmContext | null {
+  return context ?? null;
 }
 
 /** As getWasmContext, but compiles asynchronously (needed on a browser's main thread). */

@@ -2,7 +2,7 @@
 // the plain TypeScript kernel when it cannot run (e.g. more than 2 GiB of scratch), so callers see
 // one behaviour. Set MYRIAD_CPU_KERNELS=js to keep the plain kernels (CI runs both paths).
 import { installKernels, jsKernels, type CpuKernels } from '../kernels.js';
-import { getWasmContext, getWasmContextAsync, type WasmContext } from './context.js';
+import { existingWasmContext, getWasmContext, getWasmContextAsync, type WasmContext } from './context.js';
 import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
@@ -97,6 +97,37 @@ export async function installWasmKernelsAsync(): Promise<boolean> {
   installKernels(k);
   warmUp(k);
   return true;
+}
+
+/** The WebAssembly kernels' threads: see `WasmContext.threads`. */
+export type WasmThreads = ReturnType<WasmContext['threads']>;
+
+/**
+ * How many threads the WebAssembly kernels use: `max` (MYRIAD_CPU_THREADS, else the machine's cores,
+ * navigator.hardwareConcurrency in a browser), `ready` (the calling thread plus the workers started so
+ * far), the kind of workers (worker_threads or Web Workers) and `why` there are none. Null before the
+ * kernels are installed or where WebAssembly SIMD is unavailable. Results never depend on the count.
+ */
+export function wasmThreads(): WasmThreads | null {
+  return existingWasmContext()?.threads() ?? null;
+}
+
+/**
+ * Sets how many threads the WebAssembly kernels may use (`threads`, default: as now; 1 turns the
+ * pool off for later calls) and waits, up to `timeoutMs`, until that many are ready, so that the
+ * first big kernel call already runs on all of them. Kernels never wait for a worker to start: without
+ * this the first calls simply run on fewer threads. Returns `wasmThreads()`.
+ */
+export async function startWasmThreads(threads?: number, timeoutMs = 10_000): Promise<WasmThreads | null> {
+  const ctx = existingWasmContext();
+  if (!ctx) return null;
+  if (threads !== undefined) {
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new RangeError(`startWasmThreads: threads must be an integer >= 1, got ${threads}`);
+    ctx.maxThreads = threads;
+  }
+  await ctx.warmWorkers(timeoutMs);
+  return ctx.threads();
 }
 
 // V8 first runs WebAssembly through its baseline compiler and optimises a function only after it

@@ -5,9 +5,15 @@
 // up, so a worker the OS has not scheduled yet costs nothing (it finds the job closed and goes back
 // to sleep). A worker joins a job before it reads the job's arguments, and the main thread closes the
 // job (and waits for joined workers to leave) before it writes the next one's. Workers spin briefly
-// after a job, then sleep in Atomics.wait, and are unref'd so they never keep a process alive. Only
-// Node's worker_threads is supported; where it is missing (browsers) the pool is simply not created
-// and kernels run on the calling thread.
+// after a job, then sleep in Atomics.wait. Which thread takes which block never changes a result: a
+// block writes its own outputs only, so numbers are the same on any thread count.
+//
+// The workers are Node's worker_threads (unref'd, so they never keep a process alive) or, in a
+// browser, Web Workers started from a Blob URL, so no bundler has to know about a worker file. A
+// browser gets the pool only where shared memory exists (the page is cross-origin isolated: COOP
+// same-origin and COEP require-corp) and the calling thread may block in Atomics.wait (a Web Worker,
+// not a page's main thread); elsewhere `WorkerPool.unavailable` says why and kernels run on the
+// calling thread.
 import { KERNEL_NAMES, type WasmRuntime } from './runtime.js';
 
 // Control block layout (Int32 indices from address 0 of the shared memory).
@@ -103,10 +109,10 @@ function roundBlocks(I: Int32Array, r: number, rounds: number): number {
   return arg < 0 ? total : Math.ceil(total / I[rounds + r * 4 + 2]!);
 }
 
-// The worker body is plain JavaScript evaluated by worker_threads, so it needs no TypeScript loader.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, id, names } = workerData;
+// The worker body is plain JavaScript (no TypeScript loader, no bundler): `start` instantiates the
+// module over the shared memory, reports ready and serves jobs forever.
+const WORKER_MAIN = `
+function start({ module, memory, id, names }) {
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => instance.exports[n]);
 const I = new Int32Array(memory.buffer, 0, ${CONTROL_INTS});
@@ -144,7 +150,14 @@ for (;;) {
   Atomics.sub(I, ${JOIN}, 1);
   Atomics.notify(I, ${JOIN});
 }
+}
 `;
+
+/** Evaluated by worker_threads: the start data comes as workerData. */
+const NODE_WORKER_SOURCE = `${WORKER_MAIN}\nstart(require('node:worker_threads').workerData);\n`;
+
+/** A classic Web Worker script: the start data is the first (only) message. */
+const WEB_WORKER_SOURCE = `${WORKER_MAIN}\nself.onmessage = (e) => { self.onmessage = null; start(e.data); };\n`;
 
 /** Runs the rounds on the calling thread alone (each split round as one call over its range). */
 export function runRounds(rt: WasmRuntime, rounds: Round[]): void {
@@ -160,38 +173,125 @@ export function runRounds(rt: WasmRuntime, rounds: Round[]): void {
   }
 }
 
-interface NodeWorker {
+/** What a worker needs to start: the compiled module, the shared memory, its id and the export names. */
+interface WorkerData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  id: number;
+  names: readonly string[];
+}
+
+/** A started worker, Node's or a browser's. */
+interface PoolWorker {
+  terminate(): unknown;
+}
+type Spawn = (data: WorkerData) => PoolWorker;
+
+interface NodeWorker extends PoolWorker {
   unref(): void;
-  terminate(): Promise<number>;
   on(event: 'error', listener: (e: unknown) => void): void;
 }
-type WorkerCtor = new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+type NodeWorkerCtor = new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker;
 
-function loadWorkerCtor(): WorkerCtor | null {
+interface WebWorker extends PoolWorker {
+  postMessage(message: unknown): void;
+  onerror: ((e: { preventDefault(): void }) => void) | null;
+}
+type WebWorkerCtor = new (url: string, options: { name: string }) => WebWorker;
+
+interface BrowserGlobals {
+  Worker?: WebWorkerCtor;
+  crossOriginIsolated?: boolean;
+  Blob?: new (parts: string[], options: { type: string }) => unknown;
+  URL?: { createObjectURL?: (blob: unknown) => string };
+}
+
+function nodeWorkerCtor(): NodeWorkerCtor | null {
   // process.getBuiltinModule is synchronous and invisible to browser bundlers (Node >= 20.16).
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const mod = proc?.getBuiltinModule?.('node:worker_threads') as { Worker?: WorkerCtor; isMainThread?: boolean } | undefined;
+  const mod = proc?.getBuiltinModule?.('node:worker_threads') as { Worker?: NodeWorkerCtor } | undefined;
   return mod?.Worker ?? null;
+}
+
+function nodeSpawn(Worker: NodeWorkerCtor): Spawn {
+  return (workerData) => {
+    const w = new Worker(NODE_WORKER_SOURCE, { eval: true, workerData });
+    w.unref();
+    // A worker that fails to start never reports ready, so it is never given work.
+    w.on('error', () => undefined);
+    return w;
+  };
+}
+
+/** True where this thread may block in Atomics.wait (a browser forbids it on a page's main thread). */
+function canWait(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why Web Workers cannot serve the pool from this thread, or null when they can. */
+function webWorkersUnavailable(): string | null {
+  const g = globalThis as BrowserGlobals;
+  if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function' || typeof g.URL?.createObjectURL !== 'function') {
+    return 'this context cannot start Web Workers';
+  }
+  if (g.crossOriginIsolated !== true) {
+    return 'the page is not cross-origin isolated (serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  }
+  if (!canWait()) return "this is a page's main thread, where a thread may not block (run the model in a Web Worker)";
+  return null;
+}
+
+let webWorkerUrl: string | undefined;
+
+function webSpawn(g: Required<Pick<BrowserGlobals, 'Worker' | 'Blob'>> & BrowserGlobals): Spawn {
+  return (data) => {
+    webWorkerUrl ??= g.URL!.createObjectURL!(new g.Blob([WEB_WORKER_SOURCE], { type: 'text/javascript' }));
+    const w = new g.Worker(webWorkerUrl, { name: `myriad-wasm-${data.id}` });
+    // A worker that fails to start never reports ready, so it is never given work; keep the page's console quiet.
+    w.onerror = (e) => e.preventDefault();
+    w.postMessage(data);
+    return w;
+  };
 }
 
 /** Worker threads over the runtime's shared memory; create with `WorkerPool.create`. */
 export class WorkerPool {
   private readonly control: Int32Array;
-  private readonly workers: NodeWorker[] = [];
+  private readonly workers: PoolWorker[] = [];
   private broken = false;
 
   private constructor(
     private readonly rt: WasmRuntime,
-    private readonly Worker: WorkerCtor,
+    private readonly spawn: Spawn,
+    /** Which workers run the pool: "worker_threads" or "web-workers". */
+    readonly kind: 'worker_threads' | 'web-workers',
   ) {
     this.control = new Int32Array(rt.memory.buffer, 0, CONTROL_INTS);
   }
 
-  /** A pool with no workers yet, or null where shared memory or worker_threads are unavailable. */
+  /**
+   * Why no pool can serve `rt` here, or null when `create` makes one: Node's worker_threads, or Web
+   * Workers in a cross-origin isolated browser context that may block (a worker, not a page's main thread).
+   */
+  static unavailable(rt: WasmRuntime): string | null {
+    if (nodeWorkerCtor()) return rt.shared ? null : 'WebAssembly shared memory is unavailable';
+    const why = webWorkersUnavailable();
+    if (why) return why;
+    return rt.shared ? null : 'WebAssembly threads (shared memory) are unavailable in this browser';
+  }
+
+  /** A pool with no workers yet, or null where `unavailable` gives a reason. */
   static create(rt: WasmRuntime): WorkerPool | null {
-    if (!rt.shared) return null;
-    const Worker = loadWorkerCtor();
-    return Worker ? new WorkerPool(rt, Worker) : null;
+    if (WorkerPool.unavailable(rt) !== null) return null;
+    const NodeWorker = nodeWorkerCtor();
+    if (NodeWorker) return new WorkerPool(rt, nodeSpawn(NodeWorker), 'worker_threads');
+    const g = globalThis as BrowserGlobals;
+    return new WorkerPool(rt, webSpawn(g as Parameters<typeof webSpawn>[0]), 'web-workers');
   }
 
   /** Starts workers until there are `count` (they become usable once they report ready). */
@@ -199,14 +299,7 @@ export class WorkerPool {
     const target = Math.min(count, MAX_THREADS - 1);
     while (this.workers.length < target) {
       const id = this.workers.length + 1;
-      const w = new this.Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { module: this.rt.module, memory: this.rt.memory, id, names: KERNEL_NAMES },
-      });
-      w.unref();
-      // A worker that fails to start never reports ready, so it is never given work.
-      w.on('error', () => undefined);
-      this.workers.push(w);
+      this.workers.push(this.spawn({ module: this.rt.module, memory: this.rt.memory, id, names: KERNEL_NAMES }));
     }
   }
 
