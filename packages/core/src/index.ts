@@ -10,7 +10,7 @@ export { Tensor, type NestedArray } from './tensor.js';
 export { SparseGrad } from './sparse-grad.js';
 export { noGrad, isGradEnabled, setCheckNumerics, getCheckNumerics, type GradNode, type InputGrad } from './autograd.js';
 export { type DType, type TypedArray, promoteTypes } from './dtype.js';
-export { ShapeError } from './errors.js';
+export { ShapeError, fmt as formatShape } from './errors.js';
 export { broadcastShapes, contiguousStrides, isContiguousLayout, shapeSize, shapesEqual } from './shape.js';
 export { coalesce as coalesceDims } from './cpu/strided.js';
 export { Rng, manualSeed, getGlobalRng, getRngState, setRngState } from './random.js';
@@ -25,7 +25,7 @@ export {
   setBackend,
   getBackend,
 } from './backend.js';
-export type { RoutingDecision, RoutingSource } from './routing.js';
+export type { RoutingArrays, RoutingDecision, RoutingSource } from './routing.js';
 export { type UpdateRule, type CompiledUpdate, compileUpdateRule, checkUpdateRule } from './update-rule.js';
 export { cpuBackend } from './cpu/cpu-backend.js';
 export { sortRowPositions } from './cpu/unique-rows.js';

@@ -9,7 +9,7 @@ export {
   type LoadStateDictOptions,
   type LoadStateDictResult,
 } from './module.js';
-export type { RoutingDecision, RoutingSource } from '@myriad/core';
+export type { RoutingArrays, RoutingDecision, RoutingSource } from '@myriad/core';
 export { initRng, initDType, uniformInit, normalInit, constantInit, linearBound, requirePositiveInt } from './init.js';
 export * from './layers/index.js';
 export * from './routing/index.js';

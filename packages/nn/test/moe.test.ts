@@ -51,7 +51,7 @@ describe('MoE', () => {
       const ref = ffRef(m.shared[0]!, xt);
       for (const [pe, e] of order) ffRef(m.experts[e]!, xt).forEach((v, o) => (ref[o]! += (pe / norm) * v));
       ref.forEach((v, o) => expect(y[t * 4 + o]).toBeCloseTo(v, 10));
-      expect(Array.from((m.lastRouting!.indices as Int32Array).subarray(t * 2, t * 2 + 2))).toEqual(order.map(([, e]) => e));
+      expect(Array.from(m.lastRouting!.indices.subarray(t * 2, t * 2 + 2))).toEqual(order.map(([, e]) => e));
     });
   });
 
@@ -64,7 +64,7 @@ describe('MoE', () => {
     });
     m.forward(randn([16, 4], { seed: 4, dtype: 'float64' }));
     const load = new Array<number>(4).fill(0);
-    for (const e of m.lastRouting!.indices as Int32Array) load[e]++;
+    for (const e of m.lastRouting!.indices) load[e]++;
     calls.forEach((c, e) => expect(c).toEqual(load[e]! > 0 ? [load[e]] : []));
   });
 
@@ -87,11 +87,11 @@ describe('MoE', () => {
     const capacity = Math.ceil((0.5 * 8 * 1) / 4); // 1 token per expert
     expect(capacity).toBe(1);
     expect(m.droppedFraction).toBeCloseTo(7 / 8, 12);
-    expect(Array.from(m.lastRouting!.indices as Int32Array)).toEqual([2, -1, -1, -1, -1, -1, -1, -1]);
+    expect(Array.from(m.lastRouting!.indices)).toEqual([2, -1, -1, -1, -1, -1, -1, -1]);
     const p = routerProbs(m, x.data as Float64Array, 8)[0]![2]!;
     ffRef(m.experts[2]!, (x.data as Float64Array).subarray(0, 4)).forEach((v, o) => expect(y[o]).toBeCloseTo(p * v, 10));
     for (let i = 4; i < 32; i++) expect(y[i]).toBe(0);
-    expect((m.lastRouting!.scores as Float64Array)[1]).toBe(0);
+    expect(m.lastRouting!.scores[1]).toBe(0);
   });
 
   it("'expert-choice' lets each expert take its top-c tokens by router probability", () => {
@@ -116,7 +116,7 @@ describe('MoE', () => {
     ref.forEach((v, i) => expect(y[i]).toBeCloseTo(v, 10));
     const r = m.lastRouting!;
     expect([r.tokens, r.heads, r.k]).toEqual([6, 1, 4]);
-    expect((r.indices as Int32Array).filter((e) => e >= 0).length).toBe(4 * c);
+    expect(r.indices.filter((e) => e >= 0).length).toBe(4 * c);
     expect(m.droppedFraction).toBeCloseTo((6 - taken.size) / 6, 12);
   });
 
@@ -127,7 +127,7 @@ describe('MoE', () => {
     const ids = tensor(Int32Array.from([7, 3, 7, 100, 3]), { dtype: 'int32' });
     const y = m.forward(x, { tokenIds: ids }).toTypedArray();
     const experts = hashExperts([7, 3, 7, 100, 3], 4, 2, 3);
-    expect(Array.from(m.lastRouting!.indices as Int32Array)).toEqual(Array.from(experts));
+    expect(Array.from(m.lastRouting!.indices)).toEqual(Array.from(experts));
     const pair = (t: number) => Array.from(experts.subarray(t * 2, t * 2 + 2));
     expect(pair(2)).toEqual(pair(0)); // id 7 twice
     expect(pair(4)).toEqual(pair(1)); // id 3 twice
@@ -154,7 +154,7 @@ describe('MoE', () => {
     m2.forward(x);
     const p = routerProbs(m2, x.data as Float64Array, 6);
     const f = new Array<number>(4).fill(0);
-    for (const e of m2.lastRouting!.indices as Int32Array) f[e] += 1 / 12;
+    for (const e of m2.lastRouting!.indices) f[e] += 1 / 12;
     const P = [0, 1, 2, 3].map((e) => p.reduce((a, row) => a + row[e]! / 6, 0));
     const W = m2.router!.weight.toTypedArray();
     const xs = x.data as Float64Array;
@@ -178,9 +178,9 @@ describe('MoE', () => {
     m.eval();
     m.forward(x);
     expect(Array.from(m.expertBias!.toTypedArray())).toEqual([0, 0, 0, 5]); // eval: no update
-    expect(new Set(m.lastRouting!.indices as Int32Array)).toEqual(new Set([3]));
+    expect(new Set(m.lastRouting!.indices)).toEqual(new Set([3]));
     const p = routerProbs(m, x.data as Float64Array, 8);
-    (m.lastRouting!.scores as Float64Array).forEach((g, t) => expect(g).toBeCloseTo(p[t]![3]!, 12));
+    m.lastRouting!.scores.forEach((g, t) => expect(g).toBeCloseTo(p[t]![3]!, 12));
     m.train();
     m.forward(x);
     // Loads [0, 0, 0, 8], mean 2: underloaded experts +0.25, the overloaded one −0.25.
@@ -210,6 +210,22 @@ describe('MoE', () => {
         m.experts[1]!.down.weight,
         m.shared[0]!.up.weight,
       ],
+      { throwOnFail: false },
+    );
+    expect(r.message).toBe('');
+  });
+
+  it("'expert-choice' passes a float64 gradient check w.r.t. input, router and expert weights", () => {
+    const m = new MoE({ ...base, activation: 'gelu', router: 'expert-choice', capacityFactor: 1.5, seed: 21 });
+    const fn = (x: Tensor, wr: Tensor, w1: Tensor, w2: Tensor): Tensor => {
+      m.router!.weight = wr;
+      m.experts[0]!.up.weight = w1;
+      m.experts[1]!.down.weight = w2;
+      return m.forward(x).reshape([-1]);
+    };
+    const r = gradCheck(
+      fn,
+      [randn([5, 4], { seed: 22, dtype: 'float64' }), m.router!.weight, m.experts[0]!.up.weight, m.experts[1]!.down.weight],
       { throwOnFail: false },
     );
     expect(r.message).toBe('');

@@ -30,6 +30,8 @@ import { Linear } from './linear.js';
 export interface FeedForwardContext {
   /** int32 [B, T] ids of the tokens at each position. */
   tokenIds?: Tensor;
+  /** The ids lie in [0, vocabSize) (lets MoE's hash router look its table up on the device). */
+  vocabSize?: number;
 }
 
 /** A per-position layer usable as a block's feed-forward: [B, T, dim] → [B, T, dim]. */
@@ -197,7 +199,7 @@ export class TransformerLM extends Module {
     let h = add(this.tokenEmbedding.forward(ids), this.positionEmbedding.forward(this.positionIds(T)));
     const p = this.config.dropout;
     if (p > 0) h = dropout(h, p, { training: this.training, ...(this.dropoutRng ? { rng: this.dropoutRng } : {}) });
-    for (const block of this.blocks) h = block.forward(h, { tokenIds: ids });
+    for (const block of this.blocks) h = block.forward(h, { tokenIds: ids, vocabSize: this.vocabSize });
     return this.norm.forward(h);
   }
 

@@ -8,8 +8,15 @@
 import {
   ShapeError,
   add,
+  cast,
+  concat,
   cpuBackend,
+  eq,
+  expand,
+  ge,
+  indexSelect,
   sign,
+  slice,
   sub,
   div,
   full,
@@ -20,14 +27,18 @@ import {
   mul,
   noGrad,
   reshape,
+  scatterAdd,
   softmax,
   square,
   sum,
   tensor,
+  toBackend,
   topk,
   transpose,
   shapeSize,
-  type RoutingDecision,
+  where,
+  zeros,
+  type Backend,
   type RoutingSource,
   type Tensor,
 } from '@myriad/core';
@@ -37,8 +48,8 @@ import { FeedForward, type Activation } from '../layers/feed-forward.js';
 import { Linear } from '../layers/linear.js';
 import { combineExperts, type Assignments } from './dispatch.js';
 import { applyCapacity, expertCapacity, hashExperts, updateBalanceBias } from './routers.js';
-import { slotDispatch } from './slot-dispatch.js';
-import { routingDecision } from './routing-decision.js';
+import { deviceArange, slotDispatch } from './slot-dispatch.js';
+import { routingDecision, type LazyRoutingDecision } from './routing-decision.js';
 
 export type MoERouter = 'topk' | 'expert-choice' | 'hash';
 export type MoEBalance = 'loss' | 'bias' | 'none';
@@ -71,9 +82,10 @@ export interface MoEOptions extends InitOptions {
   /** Seed of the 'hash' router's hash (default 0). */
   hashSeed?: number;
   /**
-   * How the 'topk' router sends tokens to experts: 'grouped' reads the choices on the host and runs
-   * each expert on its own tokens; 'slots' keeps everything on the device (capacity slots, see
-   * slot-dispatch.ts); 'auto' (default) groups on the CPU backend and uses slots on any other.
+   * How the 'topk' and 'hash' routers send tokens to experts: 'grouped' reads the choices on the host
+   * and runs each expert on its own tokens; 'slots' keeps everything on the device (capacity slots,
+   * see slot-dispatch.ts); 'auto' (default) groups on the CPU backend and uses slots on any other.
+   * 'expert-choice' always stays on the backend (each expert takes its top-c tokens with one top-k).
    */
   dispatch?: MoEDispatch;
 }
@@ -84,6 +96,11 @@ export type MoEDispatch = 'auto' | 'grouped' | 'slots';
 export interface MoEForwardOptions {
   /** int32 token ids shaped like x without its last dim; required by the 'hash' router. */
   tokenIds?: Tensor;
+  /**
+   * The ids lie in [0, vocabSize): lets the 'hash' router's slot dispatch run on the device, the hash
+   * becoming a [vocabSize, topK] table looked up by id (built once per backend). TransformerLM passes it.
+   */
+  vocabSize?: number;
 }
 
 const ROUTERS: readonly MoERouter[] = ['topk', 'expert-choice', 'hash'];
@@ -176,8 +193,12 @@ export class MoE extends Module implements RoutingSource {
   shared: FeedForward[];
   /** balance 'bias': buffer [numExperts] added to the router probabilities for selection only. */
   expertBias: Tensor | null;
-  /** The last routing decision, [tokens, 1, k] ([tokens, 1, numExperts] for expert-choice); −1 = empty slot. */
-  lastRouting: RoutingDecision | null = null;
+  /**
+   * The last routing decision, [tokens, 1, k] ([tokens, 1, numExperts] for expert-choice); −1 = empty
+   * slot. It stays on the backend: `await lastRouting.read()` anywhere, `lastRouting.indices` where
+   * the backend reads synchronously (not WebGPU).
+   */
+  lastRouting: LazyRoutingDecision | null = null;
   /** The resolved options. */
   readonly config: Readonly<MoEConfig>;
   // The last forward's dropped fraction and load: numbers on the host path, tensors on the device path
@@ -186,6 +207,8 @@ export class MoE extends Module implements RoutingSource {
   private load: Float64Array | Tensor | null = null;
 
   private lastAuxLoss: Tensor | null = null;
+  // The 'hash' router's table [vocabSize, topK] on the backend it was last used on (slot dispatch).
+  private hashTable: Tensor | null = null;
 
   /** Fraction of assignments dropped by capacity in the last forward (expert-choice: tokens no expert took); reads the device on the slot path. */
   get droppedFraction(): number | null {
@@ -263,16 +286,22 @@ export class MoE extends Module implements RoutingSource {
     const lead = x.shape.slice(0, -1);
     const tokens = shapeSize(lead);
     const xf = reshape(x, [tokens, dim]);
+    const ids = this.routerKind === 'hash' ? checkTokenIds(lead, options.tokenIds) : null;
     let y: Tensor;
-    if (this.routerKind === 'topk' && (this.dispatch === 'slots' || (this.dispatch === 'auto' && xf.backend !== cpuBackend))) {
-      y = this.forwardSlots(xf);
+    if (this.routerKind === 'expert-choice') {
+      y = this.forwardExpertChoice(xf);
+    } else if (this.useSlots(xf, options.vocabSize)) {
+      y =
+        ids === null
+          ? this.forwardSlots(xf, this.logits(xf))
+          : this.forwardSlots(xf, null, this.hashChoice(ids, tokens, options.vocabSize!, xf));
     } else {
-      const a =
-        this.routerKind === 'hash'
-          ? this.routeHash(lead, tokens, options.tokenIds)
-          : this.routerKind === 'topk'
-            ? this.routeTopK(xf)
-            : this.routeExpertChoice(xf);
+      if (answersAsynchronously(xf.backend)) {
+        throw new Error(
+          `MoE.forward: dispatch 'grouped' (router '${this.routerKind}') reads the routing on the host, which the ${xf.backend.name} backend cannot do synchronously; use dispatch 'slots' or 'auto'${ids === null ? '' : ' and pass { tokenIds, vocabSize }'}`,
+        );
+      }
+      const a = ids === null ? this.routeTopK(xf) : this.routeHash(ids, tokens);
       y = combineExperts(xf, this.experts, a, dim);
     }
     for (const s of this.shared) y = add(y, s.forward(xf));
@@ -301,12 +330,26 @@ export class MoE extends Module implements RoutingSource {
     return { chosen, gates };
   }
 
-  // 'topk' routing with device-side dispatch: no value leaves the backend (slot-dispatch.ts).
-  private forwardSlots(xf: Tensor): Tensor {
+  /**
+   * Whether 'topk' / 'hash' routing dispatches with slots on the device: 'slots', or 'auto' off the CPU
+   * backend. 'hash' slots need the vocabulary size (its table); under 'auto' on a synchronous backend
+   * without it, the host path still works (reading the ids), on an asynchronous one it cannot.
+   */
+  private useSlots(xf: Tensor, vocabSize: number | undefined): boolean {
+    const slots = this.dispatch === 'slots' || (this.dispatch === 'auto' && xf.backend !== cpuBackend);
+    if (!slots || this.routerKind !== 'hash' || vocabSize !== undefined) return slots;
+    if (this.dispatch === 'auto' && !answersAsynchronously(xf.backend)) return false;
+    throw new Error(
+      `MoE.forward: router 'hash' with dispatch '${this.dispatch}' on the ${xf.backend.name} backend needs the vocabulary size to look the hash up on the device: call forward(x, { tokenIds, vocabSize }) (TransformerLM passes it)`,
+    );
+  }
+
+  // 'topk' / 'hash' routing with device-side dispatch: no value leaves the backend (slot-dispatch.ts).
+  // `router` is null for 'hash', whose choice is given.
+  private forwardSlots(xf: Tensor, router: { logits: Tensor; probs: Tensor } | null, hash?: { chosen: Tensor; gates: Tensor }): Tensor {
     const { numExperts: E, topK: k } = this;
     const tokens = xf.shape[0]!;
-    const { logits, probs } = this.logits(xf);
-    const { chosen, gates } = this.chooseTopK(probs);
+    const { chosen, gates } = router === null ? hash! : this.chooseTopK(router.probs);
     const capacity = expertCapacity(this.capacityFactor, tokens, k, E);
     const { y, routing } = slotDispatch(xf, this.experts, chosen, gates, capacity, this.dim);
     if (this.training && this.expertBias !== null) {
@@ -314,7 +357,10 @@ export class MoE extends Module implements RoutingSource {
       const load = routing.load;
       noGrad(() => bias.assign(add(bias, mul(sign(sub(mean(load), load)), this.biasUpdateRate))));
     }
-    this.lastAuxLoss = this.balance === 'loss' ? this.balanceLoss(logits, probs, div(routing.load, tokens * k).detach()) : null;
+    this.lastAuxLoss =
+      router !== null && this.balance === 'loss'
+        ? this.balanceLoss(router.logits, router.probs, div(routing.load, tokens * k).detach())
+        : null;
     this.lastRouting = routingDecision(routing.expert, routing.gates, tokens, 1, k);
     this.dropped = capacity === Infinity ? 0 : noGrad(() => div(routing.dropped, tokens * k));
     this.load = routing.load;
@@ -345,50 +391,57 @@ export class MoE extends Module implements RoutingSource {
     return this.record(expert, tokens, k, gates, dropped / (tokens * k), load);
   }
 
-  private routeExpertChoice(xf: Tensor): Assignments {
-    const E = this.numExperts;
+  /**
+   * 'expert-choice': each expert takes its top-c tokens by p (one top-k along the token axis), runs
+   * once on them, and its gated outputs are added back onto their tokens. Everything stays on the
+   * backend; the work is E·c expert rows, as grouping on the host would do.
+   */
+  private forwardExpertChoice(xf: Tensor): Tensor {
+    const { numExperts: E, dim } = this;
     const tokens = xf.shape[0]!;
     const { probs } = this.logits(xf);
     const c = Math.min(tokens, expertCapacity(this.capacityFactor, tokens, 1, E));
     const best = topk(transpose(probs), c); // each expert's top-c tokens: [E, c]
-    const tokenOf = best.indices.toTypedArray() as Int32Array;
-    const expert = new Int32Array(E * c);
-    for (let e = 0; e < E; e++) expert.fill(e, e * c, (e + 1) * c);
-    const gates = reshape(best.values, [E * c]);
-    // Per-token view for lastRouting: slot e holds expert e's gate, or −1 when e did not take the token.
-    const indices = new Int32Array(tokens * E).fill(-1);
-    const g = gates.toTypedArray();
-    const scores = g instanceof Float64Array ? new Float64Array(tokens * E) : new Float32Array(tokens * E);
-    for (let i = 0; i < E * c; i++) {
-      const p = tokenOf[i]! * E + expert[i]!;
-      indices[p] = expert[i]!;
-      scores[p] = g[i]!;
-    }
-    let unserved = 0;
-    for (let t = 0; t < tokens; t++) {
-      let any = false;
-      for (let e = 0; e < E; e++) if (indices[t * E + e]! >= 0) any = true;
-      if (!any) unserved++;
-    }
-    this.lastRouting = { indices, scores, tokens, heads: 1, k: E };
-    this.dropped = unserved / tokens;
-    this.load = countLoad(expert, E);
+    const tokenOf = reshape(best.indices, [E * c]);
+    const inputs = indexSelect(xf, 0, tokenOf); // [E·c, dim], expert-major
+    const outputs = this.experts.map((ex, e) => ex.forward(slice(inputs, 0, e * c, (e + 1) * c)));
+    const gated = mul(outputs.length === 1 ? outputs[0]! : concat(outputs, 0), reshape(best.values, [E * c, 1]));
+    const rows = expand(reshape(tokenOf, [E * c, 1]), [E * c, dim]);
+    const y = scatterAdd(zeros([tokens, dim], { dtype: xf.dtype }), 0, rows, gated);
+    // Per-token view for lastRouting, [tokens, 1, E]: slot e holds expert e's gate, or −1 when e did not take the token.
+    const { indices, scores, unserved } = noGrad(() => {
+      const expertOf = reshape(expand(reshape(deviceArange(E), [E, 1]), [E, c]), [E * c]);
+      const pos = add(mul(tokenOf, E), expertOf); // token·E + expert
+      const taken = scatterAdd(zeros([tokens * E], { dtype: probs.dtype }), 0, pos, full([E * c], 1, { dtype: probs.dtype }));
+      const scores = scatterAdd(zeros([tokens * E], { dtype: probs.dtype }), 0, pos, reshape(best.values.detach(), [E * c]));
+      const expertOfSlot = reshape(expand(reshape(deviceArange(E), [1, E]), [tokens, E]), [tokens * E]);
+      const indices = where(ge(taken, 1), expertOfSlot, -1);
+      const served = sum(reshape(taken, [tokens, E]), -1);
+      return { indices, scores, unserved: sum(cast(eq(served, 0), probs.dtype)) };
+    });
+    this.lastRouting = routingDecision(reshape(indices, [tokens, 1, E]), reshape(scores, [tokens, 1, E]), tokens, 1, E);
+    this.dropped = noGrad(() => div(unserved, tokens));
+    this.load = new Float64Array(E).fill(c);
     this.lastAuxLoss = null;
-    return { token: tokenOf, expert, gates };
+    return y;
   }
 
-  private routeHash(lead: readonly number[], tokens: number, ids: Tensor | undefined): Assignments {
+  /** The 'hash' router's choice on the backend: rows of the [vocabSize, topK] hash table gathered by id, gates 1/k. */
+  private hashChoice(ids: Tensor, tokens: number, vocabSize: number, xf: Tensor): { chosen: Tensor; gates: Tensor } {
     const { numExperts: E, topK: k } = this;
-    if (ids === undefined) {
-      throw new Error(
-        `MoE.forward: router 'hash' needs token ids: call forward(x, { tokenIds }) with int32 ids of shape [${lead.join(', ')}]`,
-      );
+    requirePositiveInt('MoE.forward', 'vocabSize', vocabSize);
+    let table = this.hashTable;
+    if (table === null || table.backend !== xf.backend || table.shape[0] !== vocabSize) {
+      const every = Int32Array.from({ length: vocabSize }, (_, i) => i);
+      table = toBackend(tensor(hashExperts(every, E, k, this.hashSeed), { shape: [vocabSize, k], dtype: 'int32' }), xf.backend);
+      this.hashTable = table;
     }
-    if (ids.dtype !== 'int32' || ids.shape.length !== lead.length || ids.shape.some((d, i) => d !== lead[i])) {
-      throw new ShapeError(
-        `MoE.forward: tokenIds must be int32 [${lead.join(', ')}] (x without its last dim), got ${ids.dtype} [${ids.shape.join(', ')}]`,
-      );
-    }
+    const chosen = indexSelect(table, 0, reshape(ids, [tokens]));
+    return { chosen, gates: full([tokens, k], 1 / k, { dtype: xf.dtype }) };
+  }
+
+  private routeHash(ids: Tensor, tokens: number): Assignments {
+    const { numExperts: E, topK: k } = this;
     const expert = hashExperts(ids.toTypedArray(), E, k, this.hashSeed);
     const load = countLoad(expert, E);
     const dropped = applyCapacity(expert, tokens, k, E, expertCapacity(this.capacityFactor, tokens, k, E));
@@ -401,10 +454,9 @@ export class MoE extends Module implements RoutingSource {
   private record(expert: Int32Array, tokens: number, k: number, gates: Tensor, droppedFraction: number, load: Float64Array): Assignments {
     const token = new Int32Array(tokens * k);
     for (let t = 0; t < tokens; t++) token.fill(t, t * k, (t + 1) * k);
-    const g = gates.toTypedArray();
-    const scores = g instanceof Float64Array ? Float64Array.from(g) : Float32Array.from(g);
-    for (let i = 0; i < expert.length; i++) if (expert[i]! < 0) scores[i] = 0;
-    this.lastRouting = { indices: Int32Array.from(expert), scores, tokens, heads: 1, k };
+    const indices = toBackend(tensor(Int32Array.from(expert), { shape: [tokens, 1, k], dtype: 'int32' }), gates.backend);
+    const scores = noGrad(() => where(ge(indices, 0), reshape(gates.detach(), [tokens, 1, k]), 0));
+    this.lastRouting = routingDecision(indices, scores, tokens, 1, k);
     this.dropped = droppedFraction;
     this.load = load;
     return { token, expert, gates: reshape(gates, [tokens * k]) };
@@ -418,6 +470,26 @@ export class MoE extends Module implements RoutingSource {
     const zTerm = mul(mean(square(logsumexp(logits, -1))), this.zLossCoef);
     return add(balanceTerm, zTerm);
   }
+}
+
+/** The 'hash' router's token ids, checked against x's leading dims. */
+function checkTokenIds(lead: readonly number[], ids: Tensor | undefined): Tensor {
+  if (ids === undefined) {
+    throw new Error(
+      `MoE.forward: router 'hash' needs token ids: call forward(x, { tokenIds }) with int32 ids of shape [${lead.join(', ')}]`,
+    );
+  }
+  if (ids.dtype !== 'int32' || ids.shape.length !== lead.length || ids.shape.some((d, i) => d !== lead[i])) {
+    throw new ShapeError(
+      `MoE.forward: tokenIds must be int32 [${lead.join(', ')}] (x without its last dim), got ${ids.dtype} [${ids.shape.join(', ')}]`,
+    );
+  }
+  return ids;
+}
+
+/** Whether `backend` declares that it reads only asynchronously (the gpu backend's WebGPU mode: `async` true). */
+function answersAsynchronously(backend: Backend): boolean {
+  return (backend as { readonly async?: unknown }).async === true;
 }
 
 function countLoad(expert: Int32Array, numExperts: number): Float64Array {

@@ -1,7 +1,7 @@
 // What PKM and PEER share: the resolved config, a query network over the input, product sub-keys and
 // the last routing decision. A subclass adds what the retrieved indices select (value rows, experts)
 // and its forward, which starts with `retrieve(x)`: eq. 1 of both papers, the top-k keys per head.
-import { reshape, shapeSize, type Rng, type RoutingDecision, type RoutingSource, type Tensor } from '@myriad/core';
+import { reshape, shapeSize, type Rng, type RoutingSource, type Tensor } from '@myriad/core';
 import { Module, param } from '../module.js';
 import { normalInit, requireLastDim } from '../init.js';
 import { Linear } from '../layers/linear.js';
@@ -9,6 +9,7 @@ import type { BatchNorm1d } from '../layers/batch-norm.js';
 import type { LayerNorm } from '../layers/layer-norm.js';
 import { productKeyTopk } from './product-keys.js';
 import { createQueryNorm, normalizeQueries, type QueryNorm } from './query-network.js';
+import type { LazyRoutingDecision } from './routing-decision.js';
 
 /** The hyperparameters every product-key layer has, resolved. */
 export interface ProductKeyConfig {
@@ -41,8 +42,8 @@ export abstract class ProductKeyLayer<C extends ProductKeyConfig> extends Module
   queryNorm: BatchNorm1d | LayerNorm | null;
   /** Product sub-keys, N(0, 2/dimKey) at init so each half-score has unit variance for unit-variance queries. */
   keys: Tensor;
-  /** Indices and gates of the last forward, [tokens, heads, topK]. */
-  lastRouting: RoutingDecision | null = null;
+  /** Indices and gates of the last forward, [tokens, heads, topK] (`await lastRouting.read()` on any backend). */
+  lastRouting: LazyRoutingDecision | null = null;
   /** The resolved options. */
   readonly config: Readonly<C>;
 

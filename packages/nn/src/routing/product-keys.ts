@@ -7,6 +7,7 @@ import {
   ShapeError,
   type Tensor,
   add,
+  formatShape as fmt,
   shapeSize,
   gather,
   matmul,
@@ -26,8 +27,6 @@ export interface ProductKeyTopk {
   /** int32 expert index i·numKeys + j of each retrieved key. */
   indices: Tensor;
 }
-
-const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
 
 /**
  * Exact top-k over numKeys² product keys, per head. `queries` is `[...lead, heads, dimKey]`;

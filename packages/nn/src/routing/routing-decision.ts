@@ -1,7 +1,7 @@
 // Helpers shared by the routing layers: hyperparameter checks of product-key layers and the
 // bookkeeping of the last routing decision.
 import type { Tensor } from '@myriad/core';
-import type { RoutingDecision } from '@myriad/core';
+import type { RoutingArrays, RoutingDecision } from '@myriad/core';
 import { requirePositiveInt } from '../init.js';
 
 /** Checks the product-key hyperparameters common to PKM and PEER, naming the layer and the bad value. */
@@ -38,10 +38,14 @@ export function sqrtExperts(layer: string, numExperts: number): number {
 }
 
 /**
- * A routing decision that stays where it was computed: the index and gate tensors are kept (detached)
- * and copied to the host only when `indices` / `scores` are first read, so recording a decision costs
- * a training step no transfer. On a backend that answers only asynchronously (WebGPU) read them with
- * `await decision.read()`; `tensors` gives the device tensors themselves (metrics sum them there).
+ * The routing decision a layer records each forward pass (`lastRouting` of MoE, PKM and PEER). The
+ * index and gate tensors stay (detached) on the backend that computed them, so recording a decision
+ * costs a training step no transfer; host copies are made when first asked for:
+ * - `await decision.read()` works on every backend (it waits for device work);
+ * - `decision.indices` / `decision.scores` read synchronously, which the CPU backend and the gpu
+ *   backend's synchronous modes (webasm, webgl2, headlessgl) can do; on an asynchronous backend
+ *   (WebGPU) they throw an Error naming the backend and pointing to `read()`;
+ * - `decision.tensors` gives the tensors themselves (metrics sum them on the device).
  */
 export class LazyRoutingDecision implements RoutingDecision {
   private hostIndices: Int32Array | null = null;
@@ -59,23 +63,34 @@ export class LazyRoutingDecision implements RoutingDecision {
     this.tensors = { indices: indices.detach(), scores: scores.detach() };
   }
 
-  /** Expert index per (token, head, slot), row-major; −1 marks an empty slot. Read synchronously (throws on WebGPU: use read()). */
+  /** Expert index per (token, head, slot), row-major; −1 marks an empty slot. Synchronous: throws on an asynchronous backend (WebGPU), use read(). */
   get indices(): Int32Array {
-    this.hostIndices ??= Int32Array.from(this.tensors.indices.toTypedArray());
+    this.hostIndices ??= Int32Array.from(this.readSync('indices', this.tensors.indices));
     return this.hostIndices;
   }
 
-  /** Gate per (token, head, slot), row-major. Read synchronously (throws on WebGPU: use read()). */
+  /** Gate per (token, head, slot), row-major. Synchronous: throws on an asynchronous backend (WebGPU), use read(). */
   get scores(): Float32Array | Float64Array {
-    this.hostScores ??= floats(this.tensors.scores.toTypedArray());
+    this.hostScores ??= floats(this.readSync('scores', this.tensors.scores));
     return this.hostScores;
   }
 
   /** Host copies of indices and scores, waiting for device work (every backend). */
-  async read(): Promise<{ indices: Int32Array; scores: Float32Array | Float64Array }> {
+  async read(): Promise<RoutingArrays> {
     this.hostIndices ??= Int32Array.from(await this.tensors.indices.read());
     this.hostScores ??= floats(await this.tensors.scores.read());
     return { indices: this.hostIndices, scores: this.hostScores };
+  }
+
+  private readSync(what: 'indices' | 'scores', t: Tensor): ArrayLike<number> {
+    try {
+      return t.toTypedArray();
+    } catch (e) {
+      throw new Error(
+        `lastRouting.${what}: the ${t.backend.name} backend cannot read synchronously; use \`const { indices, scores } = await lastRouting.read()\` (${e instanceof Error ? e.message : String(e)})`,
+        { cause: e },
+      );
+    }
   }
 }
 
@@ -83,7 +98,7 @@ function floats(a: ArrayLike<number>): Float32Array | Float64Array {
   return a instanceof Float64Array || a instanceof Float32Array ? a : Float64Array.from(a);
 }
 
-/** A RoutingDecision [tokens, heads, k] from retrieved indices and the gates they were weighted by (nothing is read back). */
+/** A routing decision [tokens, heads, k] from retrieved indices and the gates they were weighted by (nothing is read back). */
 export function routingDecision(indices: Tensor, gates: Tensor, tokens: number, heads: number, k: number): LazyRoutingDecision {
   return new LazyRoutingDecision(indices, gates, tokens, heads, k);
 }
@@ -93,9 +108,7 @@ export function routingDecision(indices: Tensor, gates: Tensor, tokens: number, 
  * quantity the PEER paper's usage and KL-unevenness metrics are computed from (docs/train.md, routing metrics).
  */
 export function gateMass(decision: RoutingDecision, numExperts: number): Float64Array {
-  const idx = decision.indices instanceof Int32Array ? decision.indices : (decision.indices.toTypedArray() as Int32Array);
-  const g =
-    decision.scores instanceof Float32Array || decision.scores instanceof Float64Array ? decision.scores : decision.scores.toTypedArray();
+  const { indices: idx, scores: g } = decision;
   const expected = decision.tokens * decision.heads * decision.k;
   if (idx.length !== expected || g.length !== expected) {
     throw new RangeError(`gateMass: tokens·heads·k = ${expected}, but got ${idx.length} indices and ${g.length} scores`);

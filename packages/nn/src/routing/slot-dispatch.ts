@@ -30,7 +30,7 @@ import {
 import type { Expert } from './dispatch.js';
 
 /** 0, 1, …, n−1 as int32, made on the backend (a prefix sum of ones: no host data to upload). */
-function deviceArange(n: number): Tensor {
+export function deviceArange(n: number): Tensor {
   return sub(cumsum(ones([n], { dtype: 'int32' })), 1);
 }
 
