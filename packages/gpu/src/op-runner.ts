@@ -21,9 +21,21 @@ export class OpRunner {
     return this.rt.async;
   }
 
-  /** Runs an op's program, or its CPU version where the fallback table says so. */
-  op(key: string, dtype: DType, inputs: readonly View[], outs: readonly OutSpec[], program: () => ProgramFn, cpu: CpuFn): GpuStorage[] {
-    const reason = fallbackReason(key, dtype, [...inputs.map((v) => st(v).size), ...outs.map((o) => o.size)]);
+  /**
+   * Runs an op's program, or its CPU version where the fallback table says so. `scratch`: element
+   * counts of the program's largest intermediate buffers (a sort's rows padded to a power of two),
+   * which the size limit covers as it covers inputs and outputs.
+   */
+  op(
+    key: string,
+    dtype: DType,
+    inputs: readonly View[],
+    outs: readonly OutSpec[],
+    program: () => ProgramFn,
+    cpu: CpuFn,
+    scratch: readonly number[] = [],
+  ): GpuStorage[] {
+    const reason = fallbackReason(key, dtype, [...inputs.map((v) => st(v).size), ...outs.map((o) => o.size), ...scratch]);
     return this.rt.exec(key, reason, inputs, outs, reason ? noProgram : program(), cpu);
   }
 

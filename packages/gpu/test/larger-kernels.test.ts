@@ -1,6 +1,7 @@
 // Kernels at sizes and paths the conformance suite's small random shapes may miss: bitonic top-k with
 // several halving rounds (n up to 1000, k from 1 to 65, many ties), scatterAddRows / uniqueRows over a
-// few thousand rows (equal to the CPU backend exactly: f32 sums in the same order), and the
+// few thousand rows (equal to the CPU backend exactly: f32 sums in the same order), the size limit
+// counted on a sort's padded buffer, and the
 // register-blocked matmul (N a multiple of 4, every transpose variant, batched) on webasm and WebGPU.
 import { Tensor, cpuBackend, getBackend, randint, randn, setBackend, tensor, type Backend } from '@myriad/core';
 import { allClose, describeWithOptional } from '@myriad/core/testing';
@@ -45,6 +46,21 @@ describe('sort-based kernels at larger sizes (webasm)', () => {
       ),
       { numRuns: 8 },
     );
+  });
+
+  it('top-k whose padded sort buffer would reach 2^24 elements runs on the CPU backend, with a warning', async () => {
+    // 128 rows of 65 537: the input (8.4 M elements) is under the limit, but the bitonic network sorts
+    // each row padded to 131 072, 2^24 in all, where gpu.js's f32 indexing goes wrong (rows past 2^24
+    // came back wrong before the padded size was counted).
+    const warnings: string[] = [];
+    const b = await createGpuBackend({ mode: 'webasm', warn: (m) => void warnings.push(m) });
+    const data = (): Tensor => randn([128, 65537], { seed: 5 });
+    b.resetStats();
+    const got = on(b, () => data().topk(1));
+    expect(b.stats().cpuFallbacks).toBe(1);
+    expect(warnings.join('\n')).toMatch(/topk.*2\^24/s);
+    const want = on(cpuBackend, () => data().topk(1));
+    expect(Array.from(await got.indices.read())).toEqual(Array.from(await want.indices.read()));
   });
 
   it('scatterAddRows and uniqueRows equal the CPU backend bit for bit', async () => {

@@ -6,6 +6,7 @@ import { fallbackReason } from '../fallbacks.js';
 import { gatherSource } from '../kernels/gather.js';
 import { noProgram, type ProgramFn } from '../kernels/program.js';
 import { scatterAlongSource, scatterFlatProgram, scatterKeysSource } from '../kernels/scatter.js';
+import { sortedLength } from '../kernels/sort.js';
 import type { KernelSource } from '../kernels/source.js';
 import { topkProgram } from '../kernels/topk.js';
 import type { OpRunner } from '../op-runner.js';
@@ -53,6 +54,7 @@ export function topk(run: OpRunner, x: View, k: number): { values: Storage; indi
     ],
     () => topkProgram(rowShape, n, k, { strides: xv.strides.slice(0, nd - 1), offset: xv.offset }, xv.strides[nd - 1]!),
     cpu,
+    [rows * sortedLength(n)], // the bitonic network sorts rows padded to a power of two
   );
   if (xv !== x) run.free(xv);
   return { values: values!, indices: indices! };
@@ -75,7 +77,7 @@ export function scatterAdd(run: OpRunner, x: View, dim: number, index: View, src
   const cpu: CpuFn = ([hx, hi, hs]) => [cpuBackend.scatterAdd(hx!, dim, hi!, hs!) as TypedArray];
   if (n === 0 || size === 0) return cast(run, x, x.dtype);
   const out: OutSpec = { dtype: x.dtype, size };
-  if (fallbackReason('scatterAdd', x.dtype, [size, n])) {
+  if (fallbackReason('scatterAdd', x.dtype, [size, sortedLength(n)])) {
     return run.op('scatterAdd', x.dtype, [x, index, src], [out], () => noProgram, cpu)[0]!;
   }
   if (!run.async) run.checkIndices('scatterAdd', index, x.shape[dim]!, dim);

@@ -6,6 +6,7 @@ import { coalesceDims, cpuBackend, isContiguousLayout, shapeSize, type Storage, 
 import { gatherSource } from '../kernels/gather.js';
 import { noProgram, type ProgramFn } from '../kernels/program.js';
 import { scatterRowsProgram, uniqueRowsProgram, type IndexOperand, type RowsOperand } from '../kernels/scatter.js';
+import { sortedLength } from '../kernels/sort.js';
 import type { OpRunner } from '../op-runner.js';
 import type { CpuFn, OutSpec } from '../runtime.js';
 
@@ -66,7 +67,8 @@ export function scatterAddRows(run: OpRunner, rows: number, indices: View, src: 
   const s = rowsOf(run, src);
   const program = (): ProgramFn => scatterRowsProgram(rows, width, n, idx.op, s.op);
   const cpu: CpuFn = ([hi, hs]) => [cpuBackend.scatterAddRows(rows, hi!, hs!) as TypedArray];
-  const out = run.op('scatterAddRows', src.dtype, [idx.view, s.view], [{ dtype: src.dtype, size: rows * width }], program, cpu)[0]!;
+  const outs = [{ dtype: src.dtype, size: rows * width }];
+  const out = run.op('scatterAddRows', src.dtype, [idx.view, s.view], outs, program, cpu, [sortedLength(n)])[0]!;
   if (idx.view !== indices) run.free(idx.view);
   if (s.view !== src) run.free(s.view);
   return out;
@@ -94,7 +96,8 @@ export function uniqueRows(run: OpRunner, indices: View, src: View): { indices: 
   }
   const idx = flatIndex(run, indices);
   const s = rowsOf(run, src);
-  const [i, v] = run.op('uniqueRows', src.dtype, [idx.view, s.view], outs, () => uniqueRowsProgram(width, n, idx.op, s.op), cpu);
+  const program = (): ProgramFn => uniqueRowsProgram(width, n, idx.op, s.op);
+  const [i, v] = run.op('uniqueRows', src.dtype, [idx.view, s.view], outs, program, cpu, [sortedLength(n)]);
   if (idx.view !== indices) run.free(idx.view);
   if (s.view !== src) run.free(s.view);
   return { indices: i!, values: v! };
