@@ -21,6 +21,7 @@ export const NOT_OPS = new Set([
   'coalesceDims',
   'compileUpdateRule',
   'contiguousStrides',
+  'formatShape',
   'formatTensor',
   'getBackend',
   'getCheckNumerics',
