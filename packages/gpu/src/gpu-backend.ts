@@ -26,7 +26,12 @@ export interface GpuBackendOptions {
   readonly mode?: GpuMode;
   /** Where the one-per-reason fallback warnings go (default console.warn). */
   readonly warn?: (message: string) => void;
-  /** Compiled kernels kept (least recently used beyond this are destroyed). */
+  /**
+   * Compiled kernels kept (default 1024; least recently used beyond this are destroyed). A training
+   * step must fit: the soak benchmark's one-block TransformerLM with PEER uses 267 kernels on WebGPU
+   * and 251 on WebAssembly, and a loop over more kernels than this recompiles every one of them each
+   * step (a warning says so).
+   */
   readonly kernelCacheSize?: number;
   /** Matmul computes four outputs per thread where N is a multiple of 4 (default true; false: one per thread). */
   readonly matmulBlocking?: boolean;
@@ -76,7 +81,7 @@ class GpuBackendImpl implements GpuBackend {
   private readonly blockedMatmul: boolean;
 
   constructor(opts: GpuBackendOptions) {
-    this.rt = new Runtime(opts.mode ?? 'webasm', opts.warn ?? ((m) => console.warn(m)), opts.kernelCacheSize ?? 256);
+    this.rt = new Runtime(opts.mode ?? 'webasm', opts.warn ?? ((m) => console.warn(m)), opts.kernelCacheSize ?? 1024);
     this.run = new OpRunner(this.rt);
     this.blockedMatmul = opts.matmulBlocking ?? true;
     this.ready = this.rt.ready.then(() => this);

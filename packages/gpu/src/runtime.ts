@@ -87,6 +87,9 @@ export class Runtime {
   /** Settles (to undefined) after every op issued so far has been submitted (WebGPU): buffers are freed behind it. */
   issued: Promise<void> = Promise.resolve();
   private readonly kernels = new Map<string, KernelRun>();
+  /** Keys of recently evicted kernels (at most `cacheSize`), to notice a cache smaller than the working set. */
+  private readonly evicted = new Set<string>();
+  private rebuilds = 0;
   // Live storages, held weakly: a storage no tensor references any more is garbage-collected and
   // `reclaim` frees its device buffer, so a training loop needs no tidy() to stay flat. dispose() and
   // tidy() free at once.
@@ -337,6 +340,15 @@ export class Runtime {
       this.kernels.set(key, hit);
       return hit;
     }
+    if (this.evicted.delete(key) && ++this.rebuilds === this.cacheSize) {
+      // A loop over more kernels than the cache holds misses on every kernel (LRU), recompiling each
+      // one every step: ~5x slower on WebGPU-lavapipe for the soak's 267 kernels against a cache of 256.
+      this.warnOnce(
+        'kernel-cache',
+        `@myriad/gpu: ${this.rebuilds} kernels were compiled again after kernelCacheSize (${this.cacheSize}) evicted them; ` +
+          'the program uses more kernels than the cache holds, so it recompiles them over and over: raise kernelCacheSize',
+      );
+    }
     const settings: Record<string, unknown> = { output: gpuOutput(built.output), loopMaxIterations: 1 << 30 };
     if (this.async) Object.assign(settings, { pipeline: true, immutable: true });
     const k = this.setup!.gpu!.createKernel(built.source, settings);
@@ -345,6 +357,8 @@ export class Runtime {
       const [oldKey, old] = this.kernels.entries().next().value as [string, KernelRun];
       this.kernels.delete(oldKey);
       old.destroy();
+      this.evicted.add(oldKey);
+      if (this.evicted.size > this.cacheSize) this.evicted.delete(this.evicted.values().next().value as string);
     }
     return k;
   }

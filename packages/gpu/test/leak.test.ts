@@ -35,6 +35,33 @@ describe('gpu backend memory', () => {
     await trainingStepLeaksNothing(await createGpuBackend({ mode: 'webasm', warn: () => {} }));
   });
 
+  it('warns once when a loop uses more kernels than kernelCacheSize holds (each is recompiled every pass)', async () => {
+    const warnings: string[] = [];
+    const b = await createGpuBackend({ mode: 'webasm', warn: (m) => warnings.push(m), kernelCacheSize: 3 });
+    const prev = getBackend();
+    setBackend(b);
+    try {
+      // Six shapes: six exp kernels, cycled through a cache of three (LRU misses every time).
+      const xs = [1, 2, 3, 4, 5, 6].map((n) => randn([n + 1], { seed: n }));
+      for (let pass = 0; pass < 3; pass++) for (const x of xs) await b.tidy(() => x.exp()).read();
+      expect(b.memory().kernels).toBeLessThanOrEqual(3);
+      expect(warnings.filter((w) => w.includes('raise kernelCacheSize'))).toHaveLength(1);
+    } finally {
+      setBackend(prev);
+    }
+    // The default cache holds a training step's kernels: no warning over repeated steps.
+    const quiet: string[] = [];
+    const d = await createGpuBackend({ mode: 'webasm', warn: (m) => quiet.push(m) });
+    setBackend(d);
+    try {
+      const tiny = tinyTraining();
+      for (let i = 0; i < 4; i++) await d.tidy(tiny.step).read();
+      expect(quiet.filter((w) => w.includes('kernelCacheSize'))).toEqual([]);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
   it('tidy keeps what it returns and what keep() marks, and disposes the rest', async () => {
     const b = await createGpuBackend({ mode: 'webasm', warn: () => {} });
     const prev = getBackend();
