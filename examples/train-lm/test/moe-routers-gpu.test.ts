@@ -29,6 +29,7 @@ interface Result {
   expertGrad: Float32Array;
   indices: Int32Array;
   scores: Float32Array | Float64Array;
+  dropped: number | null;
 }
 
 /** One forward + backward of a fresh MoE (seed 5) on `backend`; the second of two steps when `warm`. */
@@ -73,6 +74,9 @@ async function step(backend: Backend, options: Partial<MoEOptions>, warm: boolea
       );
     }
     const syncIndices = gpu?.async ? null : Int32Array.from(m.lastRouting!.indices);
+    // The dropped fraction: synchronously where the backend can (null on WebGPU), and read() anywhere.
+    const dropped = await m.readDroppedFraction();
+    expect(m.droppedFraction).toBe(gpu?.async && options.capacityFactor !== undefined ? null : dropped);
     const { indices, scores } = await m.lastRouting!.read();
     if (syncIndices) expect(Array.from(indices)).toEqual(Array.from(syncIndices));
     return {
@@ -81,6 +85,7 @@ async function step(backend: Backend, options: Partial<MoEOptions>, warm: boolea
       expertGrad: (await grad(m.experts[1]!.up.weight)) ?? new Float32Array(6 * 8),
       indices,
       scores,
+      dropped,
     };
   } finally {
     setBackend(prev);
@@ -110,6 +115,7 @@ function routerSuite(mode: 'webasm' | 'webgpu'): void {
     close(gpu.expertGrad, cpu.expertGrad, 1e-3, 'expert grad');
     expect(Array.from(gpu.indices)).toEqual(Array.from(cpu.indices));
     close(gpu.scores, cpu.scores, 1e-5, 'gates');
+    expect(gpu.dropped).toBeCloseTo(cpu.dropped!, 6);
   });
 
   it('refuses, by name, what cannot run on an asynchronous backend', async () => {

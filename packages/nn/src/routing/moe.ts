@@ -210,9 +210,20 @@ export class MoE extends Module implements RoutingSource {
   // The 'hash' router's table [vocabSize, topK] on the backend it was last used on (slot dispatch).
   private hashTable: Tensor | null = null;
 
-  /** Fraction of assignments dropped by capacity in the last forward (expert-choice: tokens no expert took); reads the device on the slot path. */
+  /**
+   * Fraction of assignments dropped by capacity in the last forward (expert-choice: tokens no expert
+   * took); reads the device where the count stayed there. Null before any forward, and on a backend
+   * that cannot read synchronously (WebGPU): there use `await moe.readDroppedFraction()`.
+   */
   get droppedFraction(): number | null {
-    return this.dropped === null || typeof this.dropped === 'number' ? this.dropped : this.dropped.item();
+    if (this.dropped === null || typeof this.dropped === 'number') return this.dropped;
+    return answersAsynchronously(this.dropped.backend) ? null : this.dropped.item();
+  }
+
+  /** `droppedFraction`, waiting for the device (every backend). */
+  async readDroppedFraction(): Promise<number | null> {
+    if (this.dropped === null || typeof this.dropped === 'number') return this.dropped;
+    return (await this.dropped.read())[0]!;
   }
 
   /** Assignments per expert in the last forward, before capacity (what the balancing acts on); reads the device on the slot path. */
