@@ -66,6 +66,8 @@ describeWithOptional('gpu backend memory without tidy on webgpu', await webgpuUn
     try {
       const { step } = tinyTraining();
       for (let i = 0; i < 5; i++) await step().read();
+      // Counted at quiet points (queued work finished), so in-flight ops do not blur the live set.
+      await b.sync();
       await collect();
       const counts = [b.memory().buffers];
       // Each step's loss result (a settled op output): once the loss tensor is gone nothing may hold it.
@@ -75,6 +77,7 @@ describeWithOptional('gpu backend memory without tidy on webgpu', await webgpuUn
         await loss.read();
         results.push(new WeakRef(await versionOf(loss)));
         if (i % 5 === 0) {
+          await b.sync();
           await collect();
           counts.push(b.memory().buffers);
         }

@@ -117,6 +117,8 @@ async function runChild(name: BackendName, steps: number, every: number): Promis
   const samples: Sample[] = [];
   const start = performance.now();
   const sample = async (step: number, loss: number): Promise<void> => {
+    // WebGPU: let queued work finish first, so the buffer count is the live set, not work in flight.
+    if (gpu) await gpu.sync();
     await collect(gc);
     const { heapUsed, rss } = process.memoryUsage();
     samples.push({ step, heapUsed, rss, buffers: gpu ? gpu.memory().buffers : null, seconds: (performance.now() - start) / 1000, loss });
@@ -224,7 +226,9 @@ async function main(): Promise<void> {
     const line = r.stdout.split('\n').find((l) => l.startsWith('SOAK_RESULT '));
     if (r.status !== 0 || line === undefined) {
       process.stdout.write(r.stdout);
-      throw new Error(`soak: the ${name} run failed (exit ${r.status})`);
+      // A signal (SIGSEGV from a driver, SIGKILL from the out-of-memory killer) leaves status null.
+      const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit ${r.status}`;
+      throw new Error(`soak: the ${name} run failed (${how})`);
     }
     const result = JSON.parse(line.slice('SOAK_RESULT '.length)) as RunResult;
     results.push(result);
