@@ -6,7 +6,7 @@
 // say why once on the console, and give the same numbers again. The fixture is built by Vite from
 // core's TypeScript sources, as the lab is (so the worker source the pool stringifies is the minified one).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -99,6 +99,9 @@ self.onmessage = async (e) => {
 `;
 
 const MAIN = `
+import { WorkerPool } from ${JSON.stringify(join(CORE_SRC, 'cpu/wasm/pool.ts'))};
+// The page's own thread may not block in Atomics.wait: the pool must refuse it (a runtime with shared memory asked).
+window.mainThreadWhy = WorkerPool.unavailable({ shared: true });
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 let pending = null;
 worker.onmessage = (e) => pending(e.data);
@@ -179,6 +182,7 @@ describeWithOptional(
       const page = await open(isolated.url);
       const byDefault = await poolRun(page, undefined);
       expect(byDefault.isolated).toBe(true);
+      expect(await page.evaluate('window.mainThreadWhy')).toMatch(/main thread, where a thread may not block/);
       // Default: as many threads as the browser reports cores, all of them started as Web Workers.
       expect(byDefault.defaults).toEqual({ max: byDefault.cores, why: null });
       expect(byDefault.threads).toMatchObject({ max: byDefault.cores, ready: byDefault.cores });
@@ -198,7 +202,8 @@ describeWithOptional(
       const two = runs[1]!;
       console.log(
         `[worker pool] Chromium, ${byDefault.cores} cores: 4 MLP steps ${single.trainMs.toFixed(0)} ms on 1 thread, ` +
-          `${two.trainMs.toFixed(0)} ms on 2 Web Worker threads (${(single.trainMs / two.trainMs).toFixed(2)}×)`,
+          `${two.trainMs.toFixed(0)} ms on 2 Web Worker threads (${(single.trainMs / two.trainMs).toFixed(2)}×; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores: ` +
+          `with more runnable threads than cores, two threads can lose to one)`,
       );
       await page.close();
     }, 60_000);
@@ -208,6 +213,7 @@ describeWithOptional(
       const a = await poolRun(page, undefined);
       const b = await poolRun(page, 3);
       expect(a.isolated).toBe(false);
+      expect(await page.evaluate('window.mainThreadWhy')).toMatch(/not cross-origin isolated/);
       expect(a.threads!.ready).toBe(1);
       expect(b.threads).toMatchObject({ max: 3, ready: 1, workers: null });
       expect(b.threads!.why).toContain('not cross-origin isolated');
