@@ -114,10 +114,8 @@ const dense = median(ffTimes);
 peer.composed = false;
 peer.forward(x);
 const routing = peer.lastRouting!;
-const host = (v: Int32Array | Float32Array | Float64Array | Tensor) =>
-  v instanceof Int32Array || v instanceof Float32Array || v instanceof Float64Array ? v : v.toTypedArray();
-const idx = tensor(host(routing.indices) as Int32Array, { shape: [tokens, S], dtype: 'int32' });
-const gatesData = host(routing.scores) as Float32Array;
+const idx = tensor(routing.indices, { shape: [tokens, S], dtype: 'int32' });
+const gatesData = routing.scores;
 const xs = randn([tokens, dim], { seed: 5 }).requiresGrad_();
 const gs = reshape(tensor(gatesData, { shape: [tokens, S] }), [tokens, S]).requiresGrad_();
 const w = randn([tokens, dim], { seed: 6 });
