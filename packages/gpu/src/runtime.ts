@@ -308,10 +308,14 @@ export class Runtime {
     const enc = ctx.device.createCommandEncoder();
     enc.copyBufferToBuffer(dev.buffer, 0, staging, 0, bytes);
     ctx.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(MAP_READ);
-    const f32 = new Float32Array(staging.getMappedRange().slice(0, size * 4));
-    staging.unmap();
-    staging.destroy();
+    let f32: Float32Array;
+    try {
+      await staging.mapAsync(MAP_READ);
+      f32 = new Float32Array(staging.getMappedRange().slice(0, size * 4));
+      staging.unmap();
+    } finally {
+      staging.destroy(); // also when mapping fails (a lost device): no staging buffer outlives its read
+    }
     v.host = fromF32(f32, dtype);
     return v.host;
   }
