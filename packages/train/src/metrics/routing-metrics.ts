@@ -40,14 +40,6 @@ export function usageAndUnevenness(zPrime: ArrayLike<number>): { usage: number; 
   return { usage: used / n, unevenness: Math.log(n) + sum };
 }
 
-function onHost(x: Int32Array | Float32Array | Float64Array | Tensor): x is Int32Array | Float32Array | Float64Array {
-  return x instanceof Int32Array || x instanceof Float32Array || x instanceof Float64Array;
-}
-
-function asArray(x: Int32Array | Float32Array | Float64Array | Tensor): ArrayLike<number> {
-  return onHost(x) ? x : x.toTypedArray();
-}
-
 /** z′ of one decision as a [numExperts] tensor on the decision's backend (empty slots, −1, add nothing). */
 function gateMassTensor(indices: Tensor, scores: Tensor, numExperts: number): Tensor {
   const idx = reshape(indices, [indices.size]);
@@ -77,20 +69,18 @@ export class RoutingAccumulator {
   add(d: RoutingDecision, droppedFraction?: number | null): void {
     const expected = d.tokens * d.heads * d.k;
     // Sizes come from the tensors when present: reading d.indices would copy them to the host.
-    const sizeOf = (x: Int32Array | Float32Array | Float64Array | Tensor): number => (onHost(x) ? x.length : x.size);
-    const [ni, ns] = d.tensors ? [d.tensors.indices.size, d.tensors.scores.size] : [sizeOf(d.indices), sizeOf(d.scores)];
+    const [ni, ns] = d.tensors ? [d.tensors.indices.size, d.tensors.scores.size] : [d.indices.length, d.scores.length];
     if (ni !== expected || ns !== expected) {
       throw new RangeError(
         `RoutingAccumulator.add: tokens·heads·k = ${d.tokens}·${d.heads}·${d.k} = ${expected}, but got ${ni} indices and ${ns} scores`,
       );
     }
-    const t = d.tensors ?? (!onHost(d.indices) && !onHost(d.scores) ? { indices: d.indices, scores: d.scores } : null);
-    if (t !== null && t.indices.backend !== cpuBackend) {
+    const t = d.tensors;
+    if (t !== undefined && t.indices.backend !== cpuBackend) {
       const z = gateMassTensor(t.indices, t.scores, this.numExperts);
       this.pending = this.pending === null ? z : add(this.pending, z);
     } else {
-      const indices = asArray(d.indices);
-      const scores = asArray(d.scores);
+      const { indices, scores } = d;
       const z = this.gateMass;
       for (let i = 0; i < expected; i++) {
         const e = indices[i]!;
