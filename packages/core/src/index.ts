@@ -30,7 +30,14 @@ export { type UpdateRule, type CompiledUpdate, compileUpdateRule, checkUpdateRul
 export { cpuBackend } from './cpu/cpu-backend.js';
 export { sortRowPositions } from './cpu/unique-rows.js';
 export { kernels as cpuKernels, installKernels, resetKernels, jsKernels, type CpuKernels } from './cpu/kernels.js';
-export { installWasmKernels, installWasmKernelsAsync, wasmKernels } from './cpu/wasm/install.js';
+export {
+  installWasmKernels,
+  installWasmKernelsAsync,
+  wasmKernels,
+  wasmThreads,
+  startWasmThreads,
+  type WasmThreads,
+} from './cpu/wasm/install.js';
 export {
   tensor,
   zeros,

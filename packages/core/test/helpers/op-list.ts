@@ -44,6 +44,7 @@ export const NOT_OPS = new Set([
   'readSafetensorsMetadata',
   'removeStaleTempFiles',
   'resetKernels',
+  'startWasmThreads',
   'saveSafetensors',
   'scalarLike',
   'setBackend',
@@ -54,6 +55,7 @@ export const NOT_OPS = new Set([
   'sortRowPositions',
   'toBackendAsync',
   'wasmKernels',
+  'wasmThreads',
   'writeFileAtomic',
   'writeSafetensorsFile',
 ]);

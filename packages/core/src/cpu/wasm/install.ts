@@ -99,8 +99,17 @@ export async function installWasmKernelsAsync(): Promise<boolean> {
   return true;
 }
 
-/** The WebAssembly kernels' threads: see `WasmContext.threads`. */
-export type WasmThreads = ReturnType<WasmContext['threads']>;
+/** The WebAssembly kernels' threads (see `wasmThreads`). */
+export interface WasmThreads {
+  /** Threads the kernels may use, the calling thread included. */
+  readonly max: number;
+  /** Threads ready now: the calling thread plus the workers started so far (at most `max`). */
+  readonly ready: number;
+  /** The kind of workers, or null without a pool. */
+  readonly workers: 'worker_threads' | 'web-workers' | null;
+  /** Why there is no pool though `max` > 1 (e.g. a page that is not cross-origin isolated), or null. */
+  readonly why: string | null;
+}
 
 /**
  * How many threads the WebAssembly kernels use: `max` (MYRIAD_CPU_THREADS, else the machine's cores,
