@@ -1,5 +1,6 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import { binaryRunJs, unaryRunF32Js } from './elementwise.js';
+import { embeddingBagForward, embeddingBagWeightGrad } from './embedding-bag.js';
 import { expertMixBackward, expertMixForward, expertTableGrad, type ExpertActivation } from './expert-mix.js';
 import { matmulJs } from './matmul.js';
 import { sumAxisJs } from './reduce.js';
@@ -94,6 +95,18 @@ export interface CpuKernels {
     W: number,
     sorted: { rows: Int32Array; positions: Int32Array },
   ): { rows: Int32Array; values: Float32Array };
+  /** See embeddingBagForward: out [T, D] (zeroed) = Σₛ w[t,s] · table[idx[t,s]] (indices in range). */
+  embeddingBagForwardF32(table: Float32Array, idx: Int32Array, w: Float32Array, T: number, S: number, D: number, out: Float32Array): void;
+  /** See embeddingBagWeightGrad: dw [T, S] = table[idx[t,s]] · dy[t] (indices in range). */
+  embeddingBagWeightGradF32(
+    table: Float32Array,
+    idx: Int32Array,
+    dy: Float32Array,
+    T: number,
+    S: number,
+    D: number,
+    dw: Float32Array,
+  ): void;
 }
 
 function expertTableGradF32Js(
@@ -121,6 +134,8 @@ export const jsKernels: Readonly<CpuKernels> = Object.freeze({
   expertMixForwardF32: expertMixForward,
   expertMixBackwardF32: expertMixBackward,
   expertTableGradF32: expertTableGradF32Js,
+  embeddingBagForwardF32: embeddingBagForward,
+  embeddingBagWeightGradF32: embeddingBagWeightGrad,
 });
 
 /** The kernels the CPU backend calls now. */

@@ -6,6 +6,7 @@
 import { record } from '../autograd.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
 import { embeddingBagForward, embeddingBagWeightGrad } from '../cpu/embedding-bag.js';
+import { kernels as cpuKernels } from '../cpu/kernels.js';
 import { allocTyped } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { shapesEqual } from '../shape.js';
@@ -37,14 +38,19 @@ export function embeddingBagFused(table: Tensor, indices: Tensor, weights: Tenso
   const idx = hostElements(indices) as Int32Array;
   checkRowIndices('embeddingBag', idx, N);
   const y = allocTyped(table.dtype, T * D);
-  embeddingBagForward(rows, idx, w, T, S, D, y);
+  // float32 goes through the kernel seam (WebAssembly SIMD when installed); float64 runs the plain loop.
+  if (table.dtype === 'float32')
+    cpuKernels.embeddingBagForwardF32(rows as Float32Array, idx, w as Float32Array, T, S, D, y as Float32Array);
+  else embeddingBagForward(rows, idx, w, T, S, D, y);
   const out = wrap(cpuBackend, y, [T, D], table.dtype);
   return record('embeddingBag', out, [table, weights], (dy) => {
     const g = hostElements(dy);
     let dw = null;
     if (weights.requiresGrad) {
       const grad = allocTyped(table.dtype, T * S);
-      embeddingBagWeightGrad(rows, idx, g, T, S, D, grad);
+      if (table.dtype === 'float32')
+        cpuKernels.embeddingBagWeightGradF32(rows as Float32Array, idx, g as Float32Array, T, S, D, grad as Float32Array);
+      else embeddingBagWeightGrad(rows, idx, g, T, S, D, grad);
       dw = wrap(cpuBackend, grad, [T, S], table.dtype);
     }
     const dtable = table.requiresGrad ? rowSparseTableGrad(table, Float64Array.from(w), g, S, D, sortSlotsByRow(idx)) : null;

@@ -16,7 +16,7 @@ import { Layout } from './runtime.js';
 const STAGE_BYTES = 1 << 21;
 /** Bytes of table-gradient rows computed per job before they are copied out. */
 const TABLE_BLOCK_BYTES = 1 << 22;
-const MAX_BYTES = 2 ** 31;
+export const MAX_BYTES = 2 ** 31;
 
 type RowFn = 'expertRowDots' | 'expertRowMix' | 'expertTableRows';
 
@@ -24,7 +24,7 @@ type RowFn = 'expertRowDots' | 'expertRowMix' | 'expertTableRows';
  * Runs `fn` over [0, total) of its split argument `arg`, about four blocks a thread; `work` (multiply-adds
  * of this job) decides the threads as for every kernel, so small staged blocks stay on this thread.
  */
-function runSplit(ctx: WasmContext, fn: RowFn, args: number[], arg: number, total: number, work: number): void {
+export function runSplit(ctx: WasmContext, fn: RowFn, args: number[], arg: number, total: number, work: number): void {
   const used = total > 1 ? ctx.threadsFor(work) : 1;
   const round: Round = { fn, args: [], split: { arg, total, step: Math.max(1, Math.ceil(total / (4 * used))) } };
   for (let t = 0; t < used; t++) round.args.push(args.slice());
@@ -32,7 +32,7 @@ function runSplit(ctx: WasmContext, fn: RowFn, args: number[], arg: number, tota
 }
 
 /** Copies table rows idx[p0..p1) (width W) one after another into WebAssembly memory at byte `at`. */
-function stageRows(mem: Float32Array, at: number, table: Float32Array, W: number, idx: Int32Array, p0: number, p1: number): void {
+export function stageRows(mem: Float32Array, at: number, table: Float32Array, W: number, idx: Int32Array, p0: number, p1: number): void {
   let o = at >> 2;
   for (let p = p0; p < p1; p++, o += W) {
     const e = idx[p]! * W;
@@ -48,7 +48,7 @@ function checkIndices(idx: Int32Array, rows: number): void {
 }
 
 /** Tokens per staged block: at least one, at most T. */
-function tokensPerBlock(T: number, S: number, W: number): number {
+export function tokensPerBlock(T: number, S: number, W: number): number {
   return Math.max(1, Math.min(T, Math.floor(STAGE_BYTES / Math.max(1, S * W * 4))));
 }
 

@@ -7,6 +7,7 @@ import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
 import { binaryWasm } from './binary.js';
+import { embeddingBagForwardWasm, embeddingBagWeightGradWasm } from './embedding-bag.js';
 import { expertMixBackwardWasm, expertMixForwardWasm, expertTableGradWasm } from './expert-mix.js';
 import { sumAxisWasm } from './sum.js';
 import { unaryWasm } from './unary.js';
@@ -63,6 +64,12 @@ function kernelsFor(ctx: WasmContext): Partial<CpuKernels> {
     },
     expertTableGradF32(coef, src, S, W, sorted) {
       return expertTableGradWasm(ctx, coef, src, S, W, sorted) ?? jsKernels.expertTableGradF32(coef, src, S, W, sorted);
+    },
+    embeddingBagForwardF32(table, idx, w, T, S, D, out) {
+      if (!embeddingBagForwardWasm(ctx, table, idx, w, T, S, D, out)) jsKernels.embeddingBagForwardF32(table, idx, w, T, S, D, out);
+    },
+    embeddingBagWeightGradF32(table, idx, dy, T, S, D, dw) {
+      if (!embeddingBagWeightGradWasm(ctx, table, idx, dy, T, S, D, dw)) jsKernels.embeddingBagWeightGradF32(table, idx, dy, T, S, D, dw);
     },
   };
 }
