@@ -16,6 +16,7 @@ import {
   topk,
   transpose,
   unsqueeze,
+  type RoutingArrays,
   type Tensor,
 } from '@myriad/core';
 import { BatchNorm1d, LayerNorm, MoE, PEER, PKM, activationFn, expertCapacity, hashExperts } from '@myriad/nn';
@@ -27,22 +28,16 @@ export async function readArray(t: Tensor): Promise<Float64Array | Float32Array 
   return (await t.read()) as Float64Array | Float32Array | Int32Array;
 }
 
-/** lastRouting's indices / scores as typed arrays, whether the layer stores arrays or tensors. */
+/** lastRouting's indices / scores as host arrays, on any backend (WebGPU answers only through read()). */
 export async function routingArrays(
   layer: RoutingLayer,
 ): Promise<{ indices: Int32Array; scores: Float32Array | Float64Array; tokens: number; heads: number; k: number } | null> {
   const r = layer.lastRouting;
   if (!r) return null;
-  // A lazy decision (PKM, PEER, MoE on a device) copies its tensors to the host on read(); its
-  // indices/scores getters read synchronously, which a WebGPU backend refuses.
-  const lazy = r as { read?: () => Promise<{ indices: Int32Array; scores: Float32Array | Float64Array }> };
-  if (typeof lazy.read === 'function') {
-    const { indices, scores } = await lazy.read();
-    return { indices, scores, tokens: r.tokens, heads: r.heads, k: r.k };
-  }
-  const indices = r.indices instanceof Int32Array ? r.indices : ((await r.indices.read()) as Int32Array);
-  const scores =
-    r.scores instanceof Float32Array || r.scores instanceof Float64Array ? r.scores : ((await r.scores.read()) as Float32Array);
+  // The layers record a LazyRoutingDecision: read() copies its tensors to the host on every backend,
+  // where the synchronous indices/scores getters throw on WebGPU. A plain object of arrays has none.
+  const lazy = r as { read?: () => Promise<RoutingArrays> };
+  const { indices, scores } = typeof lazy.read === 'function' ? await lazy.read() : r;
   return { indices, scores, tokens: r.tokens, heads: r.heads, k: r.k };
 }
 
