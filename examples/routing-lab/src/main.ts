@@ -1,8 +1,8 @@
 // The page: a form for the model, the controls, and the views. Everything heavy happens in the
 // worker (./worker.ts); this thread only sends requests and draws what comes back.
 import type { Event, LayerSnapshot, ReadyInfo, Request, TokenRoute } from './protocol.js';
-import { DEFAULT_SPEC, validateSpec, type LabSpec, type SpecProblem } from './spec.js';
-import { drawLineChart } from './ui/charts.js';
+import { DEFAULT_SPEC, sameExceptBackend, validateSpec, type LabSpec, type SpecProblem } from './spec.js';
+import { drawLineChart, sig3 } from './ui/charts.js';
 import { drawHeatmap } from './ui/heatmap.js';
 import { drawRoute } from './ui/route-view.js';
 
@@ -17,8 +17,11 @@ const lab = {
   step: 0,
   losses: [] as [number, number][],
   evals: [] as [number, number][],
+  /** The layer's figures over time, one point per snapshot (each over the same rolling window). */
   usage: [] as [number, number][],
   kl: [] as [number, number][],
+  dead: [] as [number, number][],
+  balance: [] as [number, number][],
   lastRoute: null as TokenRoute | null,
   lastSnapshot: null as LayerSnapshot | null,
   /** The route and layer snapshot the views show (they draw only while on screen). */
@@ -192,17 +195,31 @@ function say(message: string, isError = false): void {
   if (isError) lab.lastError = message;
 }
 
-function configure(spec: LabSpec): void {
-  lab.spec = spec;
+const BACKEND_NAMES = { cpu: 'the CPU', webgl2: 'WebGL2', webgpu: 'WebGPU' } as const;
+
+/** Set while a backend switch or a checkpoint load is under way: what the page had before it. */
+let pending: { kind: 'switch' | 'load'; info: ReadyInfo; name: string } | null = null;
+
+function clearHistory(): void {
   lab.losses = [];
   lab.evals = [];
   lab.usage = [];
   lab.kl = [];
+  lab.dead = [];
+  lab.balance = [];
   lab.stepMs = [];
+}
+
+function configure(spec: LabSpec): void {
+  // A new backend for the same settings: the worker moves the running model across (its curves stay).
+  const switching = lab.info !== null && lab.info.spec.backend !== spec.backend && sameExceptBackend(lab.info.spec, spec);
+  pending = switching ? { kind: 'switch', info: lab.info!, name: lab.info!.backend } : null;
+  lab.spec = spec;
+  if (!switching) clearHistory();
   lab.info = null;
   setButtons();
   $('stat-backend').textContent = 'starting…';
-  say('building the model…');
+  say(switching ? `moving the model (step ${lab.step}) to ${BACKEND_NAMES[spec.backend]}…` : 'building the model…');
   send({ type: 'configure', spec });
 }
 
@@ -226,8 +243,8 @@ $<HTMLInputElement>('load').addEventListener('change', async (e) => {
   const bytes = new Uint8Array(await file.arrayBuffer());
   input.value = '';
   say(`loading ${file.name}…`);
-  lab.losses = [];
-  lab.evals = [];
+  // The curves stay until the checkpoint's model is ready; a file that does not load leaves them.
+  if (lab.info) pending = { kind: 'load', info: lab.info, name: file.name };
   lab.info = null;
   setButtons();
   send({ type: 'load', bytes, name: file.name, spec: lab.spec }, [bytes.buffer]);
@@ -341,14 +358,16 @@ function drawLayer(s: LayerSnapshot): void {
   drawHeatmap($<HTMLCanvasElement>('heatmap'), s.share, s.gridWidth, chosen);
   const n = s.numExperts;
   const side = Math.sqrt(n);
+  const span = windowLabel(s);
   $('heatmap-caption').textContent =
-    `${n} experts${Number.isInteger(side) && s.kind !== 'moe' ? ` on a ${side}×${side} grid (row i, column j = expert i·${side} + j)` : ''}: each cell's share of the gate mass over the last ${s.windowSteps} training steps. ` +
+    `${n} experts${Number.isInteger(side) && s.kind !== 'moe' ? ` on a ${side}×${side} grid (row i, column j = expert i·${side} + j)` : ''}: each cell's share of the gate mass over the window, ${span}. ` +
     'Dark: unused in the window; pale to deep blue: below the uniform share 1/N; orange to red: above it (red ≥ 16×). Framed: the experts of the token in the route view.';
+  layerWindowLine().textContent = `Window: ${span}. The heat map, these numbers and the charts' last points all cover it.`;
   const rows: [string, string][] = [
     ['experts N', String(n)],
     ['usage', `${(100 * s.usage).toFixed(1)}%`],
-    ['KL unevenness', `${s.unevenness.toFixed(3)} nats (max log N = ${Math.log(n).toFixed(2)})`],
-    ['dead experts', `${s.dead} (${((100 * s.dead) / n).toFixed(1)}%)`],
+    ['KL unevenness', Number.isFinite(s.unevenness) ? `${s.unevenness.toFixed(3)} nats (max log N = ${Math.log(n).toFixed(2)})` : '–'],
+    ['dead experts', `${s.dead} (${pct1((100 * s.dead) / n)})`],
   ];
   if (s.auxLoss !== null) rows.push(['balance loss', s.auxLoss.toFixed(4)]);
   if (s.droppedFraction !== null) rows.push(['dropped by capacity', `${(100 * s.droppedFraction).toFixed(2)}% of assignments`]);
@@ -364,21 +383,81 @@ function drawLayer(s: LayerSnapshot): void {
       return d;
     }),
   );
+  // Three panels, each with its own axis: shares of the N experts (%), the KL unevenness (nats), and
+  // for MoE with a balance loss that loss. Each point: a snapshot over the same rolling window.
+  const [pctHost, klHost, balanceHost] = layerCharts();
+  const empty = 'a point every 10 training steps (and at each pause)';
   drawLineChart(
-    $('usage-chart'),
+    pctHost,
     [
-      { name: 'usage %', color: '#2ca02c', points: lab.usage },
-      { name: 'KL (nats)', color: '#9467bd', points: lab.kl },
+      { name: 'usage (in window)', color: '#2ca02c', points: lab.usage, format: pct1 },
+      { name: 'dead (never chosen)', color: '#555', points: lab.dead, format: pct1 },
     ],
-    { xLabel: 'step', yLabel: 'usage % / KL', height: 170, yMin: 0, empty: 'a point every 10 training steps' },
+    { xLabel: 'step', yLabel: '% of experts', height: 150, yMin: 0, yMax: 100, yFormat: (v) => `${v}%`, empty },
   );
+  drawLineChart(klHost, [{ name: 'KL unevenness', color: '#9467bd', points: lab.kl, format: (v) => `${sig3(v)} nats` }], {
+    xLabel: 'step',
+    yLabel: 'KL (nats)',
+    height: 130,
+    yMin: 0,
+    empty,
+  });
+  balanceHost.hidden = s.auxLoss === null;
+  if (s.auxLoss !== null)
+    drawLineChart(balanceHost, [{ name: 'balance loss', color: '#ff7f0e', points: lab.balance }], {
+      xLabel: 'step',
+      yLabel: 'balance loss',
+      height: 130,
+      yMin: 0,
+      empty,
+    });
 }
+
+/** "steps 33–42 (the last 10)": the window a layer snapshot covers. */
+function windowLabel(s: LayerSnapshot): string {
+  const steps = s.windowFrom === s.step ? `step ${s.step}` : `steps ${s.windowFrom}–${s.step}`;
+  return s.windowSteps === 1 ? `${steps} (the last training step)` : `${steps} (the last ${s.windowSteps} training steps)`;
+}
+
+const pct1 = (v: number) => `${sig3(Math.round(10 * v) / 10)}%`;
+
+/** The line above the layer's numbers that names their window (created once, before #layer-stats). */
+function layerWindowLine(): HTMLElement {
+  let line = document.getElementById('layer-window');
+  if (!line) {
+    line = Object.assign(document.createElement('p'), { id: 'layer-window', className: 'small layer-window' });
+    $('layer-stats').before(line);
+  }
+  return line;
+}
+
+/** The layer view's three chart panels (created once inside #usage-chart). */
+function layerCharts(): [HTMLElement, HTMLElement, HTMLElement] {
+  const host = $('usage-chart');
+  if (host.children.length !== 3 || !(host.firstElementChild instanceof HTMLDivElement)) {
+    host.replaceChildren(
+      ...['usage-chart-pct', 'usage-chart-kl', 'usage-chart-balance'].map((id) => Object.assign(document.createElement('div'), { id })),
+    );
+  }
+  return Array.from(host.children) as [HTMLElement, HTMLElement, HTMLElement];
+}
+
+/**
+ * Without cross-origin isolation (a host that does not send COOP/COEP) there is no SharedArrayBuffer:
+ * everything works, the kernels run on the worker's one thread.
+ */
+const isolationNote =
+  globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function'
+    ? null
+    : 'This page is not cross-origin isolated (its host sends no Cross-Origin-Opener-Policy / Cross-Origin-Embedder-Policy headers), ' +
+      'so SharedArrayBuffer is unavailable: the kernels run on one thread of the worker. Everything else works; docs/lab.md lists the headers.';
 
 function showInfo(info: ReadyInfo): void {
   $('stat-backend').textContent = info.backend;
   const note = $('backend-note');
-  note.hidden = info.backendNote === null;
-  note.textContent = info.backendNote ?? '';
+  const notes = [info.backendNote, isolationNote].filter((n) => n !== null);
+  note.hidden = notes.length === 0;
+  note.textContent = notes.join('\n');
   const c = info.corpus;
   const fmtN = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} K` : String(n));
   $('model-info').textContent =
@@ -413,8 +492,22 @@ function handle(e: Event): void {
     case 'ready': {
       lab.info = e.info;
       lab.step = e.info.step;
+      if (pending?.kind === 'load') clearHistory();
+      const moved = pending?.kind === 'switch' ? pending.name : null;
+      pending = null;
       showInfo(e.info);
-      say(`ready: ${e.info.spec.model.ffw.toUpperCase()} model on ${e.info.backend}. Press Train.`);
+      const asked = BACKEND_NAMES[e.info.spec.backend];
+      const fellBack =
+        e.info.backendNote !== null && e.info.spec.backend !== 'cpu'
+          ? `, because ${asked} could not start here (the yellow note says why)`
+          : '';
+      say(
+        moved === e.info.backend && fellBack
+          ? `${asked} could not start here (the yellow note says why), so the model stays on ${moved} at step ${e.info.step}, as it was. Press Train.`
+          : moved
+            ? `moved the model from ${moved} to ${e.info.backend}${fellBack} at step ${e.info.step}: weights, Adam state and data position came along. Press Train.`
+            : `ready: ${e.info.spec.model.ffw.toUpperCase()} model on ${e.info.backend}${fellBack}. Press Train.`,
+      );
       if (!probe.text) {
         const text = e.info.sample.slice(0, 400);
         probe = { text, position: Math.min(text.length - 1, text.indexOf(' ', 30) + 1 || 40) };
@@ -425,9 +518,10 @@ function handle(e: Event): void {
       break;
     }
     case 'status':
+      // A status while paused after a step or a pause (not the one that follows 'ready', whose message stays).
+      if (!e.training && lab.info && (lab.training || lab.step !== e.step)) say(`paused at step ${e.step}`);
       lab.training = e.training;
       lab.step = e.step;
-      if (!e.training && lab.info) say(`paused at step ${e.step}`);
       if (e.training) say('training…');
       break;
     case 'step':
@@ -448,10 +542,18 @@ function handle(e: Event): void {
       break;
     case 'layer':
       lab.lastSnapshot = e.snapshot;
-      // The chart's points are closed windows (10 steps each); a look at the open window only shows in the stats.
-      if (e.snapshot.windowClosed) {
-        lab.usage.push([e.snapshot.step, 100 * e.snapshot.usage]);
-        lab.kl.push([e.snapshot.step, e.snapshot.unevenness]);
+      {
+        // Every snapshot covers the same rolling window (the last 10 steps), so each is a point of the
+        // charts and the numbers beside the heat map are always the charts' last points.
+        const s = e.snapshot;
+        const point = (series: [number, number][], y: number) => {
+          if (series.at(-1)?.[0] === s.step) series.pop();
+          series.push([s.step, y]);
+        };
+        point(lab.usage, 100 * s.usage);
+        point(lab.kl, s.unevenness);
+        point(lab.dead, (100 * s.dead) / s.numExperts);
+        if (s.auxLoss !== null) point(lab.balance, s.auxLoss);
       }
       schedule('layer');
       break;
@@ -481,6 +583,12 @@ function handle(e: Event): void {
       say(`loaded ${e.name} at step ${e.step} (${e.note}); validation loss ${e.valLoss.toFixed(4)}`);
       break;
     case 'error':
+      if (pending) {
+        // The switch or load failed: the worker kept the model it had; so does the page.
+        lab.info = pending.info;
+        pending = null;
+        showInfo(lab.info);
+      }
       say(`${e.where}: ${e.message}`, true);
       if (!lab.info) $('stat-backend').textContent = 'not running';
       break;

@@ -86,7 +86,7 @@ export interface TokenRoute {
   agrees: boolean | null;
 }
 
-/** The whole layer over the last window of training steps. */
+/** The whole layer over its window: the last `windowSteps` training steps, `windowFrom`…`step` (10 once 10 ran). */
 export interface LayerSnapshot {
   step: number;
   kind: FfwKind;
@@ -100,12 +100,12 @@ export interface LayerSnapshot {
   /** Experts never chosen since training started. */
   dead: number;
   windowSteps: number;
+  /** First step of the window (the last is `step`). */
+  windowFrom: number;
   /** MoE: mean balance (aux) loss over the window, the selection bias, dropped fraction. */
   auxLoss: number | null;
   bias: number[] | null;
   droppedFraction: number | null;
-  /** True when this snapshot closed its window (one point of the usage-over-time chart); false for a look at the open window. */
-  windowClosed: boolean;
 }
 
 export interface ReadyInfo {

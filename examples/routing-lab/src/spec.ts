@@ -138,6 +138,11 @@ export function modelSpecOfConfig(c: CliModelConfig): ModelSpec {
   return { ffw: c.ffw, dim: c.dim, depth: c.depth, heads: c.heads, contextLength: c.contextLength, seed: c.seed, ...layers };
 }
 
+/** Whether two settings differ in the backend alone (the worker then moves the running model across). */
+export function sameExceptBackend(a: LabSpec, b: LabSpec): boolean {
+  return JSON.stringify({ ...a, backend: null }) === JSON.stringify({ ...b, backend: null });
+}
+
 /** The training plan a CLI checkpoint records (`config.train`): the CLI's own type (a type-only import, nothing bundled). */
 export type CliTrainPlan = TrainPlan;
 
@@ -178,6 +183,29 @@ function estimateBytes(model: ModelSpec, vocabSize: number): number {
 
 /** Largest model the page agrees to build (WebAssembly and tab memory are finite). */
 const MAX_BYTES = 1.5 * 2 ** 30;
+
+/**
+ * What would fit under MAX_BYTES when `model` does not: the widest width (a multiple of the attention
+ * heads) with these experts, and the most experts at this width (a perfect square for PKM/PEER).
+ */
+function whatFits(model: ModelSpec, vocabSize: number): string {
+  const fits = (m: ModelSpec) => estimateBytes(m, vocabSize) <= MAX_BYTES;
+  const ways: string[] = [];
+  let width = model.dim - (model.dim % model.heads);
+  while (width >= 8 && !fits({ ...model, dim: width })) width -= model.heads;
+  if (width >= 8) ways.push(`width ${width} (or less) with these experts`);
+  if (model.ffw === 'pkm' || model.ffw === 'peer') {
+    const kind = model.ffw;
+    let keys = Math.round(Math.sqrt(model[kind].numExperts));
+    while (keys > 2 && !fits({ ...model, [kind]: { ...model[kind], numExperts: keys * keys } })) keys--;
+    if (keys > 2) ways.push(`at most ${keys}² = ${keys * keys} experts at width ${model.dim}`);
+  } else if (model.ffw === 'moe') {
+    let n = model.moe.numExperts;
+    while (n > 2 && !fits({ ...model, moe: { ...model.moe, numExperts: n } })) n--;
+    if (n > 2) ways.push(`at most ${n} experts at width ${model.dim}`);
+  }
+  return ways.length ? `; what fits: ${ways.join(', or ')}` : '; choose a smaller model';
+}
 
 /**
  * Every problem with `spec`, empty when it can be built. `corpusLength` is the corpus size in
@@ -243,7 +271,7 @@ export function validateSpec(spec: LabSpec, corpusLength: number | null = null):
     if (bytes > MAX_BYTES)
       add(
         `${m.ffw}.numExperts`,
-        `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam state; the page allows ${(MAX_BYTES / 2 ** 30).toFixed(1)} GiB: fewer experts or a smaller width`,
+        `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam state; the page allows ${(MAX_BYTES / 2 ** 30).toFixed(1)} GiB${whatFits(m, 96)}`,
       );
   }
   if (corpusLength !== null) {

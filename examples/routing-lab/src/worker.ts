@@ -5,9 +5,17 @@ import { checkpointFromBytes } from '@myriad/train';
 import { excerpt, excerptName, bookName, vocabulary } from 'virtual:moby-dick';
 import type { Event, Request } from './protocol.js';
 import { selectBackend, type ActiveBackend } from './engine/backend.js';
-import { Session, type CorpusText } from './engine/session.js';
+import { Session, WINDOW_STEPS, type CorpusText } from './engine/session.js';
 import { resolveModelConfig } from '../../train-lm/src/models.js';
-import { modelSpecOfConfig, type CliModelConfig, type CliTrainPlan, type CorpusSpec, type LabSpec } from './spec.js';
+import {
+  modelSpecOfConfig,
+  sameExceptBackend,
+  validateSpec,
+  type CliModelConfig,
+  type CliTrainPlan,
+  type CorpusSpec,
+  type LabSpec,
+} from './spec.js';
 
 const scope = self as unknown as {
   postMessage(e: Event, transfer?: Transferable[]): void;
@@ -25,7 +33,8 @@ let book: Promise<string> | null = null;
 let smoothedMs = 0;
 
 const ROUTE_EVERY = 5;
-const SNAPSHOT_EVERY = 10;
+/** A layer snapshot (the last WINDOW_STEPS steps) every WINDOW_STEPS steps while training, and on every pause. */
+const SNAPSHOT_EVERY = WINDOW_STEPS;
 
 function enqueue(where: string, job: () => Promise<void> | void): Promise<void> {
   queue = queue.then(job).catch((e: unknown) => {
@@ -53,17 +62,24 @@ async function corpusText(c: CorpusSpec): Promise<CorpusText> {
   return { name: c.name, text: c.text, tokenizer: null };
 }
 
+/** A session for `spec`; the backend is chosen before any tensor of the model exists (the running one when the choice is the same). */
+async function buildSession(spec: LabSpec): Promise<Session> {
+  if (!backend || backend.choice !== spec.backend) backend = await selectBackend(spec.backend, []);
+  return new Session(spec, await corpusText(spec.corpus), backend);
+}
+
 async function configure(spec: LabSpec): Promise<void> {
   training = false;
   stepsLeft = 0;
-  const warnings: string[] = [];
-  // A session per configuration: the backend is chosen before any tensor of the model exists.
-  backend = await selectBackend(spec.backend, warnings);
-  const corpus = await corpusText(spec.corpus);
-  session = new Session(spec, corpus, backend);
+  // Only the backend changes: the model moves over (weights, Adam state, data position, step) as a
+  // checkpoint written on the old backend and loaded on the new one. Anything else starts afresh.
+  const moving = session && session.spec.backend !== spec.backend && sameExceptBackend(session.spec, spec) ? await session.save() : null;
+  const next = await buildSession(spec);
+  if (moving) await next.load(moving, 'the model before the backend switch');
+  session = next;
   smoothedMs = 0;
   post({ type: 'ready', info: session.info() });
-  post({ type: 'status', training: false, step: 0 });
+  post({ type: 'status', training: false, step: session.step });
 }
 
 async function afterStep(s: Session): Promise<void> {
@@ -73,7 +89,7 @@ async function afterStep(s: Session): Promise<void> {
     post({ type: 'eval', step: s.step, valLoss, ms: performance.now() - t0 });
   }
   if (s.step % SNAPSHOT_EVERY === 0 || !training) {
-    const snap = await s.snapshot(s.step % SNAPSHOT_EVERY === 0);
+    const snap = await s.snapshot();
     if (snap) post({ type: 'layer', snapshot: snap }, [snap.share.buffer]);
   }
   if (probeTarget && (s.step % ROUTE_EVERY === 0 || !training)) {
@@ -109,8 +125,17 @@ function pump(): void {
 function specOfCheckpoint(bytes: Uint8Array, name: string, current: LabSpec): LabSpec {
   const ckpt = checkpointFromBytes(bytes, name);
   const extra = ckpt.extra as { spec?: LabSpec };
-  if (extra.spec)
-    return { ...extra.spec, backend: current.backend, corpus: extra.spec.corpus.kind === 'text' ? current.corpus : extra.spec.corpus };
+  if (extra.spec) {
+    const spec = {
+      ...extra.spec,
+      backend: current.backend,
+      corpus: extra.spec.corpus?.kind === 'text' ? current.corpus : extra.spec.corpus,
+    };
+    const problems = validateSpec(spec);
+    if (problems.length)
+      throw new Error(`${name} records lab settings this page cannot build: ${problems.map((p) => p.message).join('; ')}`);
+    return spec;
+  }
   const { train: plan, ...raw } = (ckpt.config ?? {}) as { train?: CliTrainPlan };
   let config: CliModelConfig;
   try {
@@ -142,6 +167,17 @@ function specOfCheckpoint(bytes: Uint8Array, name: string, current: LabSpec): La
   };
 }
 
+/** A checkpoint the page cannot load, in words: what is wrong with it, and that the current model stays. */
+function loadFailure(name: string, e: unknown): Error {
+  const message = e instanceof Error ? e.message : String(e);
+  // Our own checks name the file; anything else (a TypeError on a malformed config) is wrapped.
+  const known = message.includes(name) && !(e instanceof TypeError || e instanceof RangeError);
+  const what = known
+    ? message.replace(/^(readCheckpoint|loadCheckpoint): /, '')
+    : `${name} could not be read as a routing-lab or npm run demo checkpoint (${message})`;
+  return new Error(`${what.replace(/\.?$/, '.')} The current model is kept.`);
+}
+
 scope.onmessage = (e: MessageEvent<Request>) => {
   const m = e.data;
   switch (m.type) {
@@ -160,9 +196,9 @@ scope.onmessage = (e: MessageEvent<Request>) => {
       stepsLeft = 0;
       void enqueue('pausing', async () => {
         post({ type: 'status', training: false, step: session?.step ?? 0 });
-        // The views show the paused model: its route and the layer since the last snapshot.
+        // The views show the paused model: its route and the layer over the last steps.
         if (!session) return;
-        const snap = await session.snapshot(false);
+        const snap = await session.snapshot();
         if (snap) post({ type: 'layer', snapshot: snap }, [snap.share.buffer]);
         if (probeTarget) post({ type: 'route', route: await session.probe(probeTarget.text, probeTarget.position) });
       });
@@ -208,18 +244,23 @@ scope.onmessage = (e: MessageEvent<Request>) => {
       break;
     case 'load':
       void enqueue(`loading ${m.name}`, async () => {
-        let spec: LabSpec;
+        training = false;
+        stepsLeft = 0;
+        let step: number;
+        let note: string;
         try {
-          spec = specOfCheckpoint(m.bytes, m.name, m.spec);
+          // The checkpoint's model is built and loaded beside the current one (on the same backend),
+          // which it replaces only once every check passed: a bad file leaves the page as it was.
+          const spec = { ...specOfCheckpoint(m.bytes, m.name, m.spec), backend: backend?.choice ?? m.spec.backend };
+          const next = await buildSession(spec);
+          ({ step, note } = await next.load(m.bytes, m.name));
+          session = next;
+          smoothedMs = 0;
         } catch (e) {
-          // Not a checkpoint the lab can read: the current model stays, and the page gets it back.
-          if (session) post({ type: 'ready', info: session.info() });
-          throw e;
+          throw loadFailure(m.name, e);
         }
-        await configure(spec);
-        const { step, note } = await session!.load(m.bytes, m.name);
-        post({ type: 'ready', info: session!.info() });
-        const valLoss = await session!.evaluate();
+        post({ type: 'ready', info: session.info() });
+        const valLoss = await session.evaluate();
         post({ type: 'loaded', name: m.name, step, valLoss, note });
         post({ type: 'eval', step, valLoss, ms: 0 });
         post({ type: 'status', training: false, step });

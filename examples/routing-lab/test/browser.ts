@@ -26,9 +26,16 @@ export const CHROMIUM_FLAGS = [
   '--ignore-gpu-blocklist',
 ];
 
-export async function launch(): Promise<Browser> {
+/**
+ * A Chromium without any GPU API for pages: no WebGL (--disable-3d-apis), no WebGPU (it stays behind
+ * --enable-unsafe-webgpu on Linux, left out here; --disable-gpu for good measure). The lab's GPU
+ * backends cannot start in it and must fall back to the CPU, saying why.
+ */
+export const NO_GPU_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-3d-apis'];
+
+export async function launch(args: readonly string[] = CHROMIUM_FLAGS): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
+  return chromium.launch({ executablePath: CHROMIUM, args: [...args], headless: true });
 }
 
 /** A page that records console errors, uncaught exceptions and long tasks (> 50 ms) of the main thread. */

@@ -11,10 +11,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { describeWithOptional } from '@myriad/core/testing';
-import { layerDefaults } from '../../train-lm/src/models.js';
+import { CharTokenizer, checkpointToBytes } from '@myriad/train';
+import { buildModel, layerDefaults } from '../../train-lm/src/models.js';
 import { buildLab, DIST, LAB_ROOT, serveStatic, type Served } from '../scripts/server.js';
 import { cliModelConfig, DEFAULT_SPEC } from '../src/spec.js';
-import { chromiumMissing, launch, openLab, traceMainThread } from './browser.js';
+import { chromiumMissing, launch, NO_GPU_FLAGS, openLab, traceMainThread } from './browser.js';
 
 const run = promisify(execFile);
 const REPO = resolve(LAB_ROOT, '../..');
@@ -34,6 +35,7 @@ interface LabState {
     backend: string;
     backendNote: string | null;
     device: string;
+    step: number;
     spec: { model: { ffw: string }; train: { batchSize: number; evalBatches: number } };
   } | null;
   step: number;
@@ -149,7 +151,39 @@ async function trainSteps(page: Page, steps: number, timeout = 120_000): Promise
   return state(page);
 }
 
+/** Builds the page once for both groups of browser tests. */
+let built: Promise<string> | null = null;
+const buildOnce = () => (built ??= buildLab({ quiet: true }));
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * A checkpoint of another model than its config says: the weights of a tiny PEER (width 16, one
+ * block) under the config of the demo's (width 64, three blocks), as a file renamed or mixed up would be.
+ */
+function mismatchedCheckpoint(): Buffer {
+  const tiny = { ffw: 'peer' as const, vocabSize: 30, dim: 16, depth: 1, heads: 2, contextLength: 16, seed: 1 };
+  const { model } = buildModel({ ...tiny, peer: { numExperts: 16, heads: 2, topK: 2, dimKey: 8 } });
+  const bytes = checkpointToBytes({
+    model,
+    step: 7,
+    tokenizer: CharTokenizer.fromText('abcdefghijklmnopqrstuvwxyz .,;'),
+    config: cliModelConfig(DEFAULT_SPEC.model, 30),
+  });
+  return Buffer.from(bytes);
+}
+
+/** The page still runs the model it had: same settings, same step and curves, and Step trains on. */
+async function expectModelKept(page: Page, before: LabState): Promise<void> {
+  const s = await state(page);
+  expect(s.info, 'the page lost its model').not.toBeNull();
+  expect(s.info!.spec).toEqual(before.info!.spec);
+  expect(s.step).toBe(before.step);
+  expect(s.losses).toEqual(before.losses);
+  expect(await page.isDisabled('#train')).toBe(false);
+  await page.click('#step');
+  await waitFor(page, `window.routingLab.step === ${before.step + 1} && window.routingLab.training === false`);
+}
 
 describe('routing lab spec', () => {
   it("has the CLI's default layer sizes: the default model is npm run demo's, config for config", () => {
@@ -166,7 +200,7 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    await buildLab({ quiet: true });
+    await buildOnce();
     served = await serveStatic(DIST);
     browser = await launch();
   }, 120_000);
@@ -289,6 +323,47 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     await page.close();
   }, 60_000);
 
+  it('keeps its model and says why when a checkpoint does not load: another model, a truncated file', async () => {
+    const { page, errors } = await openLab(browser, `${served.url}?batch=4`);
+    await ready(page);
+    await page.click('#step');
+    await waitFor(page, 'window.routingLab.step === 1 && window.routingLab.training === false');
+    const message = () => page.textContent('#message');
+
+    // Weights of another model than the config describes: refused by name, the current model stays.
+    let before = await state(page);
+    await page.setInputFiles('#load', {
+      name: 'other-model.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: mismatchedCheckpoint(),
+    });
+    await waitFor(page, 'window.routingLab.lastError !== null', 120_000);
+    expect((await state(page)).lastError).toMatch(
+      /other-model\.safetensors does not fit this model \(was it saved from another configuration\?\): .*(missing keys|shape or dtype mismatch).* The current model is kept\.$/,
+    );
+    expect(await message()).toMatch(/^loading other-model\.safetensors: other-model\.safetensors does not fit this model/);
+    await expectModelKept(page, before);
+
+    // A checkpoint cut short (an interrupted download): the lab's own save, truncated.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+    const saved = readFileSync((await download.path())!);
+    await page.evaluate(() => ((window as unknown as { routingLab: { lastError: unknown } }).routingLab.lastError = null));
+    before = await state(page);
+    await page.setInputFiles('#load', {
+      name: 'cut.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: saved.subarray(0, Math.floor(saved.length * 0.6)),
+    });
+    await waitFor(page, 'window.routingLab.lastError !== null', 60_000);
+    expect((await state(page)).lastError).toMatch(
+      /cut\.safetensors is not a valid safetensors file \(truncated or corrupt\?\).* The current model is kept\.$/,
+    );
+    expect(await page.isVisible('#message.error')).toBe(true);
+    await expectModelKept(page, before);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+
   it('trains a tiny PEER 30 steps on WebGL2 (gpu.js on SwiftShader): falling loss', async () => {
     const { page, errors } = await openLab(browser, `${served.url}?backend=webgl2&${TINY}`);
     await waitFor(page, 'window.routingLab.info !== null || window.routingLab.lastError !== null', 120_000);
@@ -320,7 +395,7 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
       if (s0.info!.backendNote) {
         // No adapter here: the page falls back to the CPU and names the reason; the leg is skipped, loudly.
         console.warn(`\n[myriad] routing lab: WebGPU leg SKIPPED: ${s0.info!.backendNote}\n`);
-        expect(s0.info!.backendNote).toMatch(/WebGPU (unavailable|could not start)/);
+        expect(s0.info!.backendNote).toMatch(/WebGPU (is unavailable|could not start)/);
         expect(s0.info!.backend).toMatch(/^CPU/);
       } else {
         expect(s0.info!.backend).toBe('WebGPU (gpu.js)');
@@ -439,3 +514,79 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     }
   }, 240_000);
 });
+
+describeWithOptional(
+  'routing lab on a plain host, in a browser without GPU APIs',
+  chromiumMissing(),
+  'sudo bash scripts/browser/install-chromium.sh',
+  () => {
+    let served: Served;
+    let browser: Browser;
+
+    beforeAll(async () => {
+      mkdirSync(SHOTS, { recursive: true });
+      await buildOnce();
+      // A static host that sends no COOP/COEP headers: the page is not cross-origin isolated.
+      served = await serveStatic(DIST, 0, false);
+      browser = await launch(NO_GPU_FLAGS);
+    }, 120_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await served?.close();
+    });
+
+    it('without COOP/COEP (no SharedArrayBuffer) says so in the page, and trains', async () => {
+      const { page, errors } = await openLab(browser, `${served.url}?${TINY}`);
+      await waitFor(page, 'window.routingLab.info !== null || window.routingLab.lastError !== null', 120_000);
+      expect(await page.evaluate(() => [crossOriginIsolated, typeof SharedArrayBuffer])).toEqual([false, 'undefined']);
+      const s0 = await state(page);
+      expect(s0.lastError).toBeNull();
+      expect(s0.info!.backend).toBe('CPU + WebAssembly SIMD');
+      expect(await page.isVisible('#backend-note')).toBe(true);
+      expect(await page.textContent('#backend-note')).toMatch(
+        /not cross-origin isolated .* SharedArrayBuffer is unavailable: the kernels run on one thread/,
+      );
+      const s = await trainSteps(page, 5);
+      expect(s.losses.length).toBeGreaterThanOrEqual(5);
+      expect(s.losses.every(([, l]) => Number.isFinite(l))).toBe(true);
+      expect(errors).toEqual([]);
+      await page.close();
+    }, 120_000);
+
+    it('falls back to the CPU when WebGPU has no adapter, says why, and a backend switch keeps the model', async () => {
+      // Asked for WebGPU from the start: the page runs on the CPU and names the reason.
+      const first = await openLab(browser, `${served.url}?backend=webgpu&${TINY}`);
+      await waitFor(first.page, 'window.routingLab.info !== null || window.routingLab.lastError !== null', 120_000);
+      const s0 = await state(first.page);
+      expect(s0.lastError).toBeNull();
+      expect(s0.info!.backend).toBe('CPU + WebAssembly SIMD');
+      expect(s0.info!.backendNote).toMatch(/^WebGPU is unavailable here: .*\. The model runs on the CPU backend instead/);
+      expect(await first.page.textContent('#message')).toMatch(/on CPU \+ WebAssembly SIMD, because WebGPU could not start here/);
+      expect(first.errors).toEqual([]);
+      await first.page.close();
+
+      // Trained on the CPU, then switched to WebGPU with Apply: the model moves over (same step, same
+      // curves), the switch falls back as above, and training goes on from where it was.
+      const { page, errors } = await openLab(browser, `${served.url}?${TINY}`);
+      await waitFor(page, 'window.routingLab.info !== null', 120_000);
+      const trained = await trainSteps(page, 3);
+      await page.selectOption('select[name=backend]', 'webgpu');
+      await page.click('#apply');
+      await waitFor(page, `window.routingLab.info !== null && window.routingLab.info.spec.backend === 'webgpu'`, 120_000);
+      const s = await state(page);
+      expect(s.lastError).toBeNull();
+      expect(s.info!.step).toBe(trained.step);
+      expect(s.losses).toEqual(trained.losses);
+      expect(s.info!.backendNote).toMatch(/^WebGPU is unavailable here/);
+      expect(await page.textContent('#message')).toBe(
+        `WebGPU could not start here (the yellow note says why), so the model stays on CPU + WebAssembly SIMD at step ${trained.step}, as it was. Press Train.`,
+      );
+      await page.click('#step');
+      await waitFor(page, `window.routingLab.step === ${trained.step + 1} && window.routingLab.training === false`);
+      await page.screenshot({ path: join(SHOTS, 'fallback.png') });
+      expect(errors).toEqual([]);
+      await page.close();
+    }, 180_000);
+  },
+);

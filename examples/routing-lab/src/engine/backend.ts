@@ -30,6 +30,16 @@ async function useCpu(choice: BackendChoice, note: string | null): Promise<Activ
   };
 }
 
+/** gpu.js's reason a mode did not start, in a sentence for the page (its first clause; no "@myriad/gpu:" prefix). */
+function plainReason(warning: string): string {
+  const w = warning.replace(/^@myriad\/gpu: /, '').replace(/; every op runs on the CPU backend$/, '');
+  if (/no WebGPU adapter|no adapter/i.test(w))
+    return 'the browser has no WebGPU adapter to give (no usable GPU, WebGPU switched off, or a headless browser without one)';
+  if (/navigator\.gpu|WebGPU is not (available|supported)|optional package 'webgpu'/i.test(w))
+    return 'this browser has no WebGPU (navigator.gpu is missing)';
+  return w.split(/(?<=\.) /)[0]!.replace(/\.$/, '');
+}
+
 /** Switches core to the chosen backend; never throws (an unavailable GPU mode falls back to the CPU). */
 export async function selectBackend(choice: BackendChoice, warnings: string[]): Promise<ActiveBackend> {
   if (choice === 'cpu') return useCpu('cpu', null);
@@ -48,11 +58,14 @@ export async function selectBackend(choice: BackendChoice, warnings: string[]): 
     if (backend.mode !== choice) {
       const why = warnings.find((w) => w.includes('every op runs on the CPU')) ?? `gpu.js started in mode '${backend.mode}'`;
       await backend.destroy().catch(() => undefined);
-      return useCpu(choice, `${label} unavailable here (${why.replace(/^@myriad\/gpu: /, '')}); running on the CPU backend instead`);
+      return useCpu(
+        choice,
+        `${label} is unavailable here: ${plainReason(why)}. The model runs on the CPU backend instead; it trains the same, only slower.`,
+      );
     }
     setBackend(backend);
     return { choice, name: `${label} (gpu.js)`, device: backend.device, note: null, async: backend.async };
   } catch (e) {
-    return useCpu(choice, `${label} could not start (${(e as Error).message}); running on the CPU backend instead`);
+    return useCpu(choice, `${label} could not start (${(e as Error).message}). The model runs on the CPU backend instead.`);
   }
 }

@@ -35,6 +35,20 @@ function labLr(step: number, lr: number, warmup: number): number {
   return warmup > 0 && step < warmup ? (lr * (step + 1)) / warmup : lr;
 }
 
+/**
+ * Steps in the layer view's window: the heat map, the usage / KL / dead numbers and every point of
+ * their charts describe the last WINDOW_STEPS training steps (fewer only before that many were taken).
+ */
+export const WINDOW_STEPS = 10;
+
+/** One training step's gate mass z′, sparse (the experts that got any), and its MoE figures. */
+interface StepMass {
+  experts: Int32Array;
+  mass: Float64Array;
+  aux: number;
+  dropped: number;
+}
+
 async function scalar(t: Tensor): Promise<number> {
   return (await readArray(t))[0]!;
 }
@@ -46,11 +60,8 @@ export class Session {
   readonly valLoader: BatchLoader;
   readonly optimizer: AdamW;
   step = 0;
-  /** Gate mass z′ since the last snapshot, and whether each expert was ever chosen. */
-  private window: Float64Array | null;
-  private windowSteps = 0;
-  private windowAux = 0;
-  private windowDropped = 0;
+  /** Gate mass z′ of the last WINDOW_STEPS steps (oldest first), and whether each expert was ever chosen. */
+  private recent: StepMass[] = [];
   private everUsed: Uint8Array | null;
   private captured: Tensor | null = null;
   readonly corpusInfo: ReadyInfo['corpus'];
@@ -89,7 +100,6 @@ export class Session {
     // As `npm run demo`: AdamW, decay on matrices only, betas (0.9, 0.95).
     this.optimizer = new AdamW(weightDecayGroups(this.built.model, { weightDecay: 0.1 }), { lr: spec.train.lr, betas: [0.9, 0.95] });
     const n = this.built.layer?.numExperts ?? 0;
-    this.window = n ? new Float64Array(n) : null;
     this.everUsed = n ? new Uint8Array(n) : null;
     this.corpusInfo = {
       name: corpus.name,
@@ -169,25 +179,29 @@ export class Session {
     this.step++;
     const layer = this.built.layer;
     let auxLoss: number | null = null;
+    let dropped = 0;
     if (layer instanceof MoE) {
       const aux = layer.auxLoss();
       auxLoss = aux ? await scalar(aux) : null;
-      this.windowAux += auxLoss ?? 0;
       // MoE.droppedFraction reads its count synchronously, which WebGPU refuses: there it stays unknown.
-      if (!this.backend.async) this.windowDropped += layer.droppedFraction ?? 0;
+      if (!this.backend.async) dropped = layer.droppedFraction ?? 0;
     }
-    if (layer && this.window) {
+    if (layer && this.everUsed) {
       const r = await routingArrays(layer);
+      const experts: number[] = [];
+      const mass: number[] = [];
       if (r) {
         const z = gateMass({ ...r }, layer.numExperts);
         for (let i = 0; i < z.length; i++) {
           if (z[i]! > 0) {
-            this.window[i] += z[i]!;
-            this.everUsed![i] = 1;
+            experts.push(i);
+            mass.push(z[i]!);
+            this.everUsed[i] = 1;
           }
         }
       }
-      this.windowSteps++;
+      this.recent.push({ experts: Int32Array.from(experts), mass: Float64Array.from(mass), aux: auxLoss ?? 0, dropped });
+      if (this.recent.length > WINDOW_STEPS) this.recent.shift();
     }
     return { loss, lr, ms: performance.now() - t0, auxLoss };
   }
@@ -210,22 +224,31 @@ export class Session {
   }
 
   /**
-   * Usage, unevenness and gate-mass shares over the steps since the window opened; `close` starts a
-   * new window (every 10 steps), else it is a look at the open one (on Pause or a single step).
+   * Usage, unevenness and gate-mass shares over the last WINDOW_STEPS training steps (a rolling
+   * window: every snapshot, whenever taken, covers the same number of steps once that many ran).
    */
-  async snapshot(close: boolean): Promise<LayerSnapshot | null> {
+  async snapshot(): Promise<LayerSnapshot | null> {
     const layer = this.built.layer;
-    if (!layer || !this.window || this.windowSteps === 0) return null;
+    const steps = this.recent.length;
+    if (!layer || !this.everUsed || steps === 0) return null;
     const n = layer.numExperts;
-    const { usage, unevenness } = usageAndUnevenness(this.window);
+    const window = new Float64Array(n);
+    let aux = 0;
+    let droppedSum = 0;
+    for (const m of this.recent) {
+      for (let j = 0; j < m.experts.length; j++) window[m.experts[j]!] += m.mass[j]!;
+      aux += m.aux;
+      droppedSum += m.dropped;
+    }
+    const { usage, unevenness } = usageAndUnevenness(window);
     let total = 0;
-    for (const v of this.window) total += v;
+    for (const v of window) total += v;
     const share = new Float32Array(n);
-    for (let i = 0; i < n; i++) share[i] = total > 0 ? this.window[i]! / total : 0;
+    for (let i = 0; i < n; i++) share[i] = total > 0 ? window[i]! / total : 0;
     let dead = 0;
-    for (const u of this.everUsed!) if (!u) dead++;
+    for (const u of this.everUsed) if (!u) dead++;
     const isMoE = layer instanceof MoE;
-    const snap: LayerSnapshot = {
+    return {
       step: this.step,
       kind: this.spec.model.ffw,
       numExperts: n,
@@ -234,18 +257,12 @@ export class Session {
       usage,
       unevenness,
       dead,
-      windowSteps: this.windowSteps,
-      auxLoss: isMoE && layer.balance === 'loss' ? this.windowAux / this.windowSteps : null,
+      windowSteps: steps,
+      windowFrom: this.step - steps + 1,
+      auxLoss: isMoE && layer.balance === 'loss' ? aux / steps : null,
       bias: isMoE && layer.expertBias ? Array.from(await readArray(layer.expertBias)) : null,
-      droppedFraction: isMoE && !this.backend.async ? this.windowDropped / this.windowSteps : null,
-      windowClosed: close,
+      droppedFraction: isMoE && !this.backend.async ? droppedSum / steps : null,
     };
-    if (!close) return snap;
-    this.window.fill(0);
-    this.windowSteps = 0;
-    this.windowAux = 0;
-    this.windowDropped = 0;
-    return snap;
   }
 
   /** The route of the character at `position` of `text` (the context is the window ending there). */
@@ -342,9 +359,8 @@ export class Session {
     }
     this.built.plan = plan ? { ...plan } : null;
     this.step = ckpt.step;
-    this.window?.fill(0);
+    this.recent = [];
     this.everUsed?.fill(0);
-    this.windowSteps = 0;
     return { step: ckpt.step, note };
   }
 }

@@ -244,6 +244,10 @@ function moeView(route: MoERoute): string {
         'div',
         { class: `moe-bar ${cls}`, title: `expert ${e}: p = ${p.toFixed(4)}${route.bias ? `, bias ${route.bias[e]!.toFixed(4)}` : ''}` },
         h('span', { class: 'fill', style: `height:${((100 * p) / (maxP || 1)).toFixed(1)}%` }),
+        // Few experts: each bar's p written above it (with many, the tooltip has it).
+        E <= 16 && route.probs
+          ? h('span', { class: 'val', style: `bottom:calc(${((100 * p) / (maxP || 1)).toFixed(1)}% + 2px)` }, pct(p))
+          : '',
         h('span', { class: 'lbl' }, String(e)),
       ),
     );
