@@ -68,7 +68,7 @@ function candidateGrid(head: ProductKeyHead, k: number): string {
     }
     rows.push(h('tr', {}, ...cells));
   }
-  return h('table', { class: 'grid', 'aria-label': `${k} by ${k} candidate scores` }, ...rows);
+  return h('table', { class: k > 12 ? 'grid compact' : 'grid', 'aria-label': `${k} by ${k} candidate scores` }, ...rows);
 }
 
 function drawExpertMap(c: HTMLCanvasElement, route: ProductKeyRoute, selected: number): void {
@@ -185,7 +185,8 @@ function productKeyView(route: ProductKeyRoute, selected: number): string {
     ),
     h(
       'div',
-      { class: 'fig-step' },
+      // A large k (PKM's 32) gets two columns and smaller cells, so the grid never runs under step 4.
+      { class: k > 12 ? 'fig-step wide' : 'fig-step' },
       h('h3', {}, `3. the ${k}×${k} candidates, top ${k} numbered`),
       candidateGrid(head, k),
       h('p', { class: 'small' }, `The best ${k} of all ${n * n} = ${n}² keys are always among these ${k * k}: exact search at √N cost.`),
