@@ -1,8 +1,11 @@
 // The routing lab in a real headless Chromium (Debian's, driven by playwright-core): it builds, loads
 // without console errors, trains PEER on the CPU and on WebGL2 (SwiftShader) with falling loss, tries
 // WebGPU, shows exactly the experts and gates the worker's layer recorded (lastRouting) for PEER, PKM
-// and MoE, keeps the main thread free while training, refuses bad settings with clear messages, and
-// moves checkpoints to and from `npm run demo`. Screenshots go to examples/routing-lab/test-results/.
+// and MoE, keeps the main thread free while training, refuses bad settings with clear messages,
+// moves checkpoints to and from `npm run demo`, keeps its model when a checkpoint does not load
+// (another model's weights, a truncated file), and on a plain host (no COOP/COEP) in a Chromium
+// without GPU APIs says SharedArrayBuffer is off and that WebGPU fell back to the CPU, keeping the
+// model across a backend switch. Screenshots go to examples/routing-lab/test-results/.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
