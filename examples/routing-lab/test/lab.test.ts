@@ -235,6 +235,11 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     expect(body).toMatch(/experts/);
     const s0 = await state(page);
     expect(s0.info!.backend).toBe('CPU + WebAssembly SIMD');
+    // Served with COOP/COEP: the kernels' pool runs on Web Workers, one thread per core.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(s0.info!.device).toBe(
+      cores > 1 ? `${cores} CPU threads (the worker + ${cores - 1} Web Worker${cores > 2 ? 's' : ''})` : '1 of 1 CPU threads (the worker)',
+    );
     // Training must not block the page: first at the top of the page (form, controls, loss chart; the
     // route and layer views draw when scrolled into sight), later with the route view on screen.
     const s = await trainWatchingMainThread(browser, page, 30, 'top of the page');
@@ -550,6 +555,7 @@ describeWithOptional(
       expect(await page.textContent('#backend-note')).toMatch(
         /not cross-origin isolated .* SharedArrayBuffer is unavailable: the kernels run on one thread/,
       );
+      expect(s0.info!.device).toMatch(/^1 of \d+ CPU threads \(the worker\)$/);
       const s = await trainSteps(page, 5);
       expect(s.losses.length).toBeGreaterThanOrEqual(5);
       expect(s.losses.every(([, l]) => Number.isFinite(l))).toBe(true);

@@ -1,6 +1,6 @@
 // Picks the compute backend inside the worker: the CPU backend with WebAssembly SIMD kernels, or
 // gpu.js on WebGL2 / WebGPU. A GPU mode that cannot start falls back to the CPU and says why.
-import { cpuBackend, installWasmKernelsAsync, setBackend } from '@myriad/core';
+import { cpuBackend, installWasmKernelsAsync, setBackend, startWasmThreads } from '@myriad/core';
 import type { BackendChoice } from '../spec.js';
 
 export interface ActiveBackend {
@@ -21,10 +21,17 @@ async function useCpu(choice: BackendChoice, note: string | null): Promise<Activ
   setBackend(cpuBackend);
   wasm ??= installWasmKernelsAsync().catch(() => false);
   const simd = await wasm;
+  // Where the page is cross-origin isolated the kernels' pool runs on Web Workers; wait for them so
+  // the first step already uses every thread, and say how many run.
+  const threads = simd ? await startWasmThreads().catch(() => null) : null;
+  const device =
+    threads && threads.ready > 1
+      ? `${threads.ready} CPU threads (the worker + ${threads.ready - 1} Web Worker${threads.ready > 2 ? 's' : ''})`
+      : `1 of ${cores()} CPU threads (the worker)`; // why only one: the page's note says
   return {
     choice,
     name: simd ? 'CPU + WebAssembly SIMD' : 'CPU (plain JavaScript: this browser lacks WebAssembly SIMD)',
-    device: `1 of ${cores()} CPU threads (the worker)`,
+    device,
     note,
     async: false,
   };
