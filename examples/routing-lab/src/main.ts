@@ -361,7 +361,7 @@ function drawLayer(s: LayerSnapshot): void {
   const span = windowLabel(s);
   $('heatmap-caption').textContent =
     `${n} experts${Number.isInteger(side) && s.kind !== 'moe' ? ` on a ${side}×${side} grid (row i, column j = expert i·${side} + j)` : ''}: each cell's share of the gate mass over the window, ${span}. ` +
-    'Dark: unused in the window; pale to deep blue: below the uniform share 1/N; orange to red: above it (red ≥ 16×). Framed: the experts of the token in the route view.';
+    'Dark: unused in the window; pale to deep blue: below the uniform share 1/N; orange to red: above it (red ≥ 16×). Green frame: the experts of the token in the route view (a marker, not a usage colour).';
   layerWindowLine().textContent = `Window: ${span}. The heat map, these numbers and the charts' last points all cover it.`;
   const rows: [string, string][] = [
     ['experts N', String(n)],

@@ -1,5 +1,10 @@
 // The expert-usage heat map: one cell per expert on a √N×√N grid (row i, column j = expert i·√N + j,
 // the product-key layout), coloured by its share of the gate mass; never-chosen experts are dark.
+// The experts of the token shown in the route view get a green frame (white-edged), a mark that is no
+// usage colour, so it cannot be read as "dark: unused".
+
+/** The frame's colour: green is not on the usage scale (dark, white→blue, orange→red). */
+export const HIGHLIGHT_COLOR = '#00c853';
 
 /** Colour of a share relative to the uniform share 1/N: dark at 0 (unused), pale to deep blue up to uniform, orange→red above. */
 function shareColor(share: number, n: number): [number, number, number] {
@@ -56,20 +61,26 @@ export function drawHeatmap(canvas: HTMLCanvasElement, share: Float32Array, widt
       ctx.fillText(String(i), x + cell / 2, y + cell / 2);
     }
   }
-  ctx.strokeStyle = '#111';
   for (const e of highlight) {
     const x = (e % width) * cell;
     const y = Math.floor(e / width) * cell;
-    if (cell >= 12) {
-      // Large cells: a frame inside the cell.
-      const lw = Math.max(2, cell / 14);
+    // A green frame with a thin white edge on both sides: visible on dark, blue and red cells alike.
+    const frame = (inset: number, lw: number, size: number) => {
+      ctx.lineWidth = lw + 2;
+      ctx.strokeStyle = '#fff';
+      ctx.strokeRect(x + inset, y + inset, size, size);
       ctx.lineWidth = lw;
-      ctx.strokeRect(x + lw / 2, y + lw / 2, cell - lw, cell - lw);
+      ctx.strokeStyle = HIGHLIGHT_COLOR;
+      ctx.strokeRect(x + inset, y + inset, size, size);
+    };
+    if (cell >= 12) {
+      // Large cells: a frame inside the cell, leaving its colour in the middle.
+      const lw = Math.max(3, cell / 16);
+      frame(lw / 2 + 1, lw, cell - lw - 2);
     } else {
       // Small cells: a ring around the cell, so the cell's own colour stays visible.
       const pad = Math.max(2, cell);
-      ctx.lineWidth = 1.5;
-      ctx.strokeRect(x - pad / 2, y - pad / 2, cell + pad, cell + pad);
+      frame(-pad / 2, 1.5, cell + pad);
     }
   }
 }

@@ -182,6 +182,11 @@ function productKeyView(route: ProductKeyRoute, selected: number): string {
       { class: 'fig-step' },
       h('h3', {}, `2. each half's top-${k} sub-keys`),
       h('div', { class: 'two' }, subKeyList('half 1: i', head.top1, used1), subKeyList('half 2: j', head.top2, used2)),
+      h(
+        'p',
+        { class: 'small subkeys-legend' },
+        `#sub-key, then its score. Blue: part of at least one of the ${k} winning experts; grey: in this half's top ${k}, but no winner uses it.`,
+      ),
     ),
     h(
       'div',
