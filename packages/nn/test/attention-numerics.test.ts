@@ -1,8 +1,9 @@
-// Issue 13: the causal mask raises no false alarm under setCheckNumerics(true), masks exactly, and
+// Issue 13: the causal mask and every routing feed-forward raise no false alarm under
+// setCheckNumerics(true); the mask masks exactly, and
 // is built on the host (a backend that keeps tensors on the device has no `data` to write through).
 import { afterEach, describe, expect, it } from 'vitest';
 import { cpuBackend, randn, setBackend, setCheckNumerics, softmax, tensor, type Backend } from '@myriad/core';
-import { CausalSelfAttention, TransformerLM } from '@myriad/nn';
+import { CausalSelfAttention, FeedForward, MoE, PEER, PKM, TransformerLM, type FeedForwardLayer } from '@myriad/nn';
 
 afterEach(() => {
   setCheckNumerics(false);
@@ -19,6 +20,43 @@ describe('causal mask', () => {
     expect(Number.isFinite(loss.item())).toBe(true);
     loss.backward();
   });
+
+  // Every routing feed-forward the demo ships, in the middle block: no op of a healthy model's step may
+  // trip the check (masks, capacity drops and empty expert slots included).
+  const FFWS: Array<[string, () => FeedForwardLayer]> = [
+    ['MoE top-k', () => new MoE({ dim: 8, hidden: 8, numExperts: 4, topK: 2, seed: 3 })],
+    ['MoE top-k with capacity', () => new MoE({ dim: 8, hidden: 8, numExperts: 4, topK: 2, capacityFactor: 0.5, seed: 3 })],
+    ['MoE expert-choice', () => new MoE({ dim: 8, hidden: 8, numExperts: 4, topK: 2, router: 'expert-choice', seed: 3 })],
+    ['MoE hash', () => new MoE({ dim: 8, hidden: 8, numExperts: 4, topK: 1, router: 'hash', seed: 3 })],
+    ['PKM', () => new PKM({ dim: 8, heads: 2, numKeys: 4, topK: 3, dimKey: 4, seed: 3 })],
+    ['PEER', () => new PEER({ dim: 8, heads: 2, numExperts: 16, topK: 3, dimKey: 4, seed: 3 })],
+  ];
+  for (const [name, make] of FFWS) {
+    it(`a TransformerLM with ${name} runs forward and backward under setCheckNumerics(true)`, () => {
+      const m = new TransformerLM({
+        vocabSize: 11,
+        dim: 8,
+        depth: 3,
+        heads: 2,
+        contextLength: 8,
+        seed: 1,
+        ffw: (l) => (l === 1 ? make() : new FeedForward({ dim: 8, hidden: 16, seed: l })),
+      });
+      setCheckNumerics(true);
+      const loss = m.loss(
+        ids([
+          [1, 2, 3, 4, 5, 6],
+          [6, 5, 4, 3, 2, 1],
+        ]),
+        ids([
+          [2, 3, 4, 5, 6, 7],
+          [5, 4, 3, 2, 1, 0],
+        ]),
+      );
+      expect(Number.isFinite(loss.item())).toBe(true);
+      loss.backward();
+    });
+  }
 
   it('checkNumerics still catches a real NaN in attention', () => {
     const attn = new CausalSelfAttention({ dim: 4, heads: 2, seed: 0 });
