@@ -104,7 +104,7 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
     if (bad.length > 0 && nodeBuiltin('node:fs', 'saveCheckpoint').existsSync(path)) {
       throw new Error(
         `saveCheckpoint: model ${describeNonFinite(bad)}; refusing to replace ${path}, which may be the last good checkpoint ` +
-          '(the run has diverged: lower the learning rate or set gradClip; pass allowNonFinite: true to write anyway)',
+          '(the run has diverged: lower the learning rate, or clip gradients if they are not clipped yet; pass allowNonFinite: true to write anyway)',
       );
     }
   }
