@@ -10,8 +10,9 @@ describe('checkpoints survive SIGKILL', () => {
     const steps = 60;
     const stats = newCrashStats();
     const [reference] = await Promise.all([referenceRun(steps)]);
-    await crashRun({ steps, kills: 10, seed: Date.now() % 100_000, reference, stats });
-    expect(stats.problems).toEqual([]);
+    const seed = Date.now() % 100_000; // random kill moments each run; the seed is in every failure message
+    await crashRun({ steps, kills: 10, seed, reference, stats });
+    expect(stats.problems, `kill seed ${seed}`).toEqual([]);
     expect(stats.kills).toBe(10);
     expect(stats.killsMidWrite).toBeGreaterThan(0); // else the kills missed the writes and the clean-up went untested
     expect(stats.loadableAfterKill).toBe(stats.kills);
