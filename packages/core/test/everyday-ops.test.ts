@@ -34,6 +34,25 @@ describe('sin, cos', () => {
   });
 });
 
+describe('sign', () => {
+  it('is −1, 0 or 1 by the sign of x, with sign(±0) = sign(NaN) = 0 (as torch.sign), on every dtype', () => {
+    fc.assert(
+      fc.property(arbTensor({ shape, dtype: 'float64', min: -3, max: 3 }), (x) => {
+        const xs = flat(x);
+        expect(flat(core.sign(x))).toEqual(xs.map((v) => (v > 0 ? 1 : v < 0 ? -1 : 0)));
+        expect(core.sign(x).dtype).toBe('float64');
+        // |x|·sign(x) = x
+        expect(flat(core.mul(core.abs(x), core.sign(x)))).toEqual(xs.map((v) => (v === 0 ? 0 : v)));
+      }),
+      { numRuns },
+    );
+    const special = tensor([NaN, -0, 0, -2.5, 3, Infinity, -Infinity]);
+    expect(flat(core.sign(special))).toEqual([0, 0, 0, -1, 1, 1, -1]);
+    expect(flat(core.sign(tensor([-7, 0, 4], { dtype: 'int32' })))).toEqual([-1, 0, 1]);
+    expect(core.sign(tensor([-7, 0, 4], { dtype: 'int32' })).dtype).toBe('int32');
+  });
+});
+
 describe('var, std', () => {
   it('equal the two-pass reference along a dim, biased and unbiased; std² = var; shift-invariant', () => {
     const arb = fc.tuple(
