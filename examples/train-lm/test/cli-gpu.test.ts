@@ -1,11 +1,14 @@
 // The demo CLI end to end on the gpu backend (issue 10): `--backend gpu --gpu-mode webasm` trains a tiny
 // PEER model, evaluates, samples, writes its checkpoint, log and loss curve, tracks the CPU backend's
-// run of the same command step for step, and resumes from its own checkpoint on the gpu backend.
+// run of the same command step for step, and resumes from its own checkpoint on the gpu backend; on
+// WebGPU (where a Vulkan driver gives an adapter) a short dense run trains, samples, saves and resumes.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeWithOptional } from '@myriad/core/testing';
+import { createGpuBackend } from '@myriad/gpu';
 import { readCheckpoint } from '@myriad/train';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -29,8 +32,9 @@ const corpus = join(dir, 'corpus.txt');
 writeFileSync(corpus, 'Call me Ishmael. Some years ago, never mind how long precisely. '.repeat(60));
 
 // One block whose PEER layer has 64 experts (8² product keys): about 10 s for 6 steps on webasm.
+const BASE = ['--corpus', corpus, '--dim', '16', '--depth', '1', '--heads', '2', '--context', '16', '--batch', '4'];
 const TINY = [
-  ...['--corpus', corpus, '--dim', '16', '--depth', '1', '--heads', '2', '--context', '16', '--batch', '4'],
+  ...BASE,
   ...['--ffw', 'peer', '--experts', '64', '--expert-top-k', '4', '--expert-heads', '2', '--key-dim', '8'],
   ...['--eval-every', '3', '--eval-batches', '1', '--quiet'],
 ];
@@ -124,3 +128,49 @@ describe('train-lm CLI on --backend gpu --gpu-mode webasm', () => {
     expect((await readCheckpoint(join(out, 'checkpoint.safetensors'))).step).toBe(8);
   }, 120_000);
 });
+
+async function webgpuMissing(): Promise<string | null> {
+  let reason: string | null = null;
+  const b = await createGpuBackend({ mode: 'webgpu', warn: (m) => (reason = m) });
+  return b.mode === 'webgpu' ? null : (reason ?? `mode came up as ${b.mode}`);
+}
+
+describeWithOptional(
+  'train-lm CLI on --backend gpu --gpu-mode webgpu',
+  await webgpuMissing(),
+  'sudo bash scripts/gpu/install-vulkan.sh',
+  () => {
+    it('trains a dense model 2 steps, evaluates, samples and saves, then resumes on WebGPU', async () => {
+      const run = join(dir, 'webgpu');
+      const webgpu = ['--backend', 'gpu', '--gpu-mode', 'webgpu'];
+      const dense = [...BASE, '--ffw', 'dense', '--eval-every', '2', '--eval-batches', '1', '--quiet'];
+      const r = await cli([...dense, ...webgpu, '--steps', '2', '--sample', '8', '--out', run]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).not.toMatch(/runs on the CPU backend/);
+      expect(r.out).toContain("backend: gpu.js mode 'webgpu'");
+      expect(r.out).toMatch(/validation loss \d+\.\d+ nats/);
+      expect(r.out).toMatch(/then 8 generated/);
+      const recs = train(log(run));
+      expect(recs.map((x) => x.step)).toEqual([1, 2]);
+      for (const x of recs) expect(Number.isFinite(x.loss)).toBe(true);
+      const resumed = join(dir, 'webgpu-resumed');
+      const again = await cli([
+        '--resume',
+        join(run, 'checkpoint.safetensors'),
+        ...webgpu,
+        '--steps',
+        '3',
+        '--extend',
+        'keep-schedule',
+        '--quiet',
+        '--sample',
+        '0',
+        '--out',
+        resumed,
+      ]);
+      expect(again.code, again.err).toBe(0);
+      expect(train(log(resumed)).map((x) => x.step)).toEqual([3]);
+      expect((await readCheckpoint(join(resumed, 'checkpoint.safetensors'))).step).toBe(3);
+    }, 240_000);
+  },
+);
