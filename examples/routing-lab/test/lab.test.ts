@@ -312,6 +312,12 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     await page.check('input[name=corpus][value=text]');
     await page.fill('textarea[name=text]', 'Too short a corpus.');
     expect(await problems()).toMatch(/the corpus has 19 characters; with context 64 it needs at least/);
+    expect(await page.isDisabled('#apply')).toBe(true);
+    // The shot of the corpus check: the short text, its message under the form, Apply disabled.
+    await (await page.$('#setup'))!.screenshot({ path: join(SHOTS, 'bad-corpus.png') });
+    // Back to the defaults (the bundled excerpt, an empty text box), so nothing of this check stays
+    // on screen for the checkpoint message below.
+    await page.fill('textarea[name=text]', '');
     await page.check('input[name=corpus][value=excerpt]');
     expect(await problems()).toBe('');
     expect(await page.isDisabled('#apply')).toBe(false);
@@ -326,7 +332,8 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
     // The message stays in sight, and the current model keeps working.
     expect(await page.textContent('#message')).toMatch(/notes\.safetensors/);
     expect(await page.isDisabled('#train')).toBe(false);
-    await page.screenshot({ path: join(SHOTS, 'validation.png') });
+    // The shot of the checkpoint check: the training panel with the message under it, model kept.
+    await (await page.$('#training'))!.screenshot({ path: join(SHOTS, 'bad-checkpoint.png') });
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
