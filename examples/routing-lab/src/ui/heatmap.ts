@@ -4,7 +4,7 @@
 // usage colour, so it cannot be read as "dark: unused".
 
 /** The frame's colour: green is not on the usage scale (dark, white→blue, orange→red). */
-export const HIGHLIGHT_COLOR = '#00c853';
+const HIGHLIGHT_COLOR = '#00c853';
 
 /** Colour of a share relative to the uniform share 1/N: dark at 0 (unused), pale to deep blue up to uniform, orange→red above. */
 function shareColor(share: number, n: number): [number, number, number] {
