@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { getWasmContext, type WasmContext } from '../src/cpu/wasm/context.js';
 import { startWasmThreads, wasmThreads } from '../src/cpu/wasm/install.js';
-import { WorkerPool } from '../src/cpu/wasm/pool.js';
+import { MAX_THREADS, WorkerPool } from '../src/cpu/wasm/pool.js';
 import type { WasmRuntime } from '../src/cpu/wasm/runtime.js';
 
 const ctx = getWasmContext() as WasmContext;
@@ -23,6 +23,14 @@ describe.runIf(ctx !== null)('wasm kernel threads', () => {
     expect(wasmThreads()).toEqual({ max: 2, ready: 2, workers: 'worker_threads', why: null });
     // Fewer threads than started workers: only that many are counted.
     expect(await startWasmThreads(1)).toMatchObject({ max: 1, ready: 1, why: null });
+  });
+
+  it('caps the thread count at the 64 threads a pool can run', () => {
+    const before = ctx.maxThreads;
+    ctx.maxThreads = 1000;
+    expect(ctx.maxThreads).toBe(MAX_THREADS);
+    expect(MAX_THREADS).toBe(64);
+    ctx.maxThreads = before;
   });
 
   it('refuses a thread count that is not a positive integer', async () => {

@@ -41,8 +41,9 @@ describe('gpu backend memory', () => {
     const prev = getBackend();
     setBackend(b);
     try {
-      // Six shapes: six exp kernels, cycled through a cache of three (LRU misses every time).
-      const xs = [1, 2, 3, 4, 5, 6].map((n) => randn([n + 1], { seed: n }));
+      // Ten shapes: ten exp kernels (more than twice the cache), cycled through a cache of three (LRU
+      // misses every time).
+      const xs = Array.from({ length: 10 }, (_, n) => randn([n + 2], { seed: n }));
       for (let pass = 0; pass < 3; pass++) for (const x of xs) await b.tidy(() => x.exp()).read();
       expect(b.memory().kernels).toBeLessThanOrEqual(3);
       expect(warnings.filter((w) => w.includes('raise kernelCacheSize'))).toHaveLength(1);

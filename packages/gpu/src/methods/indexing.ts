@@ -77,12 +77,14 @@ export function scatterAdd(run: OpRunner, x: View, dim: number, index: View, src
   const cpu: CpuFn = ([hx, hi, hs]) => [cpuBackend.scatterAdd(hx!, dim, hi!, hs!) as TypedArray];
   if (n === 0 || size === 0) return cast(run, x, x.dtype);
   const out: OutSpec = { dtype: x.dtype, size };
-  if (fallbackReason('scatterAdd', x.dtype, [size, sortedLength(n)])) {
+  const k = index.shape[dim]!;
+  const direct = k <= SCATTER_ALONG_MAX && index.shape.every((d, e) => e === dim || d === x.shape[e]);
+  // The sort path sorts the n keys padded to a power of two; the direct loop sorts nothing.
+  if (fallbackReason('scatterAdd', x.dtype, [size, direct ? n : sortedLength(n)])) {
     return run.op('scatterAdd', x.dtype, [x, index, src], [out], () => noProgram, cpu)[0]!;
   }
   if (!run.async) run.checkIndices('scatterAdd', index, x.shape[dim]!, dim);
-  const k = index.shape[dim]!;
-  if (k <= SCATTER_ALONG_MAX && index.shape.every((d, e) => e === dim || d === x.shape[e])) {
+  if (direct) {
     // Few entries per output line (top-k / gather backwards): a direct loop beats a sort.
     const lineStrides = (v: View): number[] => v.strides.map((s, e) => (e === dim ? 0 : s));
     const src0 = (): KernelSource =>

@@ -1,7 +1,7 @@
 // The shared state of the WebAssembly kernels: one runtime (module + memory), one lazily started
 // worker pool, and the thread count to use. Created on first use; `getWasmContext()` returns null
 // where WebAssembly SIMD is unavailable, and then every kernel falls back to plain TypeScript.
-import { type Round, runRounds, WorkerPool } from './pool.js';
+import { MAX_THREADS, type Round, runRounds, WorkerPool } from './pool.js';
 import { WasmRuntime } from './runtime.js';
 
 /** Multiply-adds below which a matmul stays on the calling thread (waking workers costs ~50 µs). */
@@ -37,8 +37,15 @@ function noteSingleThread(maxThreads: number, why: string): void {
 /** Runtime, pool and thread setting shared by all WebAssembly kernels. */
 export class WasmContext {
   private pool: WorkerPool | null | undefined = undefined;
-  /** Most threads a kernel may use, the calling thread included. */
-  maxThreads = defaultThreads();
+  private threadLimit = Math.min(defaultThreads(), MAX_THREADS);
+
+  /** Most threads a kernel may use, the calling thread included (at most MAX_THREADS, 64: larger values are capped). */
+  get maxThreads(): number {
+    return this.threadLimit;
+  }
+  set maxThreads(n: number) {
+    this.threadLimit = Math.max(1, Math.min(n, MAX_THREADS));
+  }
 
   constructor(readonly rt: WasmRuntime) {}
 

@@ -130,7 +130,7 @@ export function wasmThreads(): WasmThreads | null {
 
 /**
  * Sets how many threads the WebAssembly kernels may use (`threads`, default: as now; 1 turns the
- * pool off for later calls) and waits, up to `timeoutMs`, until that many are ready, so that the
+ * pool off for later calls; more than 64 is capped at 64) and waits, up to `timeoutMs`, until that many are ready, so that the
  * first big kernel call already runs on all of them. Kernels never wait for a worker to start: without
  * this the first calls simply run on fewer threads. Returns `wasmThreads()`.
  */
