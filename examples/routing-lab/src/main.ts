@@ -335,7 +335,13 @@ function draw(): void {
       $('loss-chart'),
       [
         { name: 'train', color: '#1f77b4', points: lab.losses },
-        { name: 'validation', color: '#d62728', points: lab.evals, dots: true },
+        {
+          // Before the first validation the legend says when it comes, rather than a bare swatch.
+          name: lab.evals.length ? 'validation' : `validation (none yet: every ${lab.spec.train.evalEvery} steps)`,
+          color: '#d62728',
+          points: lab.evals,
+          dots: true,
+        },
       ],
       { xLabel: 'step', yLabel: 'loss (nats)' },
     );
@@ -537,7 +543,12 @@ function handle(e: Event): void {
     case 'eval':
       lab.evals = lab.evals.filter(([s]) => s !== e.step);
       lab.evals.push([e.step, e.valLoss]);
-      $('stat-val').textContent = e.valLoss.toFixed(4);
+      {
+        // The validation loss comes every few steps: say which step it is from.
+        const at = document.createElement('small');
+        at.textContent = `at step ${e.step}`;
+        $('stat-val').replaceChildren(e.valLoss.toFixed(4), at);
+      }
       schedule('loss');
       break;
     case 'layer':
