@@ -100,6 +100,18 @@ describe('embeddingBag on the WebAssembly SIMD kernels (float32)', () => {
     );
   });
 
+  it('its drivers refuse an index out of range, naming the slot and the table size', () => {
+    const table = randomArray(10, 3);
+    for (const bad of [5, -1]) {
+      expect(() => embeddingBagForwardWasm(ctx, table, Int32Array.of(0, bad), Float32Array.of(1, 1), 1, 2, 2, new Float32Array(2))).toThrow(
+        `embeddingBag: index ${bad} at slot 1 out of range for tables of 5 rows`,
+      );
+      expect(() =>
+        embeddingBagWeightGradWasm(ctx, table, Int32Array.of(bad, 0), Float32Array.of(1, 1), 1, 2, 2, new Float32Array(2)),
+      ).toThrow(RangeError);
+    }
+  });
+
   it('gives the same bits on one thread and on several', async () => {
     // A staged block holds at most 2 MiB of rows (≤ 2^19 multiply-adds), under the pool's 2^20 threshold,
     // so these kernels run on the calling thread whatever the count; the bits are compared all the same.

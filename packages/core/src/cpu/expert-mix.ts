@@ -189,6 +189,14 @@ export function expertTableGrad<A extends TypedArray>(
 }
 
 /** Slots of idx sorted by table row, ties in slot order (shared by both tables' gradients). */
+/** Throws a RangeError naming the op, the slot and the table size for the first index outside [0, N). */
+export function checkRowIndices(op: string, idx: Int32Array, N: number): void {
+  for (let p = 0; p < idx.length; p++) {
+    const e = idx[p]!;
+    if (!(e >= 0 && e < N)) throw new RangeError(`${op}: index ${e} at slot ${p} out of range for tables of ${N} rows`);
+  }
+}
+
 export function sortSlotsByRow(idx: Int32Array): { rows: Int32Array; positions: Int32Array } {
   return sortRowPositions(idx);
 }

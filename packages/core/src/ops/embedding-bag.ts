@@ -24,7 +24,7 @@ import { requireFloat, requireInt, sameBackend, wrap } from './util.js';
  * @example embeddingBag(values.weight, slots, softmax(scores, -1)) // PKM's value read
  */
 export function embeddingBag(table: Tensor, indices: Tensor, weights: Tensor): Tensor {
-  checkArgs(table, indices, weights);
+  // Both paths check their arguments first (the op's name in every message).
   return table.backend === cpuBackend ? embeddingBagFused(table, indices, weights) : embeddingBagComposed(table, indices, weights);
 }
 
@@ -53,7 +53,9 @@ export function embeddingBagFused(table: Tensor, indices: Tensor, weights: Tenso
       else embeddingBagWeightGrad(rows, idx, g, T, S, D, grad);
       dw = wrap(cpuBackend, grad, [T, S], table.dtype);
     }
-    const dtable = table.requiresGrad ? rowSparseTableGrad(table, Float64Array.from(w), g, S, D, sortSlotsByRow(idx)) : null;
+    const dtable = table.requiresGrad
+      ? rowSparseTableGrad(table, w instanceof Float64Array ? w : Float64Array.from(w), g, S, D, sortSlotsByRow(idx))
+      : null;
     return [dtable, dw];
   });
 }

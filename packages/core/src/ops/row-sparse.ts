@@ -1,6 +1,6 @@
 // What the fused table ops (expertMix, embeddingBag) share on the CPU backend: reading a tensor's
 // elements in place, checking row indices, and building a table's coalesced row-sparse gradient.
-import { sortSlotsByRow, expertTableGrad } from '../cpu/expert-mix.js';
+import { checkRowIndices, expertTableGrad, sortSlotsByRow } from '../cpu/expert-mix.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
 import { kernels as cpuKernels } from '../cpu/kernels.js';
 import { allocTyped, type TypedArray } from '../dtype.js';
@@ -8,20 +8,12 @@ import { SparseGrad } from '../sparse-grad.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './util.js';
 
-export { sortSlotsByRow };
+export { checkRowIndices, sortSlotsByRow };
 
 /** The elements of a CPU tensor, contiguous: a view on its storage where possible, else a copy. */
 export function hostElements(t: Tensor): TypedArray {
   const data = t.backend.hostData(t.storage)!;
   return t.isContiguous() ? data.subarray(t.offset, t.offset + t.size) : t.toTypedArray();
-}
-
-/** Throws a RangeError naming the op, the slot and the table size for the first index outside [0, N). */
-export function checkRowIndices(op: string, idx: Int32Array, N: number): void {
-  for (let p = 0; p < idx.length; p++) {
-    const e = idx[p]!;
-    if (!(e >= 0 && e < N)) throw new RangeError(`${op}: index ${e} at slot ${p} out of range for tables of ${N} rows`);
-  }
 }
 
 /**

@@ -4,14 +4,50 @@
 // weighted row sum (the forward) or `expertRowDots` each slot's dot with the token's output gradient
 // (the weights' gradient), split over threads by token. Every output element is one thread's sum in
 // a fixed order, so the results are the same bits whatever the thread count.
+import { checkRowIndices } from '../expert-mix.js';
 import type { WasmContext } from './context.js';
 import { MAX_BYTES, runSplit, stageRows, tokensPerBlock } from './expert-mix.js';
 import { Layout } from './runtime.js';
 
 /**
- * As embeddingBagForward on float32: out [T, D] = Σₛ w[t,s] · table[idx[t,s]] (indices in range).
- * Returns false, having done nothing, for empty shapes or when out of WebAssembly memory.
+ * One staged pass of `fn` over T tokens of S chosen rows (width D) of `table`: `input` has `inPer`
+ * floats per token, `out` gets `outPer` floats per token. False, having done nothing, for empty
+ * shapes or when out of WebAssembly memory. Indices are checked (a RangeError names the slot).
  */
+function stagedRowPass(
+  ctx: WasmContext,
+  fn: 'expertRowMix' | 'expertRowDots',
+  table: Float32Array,
+  idx: Int32Array,
+  T: number,
+  S: number,
+  D: number,
+  input: Float32Array,
+  inPer: number,
+  out: Float32Array,
+  outPer: number,
+): boolean {
+  if (T * S * D === 0) return false;
+  checkRowIndices('embeddingBag', idx, table.length / D);
+  const tc = tokensPerBlock(T, S, D);
+  const lay = new Layout();
+  const inAddr = lay.take(T * inPer * 4);
+  const outAddr = lay.take(T * outPer * 4);
+  const stage = lay.take(tc * S * D * 4);
+  const rt = ctx.rt;
+  if (lay.end > MAX_BYTES || !rt.ensure(lay.end)) return false;
+  const mem = rt.f32;
+  mem.set(input.subarray(0, T * inPer), inAddr >> 2);
+  for (let t0 = 0; t0 < T; t0 += tc) {
+    const n = Math.min(tc, T - t0);
+    stageRows(mem, stage, table, D, idx, t0 * S, (t0 + n) * S);
+    runSplit(ctx, fn, [stage, inAddr + t0 * inPer * 4, outAddr + t0 * outPer * 4, S, D, 0, n], 5, n, n * S * D);
+  }
+  out.set(mem.subarray(outAddr >> 2, (outAddr >> 2) + T * outPer));
+  return true;
+}
+
+/** As embeddingBagForward on float32: out [T, D] = Σₛ w[t,s] · table[idx[t,s]]; false when it did nothing. */
 export function embeddingBagForwardWasm(
   ctx: WasmContext,
   table: Float32Array,
@@ -22,30 +58,10 @@ export function embeddingBagForwardWasm(
   D: number,
   out: Float32Array,
 ): boolean {
-  if (T * S * D === 0) return false;
-  const tc = tokensPerBlock(T, S, D);
-  const lay = new Layout();
-  const wAddr = lay.take(T * S * 4);
-  const yAddr = lay.take(T * D * 4);
-  const stage = lay.take(tc * S * D * 4);
-  const rt = ctx.rt;
-  if (lay.end > MAX_BYTES || !rt.ensure(lay.end)) return false;
-  const mem = rt.f32;
-  mem.set(w.subarray(0, T * S), wAddr >> 2);
-  for (let t0 = 0; t0 < T; t0 += tc) {
-    const n = Math.min(tc, T - t0);
-    const p0 = t0 * S;
-    stageRows(mem, stage, table, D, idx, p0, p0 + n * S);
-    runSplit(ctx, 'expertRowMix', [stage, wAddr + p0 * 4, yAddr + t0 * D * 4, S, D, 0, n], 5, n, n * S * D);
-  }
-  out.set(mem.subarray(yAddr >> 2, (yAddr >> 2) + T * D));
-  return true;
+  return stagedRowPass(ctx, 'expertRowMix', table, idx, T, S, D, w, S, out, D);
 }
 
-/**
- * As embeddingBagWeightGrad on float32: dw [T, S] = table[idx[t,s]] · dy[t] (indices in range).
- * Returns false, having done nothing, for empty shapes or when out of WebAssembly memory.
- */
+/** As embeddingBagWeightGrad on float32: dw [T, S] = table[idx[t,s]] · dy[t]; false when it did nothing. */
 export function embeddingBagWeightGradWasm(
   ctx: WasmContext,
   table: Float32Array,
@@ -56,22 +72,5 @@ export function embeddingBagWeightGradWasm(
   D: number,
   dw: Float32Array,
 ): boolean {
-  if (T * S * D === 0) return false;
-  const tc = tokensPerBlock(T, S, D);
-  const lay = new Layout();
-  const dyAddr = lay.take(T * D * 4);
-  const dwAddr = lay.take(T * S * 4);
-  const stage = lay.take(tc * S * D * 4);
-  const rt = ctx.rt;
-  if (lay.end > MAX_BYTES || !rt.ensure(lay.end)) return false;
-  const mem = rt.f32;
-  mem.set(dy.subarray(0, T * D), dyAddr >> 2);
-  for (let t0 = 0; t0 < T; t0 += tc) {
-    const n = Math.min(tc, T - t0);
-    const p0 = t0 * S;
-    stageRows(mem, stage, table, D, idx, p0, p0 + n * S);
-    runSplit(ctx, 'expertRowDots', [stage, dyAddr + t0 * D * 4, dwAddr + p0 * 4, S, D, 0, n], 5, n, n * S * D);
-  }
-  dw.set(mem.subarray(dwAddr >> 2, (dwAddr >> 2) + T * S));
-  return true;
+  return stagedRowPass(ctx, 'expertRowDots', table, idx, T, S, D, dy, D, dw, S);
 }

@@ -7,7 +7,7 @@
 // gradients are written per distinct row (grouped by sortSlotsByRow), split over threads by row, in
 // blocks copied out as they finish. Every output element is one thread's sum in a fixed order, so the
 // results are the same bits whatever the thread count.
-import { activationPair, type ExpertActivation } from '../expert-mix.js';
+import { activationPair, checkRowIndices, type ExpertActivation } from '../expert-mix.js';
 import type { WasmContext } from './context.js';
 import type { Round } from './pool.js';
 import { Layout } from './runtime.js';
@@ -40,13 +40,6 @@ export function stageRows(mem: Float32Array, at: number, table: Float32Array, W:
   }
 }
 
-function checkIndices(idx: Int32Array, rows: number): void {
-  for (let p = 0; p < idx.length; p++) {
-    const e = idx[p]!;
-    if (!(e >= 0 && e < rows)) throw new RangeError(`expertMix: index ${e} at slot ${p} out of range for tables of ${rows} rows`);
-  }
-}
-
 /** Tokens per staged block: at least one, at most T. */
 export function tokensPerBlock(T: number, S: number, W: number): number {
   return Math.max(1, Math.min(T, Math.floor(STAGE_BYTES / Math.max(1, S * W * 4))));
@@ -72,7 +65,7 @@ export function expertMixForwardWasm(
   z: Float32Array,
 ): boolean {
   if (T * S * D * Do === 0) return false;
-  checkIndices(idx, Math.min(down.length / D, up.length / Do));
+  checkRowIndices('expertMix', idx, Math.min(down.length / D, up.length / Do));
   const tc = tokensPerBlock(T, S, Math.max(D, Do));
   const lay = new Layout();
   const xAddr = lay.take(T * D * 4);
@@ -128,7 +121,7 @@ export function expertMixBackwardWasm(
   c: Float64Array,
 ): boolean {
   if (T * S * D * Do === 0) return false;
-  checkIndices(idx, Math.min(down.length / D, up.length / Do));
+  checkRowIndices('expertMix', idx, Math.min(down.length / D, up.length / Do));
   const tc = tokensPerBlock(T, S, Math.max(D, Do));
   const lay = new Layout();
   const dyAddr = lay.take(T * Do * 4);
