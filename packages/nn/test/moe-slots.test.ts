@@ -1,7 +1,7 @@
 // The device-side ('slots') dispatch of MoE must compute exactly what host grouping computes: the same
 // outputs, gradients, routing decision, load, dropped fraction, balancing loss and bias updates, for
 // any capacity, k, renormalisation and balancing mode. Run on the CPU backend in float64.
-import { randint, randn, sum, type Tensor } from '@myriad/core';
+import { randint, randn, sum, tensor, type Tensor } from '@myriad/core';
 import { assertAllClose } from '@myriad/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -143,6 +143,9 @@ describe("MoE dispatch 'slots' (device-side) equals 'grouped' (host)", () => {
     );
     expect(() => m.forward(x, { tokenIds, vocabSize: 0 })).toThrow(/vocabSize/);
     expect(m.forward(x, { tokenIds, vocabSize: 5 }).shape).toEqual([2, 2]);
+    expect(() => m.forward(x, { tokenIds: tensor([1, 7], { dtype: 'int32' }), vocabSize: 5 })).toThrow(
+      "MoE.forward: token id 7 at position 1 is outside [0, vocabSize = 5) of the 'hash' router's table",
+    );
   });
 
   it("is what 'auto' picks off the CPU backend, and is refused by name when misspelt", () => {

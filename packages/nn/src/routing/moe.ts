@@ -447,6 +447,19 @@ export class MoE extends Module implements RoutingSource {
       table = toBackend(tensor(hashExperts(every, E, k, this.hashSeed), { shape: [vocabSize, k], dtype: 'int32' }), xf.backend);
       this.hashTable = table;
     }
+    // Where the ids are host data (the CPU backend) they are checked here, naming vocabSize; a device
+    // backend's lookup checks them where it reads synchronously, and WebGPU cannot check at all.
+    const host = ids.backend.hostData(ids.storage);
+    if (host !== null) {
+      const flat = ids.isContiguous() ? host.subarray(ids.offset, ids.offset + ids.size) : ids.toTypedArray();
+      for (let i = 0; i < flat.length; i++) {
+        const id = flat[i]!;
+        if (!(id >= 0 && id < vocabSize))
+          throw new RangeError(
+            `MoE.forward: token id ${id} at position ${i} is outside [0, vocabSize = ${vocabSize}) of the 'hash' router's table`,
+          );
+      }
+    }
     const chosen = indexSelect(table, 0, reshape(ids, [tokens]));
     return { chosen, gates: full([tokens, k], 1 / k, { dtype: xf.dtype }) };
   }
