@@ -22,6 +22,7 @@ function cli(args: string[]): Promise<{ code: number | null; out: string; err: s
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', (e) => resolve({ code: null, out, err: `${err}spawn failed: ${e.message}` }));
     child.on('close', (code) => resolve({ code, out, err }));
   });
 }
@@ -132,7 +133,9 @@ describe('train-lm CLI on --backend gpu --gpu-mode webasm', () => {
 async function webgpuMissing(): Promise<string | null> {
   let reason: string | null = null;
   const b = await createGpuBackend({ mode: 'webgpu', warn: (m) => (reason = m) });
-  return b.mode === 'webgpu' ? null : (reason ?? `mode came up as ${b.mode}`);
+  const missing = b.mode === 'webgpu' ? null : (reason ?? `mode came up as ${b.mode}`);
+  await b.destroy();
+  return missing;
 }
 
 describeWithOptional(
