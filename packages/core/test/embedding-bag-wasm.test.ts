@@ -9,25 +9,10 @@ import { jsKernels, kernels } from '../src/cpu/kernels.js';
 import { getWasmContext, type WasmContext } from '../src/cpu/wasm/context.js';
 import { embeddingBagForwardWasm, embeddingBagWeightGradWasm } from '../src/cpu/wasm/embedding-bag.js';
 import { embeddingBagComposed, embeddingBagFused } from '../src/ops/embedding-bag.js';
+import { randomArray, randomIndices } from './helpers/random-arrays.js';
 
 // Node 20 has WebAssembly SIMD, so its absence is a failure here.
 const ctx = getWasmContext() as WasmContext;
-
-function randomArray(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
-function randomIndices(n: number, rows: number, seed: number): Int32Array {
-  return Int32Array.from(randomArray(n, seed), (v) => Math.min(rows - 1, Math.floor(((v + 1) / 2) * rows)));
-}
 
 const cases = fc.record({
   T: fc.constantFrom(1, 2, 3, 5, 7, 11),

@@ -3,9 +3,10 @@
 // tokens; float32 and float64; plus a gradient check and the errors a user meets.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { embeddingBag, SparseGrad, tensor, type DType, type Tensor } from '../src/index.js';
+import { embeddingBag, SparseGrad, tensor, type DType } from '../src/index.js';
 import { embeddingBagComposed, embeddingBagFused } from '../src/ops/embedding-bag.js';
 import { gradCheck } from '../src/testing/index.js';
+import { expectClose } from './helpers/expect-close.js';
 
 interface Case {
   T: number;
@@ -63,15 +64,6 @@ function run(bag: typeof embeddingBag, c: Case, dtype: DType) {
   return { y, table, weights };
 }
 
-function close(a: Tensor | null, b: Tensor | null, tol: number, what: string): void {
-  expect(a, what).not.toBeNull();
-  const A = a!.toTypedArray();
-  const B = b!.toTypedArray();
-  expect(A.length, what).toBe(B.length);
-  for (let i = 0; i < A.length; i++)
-    expect(Math.abs(A[i]! - B[i]!), `${what}[${i}]: ${A[i]} vs ${B[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(B[i]!)));
-}
-
 describe('embeddingBag (fused CPU loop) against the composed ops', () => {
   for (const dtype of ['float64', 'float32'] as const) {
     const tol = dtype === 'float64' ? 1e-12 : 2e-5;
@@ -80,9 +72,9 @@ describe('embeddingBag (fused CPU loop) against the composed ops', () => {
         fc.property(cases, (c) => {
           const f = run(embeddingBagFused, c, dtype);
           const r = run(embeddingBagComposed, c, dtype);
-          close(f.y, r.y, tol, 'y');
-          close(f.weights.denseGrad(), r.weights.denseGrad(), tol, 'dweights');
-          close(f.table.denseGrad(), r.table.denseGrad(), tol, 'dtable');
+          expectClose(f.y, r.y, tol, 'y');
+          expectClose(f.weights.denseGrad(), r.weights.denseGrad(), tol, 'dweights');
+          expectClose(f.table.denseGrad(), r.table.denseGrad(), tol, 'dtable');
           // The table's gradient is row-sparse, one row per distinct index, ascending.
           const g = f.table.grad as SparseGrad;
           expect(g).toBeInstanceOf(SparseGrad);

@@ -10,27 +10,11 @@ import { sortSlotsByRow } from '../src/cpu/expert-mix.js';
 import { getWasmContext, type WasmContext } from '../src/cpu/wasm/context.js';
 import { expertMixBackwardWasm, expertMixForwardWasm, expertTableGradWasm } from '../src/cpu/wasm/expert-mix.js';
 import { expertMixComposed, expertMixFused } from '../src/ops/expert-mix.js';
+import { randomArray, randomIndices } from './helpers/random-arrays.js';
 
 // Node 20 has WebAssembly SIMD, so its absence is a failure here.
 const ctx = getWasmContext() as WasmContext;
 const ACTS: ExpertActivation[] = ['gelu', 'relu', 'silu', 'tanh'];
-
-function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (((s >>> 0) / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-function randomIndices(n: number, rows: number, seed: number): Int32Array {
-  const r = randomArray(n, seed);
-  return Int32Array.from(r, (v) => Math.min(rows - 1, Math.floor(((v + 1) / 2) * rows)));
-}
 
 interface Case {
   T: number;

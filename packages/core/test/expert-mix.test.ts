@@ -3,9 +3,10 @@
 // repeated across tokens and heads sharing experts; float32 and float64; plus a gradient check.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expertMix, SparseGrad, tensor, type DType, type ExpertActivation, type Tensor } from '../src/index.js';
+import { expertMix, SparseGrad, tensor, type DType, type ExpertActivation } from '../src/index.js';
 import { expertMixComposed, expertMixFused } from '../src/ops/expert-mix.js';
 import { gradCheck } from '../src/testing/index.js';
+import { expectClose } from './helpers/expect-close.js';
 
 interface Case {
   T: number;
@@ -85,15 +86,6 @@ function run(mix: Mix, c: Case, dtype: DType) {
   return { y, x, down, up, gates };
 }
 
-function close(a: Tensor | null, b: Tensor | null, tol: number, what: string): void {
-  expect(a, what).not.toBeNull();
-  const A = a!.toTypedArray();
-  const B = b!.toTypedArray();
-  expect(A.length, what).toBe(B.length);
-  for (let i = 0; i < A.length; i++)
-    expect(Math.abs(A[i]! - B[i]!), `${what}[${i}]: ${A[i]} vs ${B[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(B[i]!)));
-}
-
 describe('expertMix (fused CPU loop) against the composed ops', () => {
   for (const dtype of ['float64', 'float32'] as const) {
     const tol = dtype === 'float64' ? 1e-12 : 2e-5;
@@ -102,11 +94,11 @@ describe('expertMix (fused CPU loop) against the composed ops', () => {
         fc.property(cases, (c) => {
           const f = run(expertMixFused, c, dtype);
           const r = run(expertMixComposed, c, dtype);
-          close(f.y, r.y, tol, 'y');
-          close(f.x.denseGrad(), r.x.denseGrad(), tol, 'dx');
-          close(f.gates.denseGrad(), r.gates.denseGrad(), tol, 'dgates');
-          close(f.down.denseGrad(), r.down.denseGrad(), tol, 'ddown');
-          close(f.up.denseGrad(), r.up.denseGrad(), tol, 'dup');
+          expectClose(f.y, r.y, tol, 'y');
+          expectClose(f.x.denseGrad(), r.x.denseGrad(), tol, 'dx');
+          expectClose(f.gates.denseGrad(), r.gates.denseGrad(), tol, 'dgates');
+          expectClose(f.down.denseGrad(), r.down.denseGrad(), tol, 'ddown');
+          expectClose(f.up.denseGrad(), r.up.denseGrad(), tol, 'dup');
           // The tables' gradients are row-sparse, one row per distinct expert, ascending.
           for (const table of [f.down, f.up]) {
             const g = table.grad as SparseGrad;

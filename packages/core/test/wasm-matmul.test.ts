@@ -3,21 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsKernels } from '../src/cpu/kernels.js';
 import { getWasmContext, type WasmContext } from '../src/cpu/wasm/context.js';
 import { matmulWasm } from '../src/cpu/wasm/matmul.js';
+import { randomArray } from './helpers/random-arrays.js';
 
 // Every test needs WebAssembly SIMD; Node 20 has it, so its absence is a failure here.
 const ctx = getWasmContext() as WasmContext;
-
-function randomArray(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
 
 interface Case {
   M: number;
