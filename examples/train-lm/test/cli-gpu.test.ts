@@ -2,30 +2,16 @@
 // PEER model, evaluates, samples, writes its checkpoint, log and loss curve, tracks the CPU backend's
 // run of the same command step for step, and resumes from its own checkpoint on the gpu backend; on
 // WebGPU (where a Vulkan driver gives an adapter) a short dense run trains, samples, saves and resumes.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describeWithOptional } from '@myriad/core/testing';
 import { createGpuBackend } from '@myriad/gpu';
 import { readCheckpoint } from '@myriad/train';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliAsync, readLog, type LogRecord } from './helpers/cli-run.js';
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-
-/** Runs the CLI in a child process (several runs overlap). */
-function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { timeout: 150_000 });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => resolve({ code: null, out, err: `${err}spawn failed: ${e.message}` }));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = (args: string[]) => cliAsync(args, 150_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'train-lm-gpu-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,18 +30,8 @@ const STEPS = 6;
 /** Per-step |Δ loss| allowed between the gpu (f32 kernels, other summation orders) and CPU runs. */
 const LOSS_TOL = 2e-3;
 
-interface Rec {
-  kind: string;
-  step: number;
-  loss?: number;
-  gradNorm?: number;
-  valLoss?: number;
-}
-const log = (run: string): Rec[] =>
-  readFileSync(join(run, 'log.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Rec);
+type Rec = LogRecord;
+const log = readLog;
 const train = (recs: Rec[]): Rec[] => recs.filter((r) => r.kind === 'train');
 
 describe('train-lm CLI on --backend gpu --gpu-mode webasm', () => {

@@ -11,24 +11,13 @@ import { loadCorpus } from '../src/corpus.js';
 import { buildModel, layerDefaults, resolveModelConfig } from '../src/models.js';
 import { freshPlan, planSchedule, resumePlan } from '../src/plan.js';
 import { parseSampleCli } from '../src/sample.js';
+import { cliAsync, readLog, type LogRecord } from './helpers/cli-run.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** `cli` without blocking, so independent runs overlap. */
-function cliAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { timeout: 120_000 });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'train-lm-'));
@@ -55,19 +44,8 @@ const TINY = [
 ];
 const TINY_PEER = ['--ffw', 'peer', '--experts', '64', '--expert-top-k', '4', '--expert-heads', '2', '--key-dim', '8'];
 
-interface Rec {
-  kind: string;
-  step: number;
-  loss?: number;
-  lr?: number;
-  gradNorm?: number;
-  valLoss?: number;
-}
-const log = (run: string): Rec[] =>
-  readFileSync(join(run, 'log.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Rec);
+type Rec = LogRecord;
+const log = readLog;
 /** The deterministic part of a log (no timings). */
 const curve = (recs: Rec[]) => recs.map(({ kind, step, loss, lr, gradNorm, valLoss }) => ({ kind, step, loss, lr, gradNorm, valLoss }));
 
