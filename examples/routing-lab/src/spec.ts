@@ -140,7 +140,21 @@ export function modelSpecOfConfig(c: CliModelConfig): ModelSpec {
 
 /** Whether two settings differ in the backend alone (the worker then moves the running model across). */
 export function sameExceptBackend(a: LabSpec, b: LabSpec): boolean {
-  return JSON.stringify({ ...a, backend: null }) === JSON.stringify({ ...b, backend: null });
+  return canonical({ ...a, backend: null }) === canonical({ ...b, backend: null });
+}
+
+/** JSON with object keys sorted at every level, so two equal specs compare equal whatever their key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
 }
 
 /** The training plan a CLI checkpoint records (`config.train`): the CLI's own type (a type-only import, nothing bundled). */

@@ -1,6 +1,7 @@
 // The training worker: owns the model and runs every step, evaluation and probe here, so the page's
 // main thread only draws. Requests run one at a time through a queue; training re-queues itself one
 // step at a time, so a Pause, a click on a character or a Save gets in between two steps.
+import { getBackend, setBackend } from '@myriad/core';
 import { checkpointFromBytes } from '@myriad/train';
 import { excerpt, excerptName, bookName, vocabulary } from 'virtual:moby-dick';
 import type { Event, Request } from './protocol.js';
@@ -62,10 +63,26 @@ async function corpusText(c: CorpusSpec): Promise<CorpusText> {
   return { name: c.name, text: c.text, tokenizer: null };
 }
 
-/** A session for `spec`; the backend is chosen before any tensor of the model exists (the running one when the choice is the same). */
-async function buildSession(spec: LabSpec): Promise<Session> {
-  if (!backend || backend.choice !== spec.backend) backend = await selectBackend(spec.backend, []);
-  return new Session(spec, await corpusText(spec.corpus), backend);
+/**
+ * A session for `spec`, readied by `prepare` (e.g. loading weights into it), which becomes the current
+ * one only when all of that succeeded. The backend is chosen before any tensor of the model exists
+ * (the running one when the choice is the same); if anything fails, the previous backend is current
+ * again, so the model that stays keeps running where its tensors live.
+ */
+async function buildSession<T>(spec: LabSpec, prepare: (next: Session) => Promise<T>): Promise<{ next: Session; result: T }> {
+  const [prevActive, prevCore] = [backend, getBackend()];
+  try {
+    if (!backend || backend.choice !== spec.backend) backend = await selectBackend(spec.backend, []);
+    const next = new Session(spec, await corpusText(spec.corpus), backend);
+    const result = await prepare(next);
+    session = next;
+    smoothedMs = 0;
+    return { next, result };
+  } catch (e) {
+    backend = prevActive;
+    setBackend(prevCore);
+    throw e;
+  }
 }
 
 async function configure(spec: LabSpec): Promise<void> {
@@ -74,12 +91,11 @@ async function configure(spec: LabSpec): Promise<void> {
   // Only the backend changes: the model moves over (weights, Adam state, data position, step) as a
   // checkpoint written on the old backend and loaded on the new one. Anything else starts afresh.
   const moving = session && session.spec.backend !== spec.backend && sameExceptBackend(session.spec, spec) ? await session.save() : null;
-  const next = await buildSession(spec);
-  if (moving) await next.load(moving, 'the model before the backend switch');
-  session = next;
-  smoothedMs = 0;
-  post({ type: 'ready', info: session.info() });
-  post({ type: 'status', training: false, step: session.step });
+  const { next } = await buildSession(spec, async (n) => {
+    if (moving) await n.load(moving, 'the model before the backend switch');
+  });
+  post({ type: 'ready', info: next.info() });
+  post({ type: 'status', training: false, step: next.step });
 }
 
 async function afterStep(s: Session): Promise<void> {
@@ -246,21 +262,18 @@ scope.onmessage = (e: MessageEvent<Request>) => {
       void enqueue(`loading ${m.name}`, async () => {
         training = false;
         stepsLeft = 0;
-        let step: number;
-        let note: string;
+        let loaded: { next: Session; result: { step: number; note: string } };
         try {
           // The checkpoint's model is built and loaded beside the current one (on the same backend),
           // which it replaces only once every check passed: a bad file leaves the page as it was.
           const spec = { ...specOfCheckpoint(m.bytes, m.name, m.spec), backend: backend?.choice ?? m.spec.backend };
-          const next = await buildSession(spec);
-          ({ step, note } = await next.load(m.bytes, m.name));
-          session = next;
-          smoothedMs = 0;
+          loaded = await buildSession(spec, (n) => n.load(m.bytes, m.name));
         } catch (e) {
           throw loadFailure(m.name, e);
         }
-        post({ type: 'ready', info: session.info() });
-        const valLoss = await session.evaluate();
+        const { step, note } = loaded.result;
+        post({ type: 'ready', info: loaded.next.info() });
+        const valLoss = await loaded.next.evaluate();
         post({ type: 'loaded', name: m.name, step, valLoss, note });
         post({ type: 'eval', step, valLoss, ms: 0 });
         post({ type: 'status', training: false, step });

@@ -176,7 +176,7 @@ describeWithOptional(
       return page;
     }
 
-    let single: PoolRun;
+    let single: PoolRun | undefined;
 
     it('runs the kernels on Web Workers where the page is cross-origin isolated, bit-identical on 1, 2 and 3 threads', async () => {
       const page = await open(isolated.url);
@@ -221,8 +221,10 @@ describeWithOptional(
       const notes = b.notes.filter((n) => n.startsWith('myriad:'));
       expect(notes).toHaveLength(1);
       expect(notes[0]).toContain('Cross-Origin-Embedder-Policy: require-corp');
-      expect(numbers(a)).toEqual(numbers(single));
-      expect(numbers(b)).toEqual(numbers(single));
+      // The same numbers on this page (both runs are single-threaded here) and as the isolated page's
+      // one-thread run, when that test got so far (it fails on its own otherwise).
+      expect(numbers(b)).toEqual(numbers(a));
+      if (single) expect(numbers(a)).toEqual(numbers(single));
       await page.close();
     }, 60_000);
 

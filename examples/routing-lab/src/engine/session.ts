@@ -183,8 +183,8 @@ export class Session {
     if (layer instanceof MoE) {
       const aux = layer.auxLoss();
       auxLoss = aux ? await scalar(aux) : null;
-      // MoE.droppedFraction reads its count synchronously, which WebGPU refuses: there it stays unknown.
-      if (!this.backend.async) dropped = layer.droppedFraction ?? 0;
+      // readDroppedFraction waits for device work, so the dropped share is known on WebGPU too.
+      dropped = (await layer.readDroppedFraction()) ?? 0;
     }
     if (layer && this.everUsed) {
       const r = await routingArrays(layer);
@@ -261,7 +261,7 @@ export class Session {
       windowFrom: this.step - steps + 1,
       auxLoss: isMoE && layer.balance === 'loss' ? aux / steps : null,
       bias: isMoE && layer.expertBias ? Array.from(await readArray(layer.expertBias)) : null,
-      droppedFraction: isMoE && !this.backend.async ? droppedSum / steps : null,
+      droppedFraction: isMoE ? droppedSum / steps : null,
     };
   }
 
