@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Per-step time of the demo-size PEER model in the page (the lab's worker, per backend) against the
 // Node CLI (`npm run demo`), interleaved on the same machine. Usage:
-//   node --conditions=source --import tsx examples/routing-lab/scripts/bench.ts [--steps 20] [--gpu-steps 8] [--backends cpu,webgl2]
+//   node --conditions=source --import tsx examples/routing-lab/scripts/bench.ts [--steps 20] [--gpu-steps 8] [--backends cpu,webgl2] [--no-isolation]
+// --no-isolation serves the page without COOP/COEP: the CPU backend's kernels then run on the worker's one thread.
 // Prints a markdown table (median and quartiles of ms/step after 3 warm-up steps) and the load.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +18,7 @@ const steps = Number(opt('steps', '20'));
 /** Steps of a GPU backend in the page (gpu.js on a software GPU takes seconds a step at this size). */
 const gpuSteps = Number(opt('gpu-steps', '8'));
 const backends = opt('backends', 'cpu').split(',');
+const isolated = !args.includes('--no-isolation');
 const WARMUP = 3;
 
 function quartiles(xs: number[]): string {
@@ -58,7 +60,11 @@ async function cliSteps(): Promise<number[]> {
   }
 }
 
-async function pageSteps(url: string, backend: string, steps: number): Promise<{ ms: number[]; name: string; note: string | null }> {
+async function pageSteps(
+  url: string,
+  backend: string,
+  steps: number,
+): Promise<{ ms: number[]; name: string; device: string; note: string | null }> {
   const browser = await launch();
   try {
     const page = await browser.newPage();
@@ -71,8 +77,8 @@ async function pageSteps(url: string, backend: string, steps: number): Promise<{
     });
     await page.click('#pause');
     const r = (await page.evaluate(
-      '({ ms: window.routingLab.stepMs, name: window.routingLab.info.backend, note: window.routingLab.info.backendNote, error: window.routingLab.lastError })',
-    )) as { ms: number[]; name: string; note: string | null; error: string | null };
+      '({ ms: window.routingLab.stepMs, name: window.routingLab.info.backend, device: window.routingLab.info.device, note: window.routingLab.info.backendNote, error: window.routingLab.lastError })',
+    )) as { ms: number[]; name: string; device: string; note: string | null; error: string | null };
     if (r.error) throw new Error(`page on ${backend}: ${r.error}`);
     return r;
   } finally {
@@ -81,7 +87,7 @@ async function pageSteps(url: string, backend: string, steps: number): Promise<{
 }
 
 await buildLab({ quiet: true });
-const served = await serveStatic(DIST);
+const served = await serveStatic(DIST, 0, isolated);
 const load0 = loadavg()[0]!;
 const rows: string[] = [];
 const cli = await cliSteps();
@@ -95,7 +101,7 @@ for (const b of backends) {
   const n = b === 'cpu' ? steps : gpuSteps;
   const r = await pageSteps(served.url, b, n);
   rows.push(
-    `| page (Chromium ${b}, ${n} steps): ${r.name}${r.note ? ` (${r.note})` : ''} | ${quartiles(r.ms.slice(WARMUP))} | ${r.ms.slice(0, WARMUP).map(Math.round).join(', ')} |`,
+    `| page (Chromium ${b}, ${n} steps): ${r.name}, ${r.device}${r.note ? ` (${r.note})` : ''} | ${quartiles(r.ms.slice(WARMUP))} | ${r.ms.slice(0, WARMUP).map(Math.round).join(', ')} |`,
   );
 }
 await served.close();
