@@ -449,7 +449,8 @@ export class MoE extends Module implements RoutingSource {
     }
     // Where the ids are host data (the CPU backend) they are checked here, naming vocabSize; a device
     // backend's lookup checks them where it reads synchronously, and WebGPU cannot check at all.
-    const host = ids.backend.hostData(ids.storage);
+    // (Only on the CPU backend: asking a device backend for host data counts as a download.)
+    const host = ids.backend === cpuBackend ? ids.backend.hostData(ids.storage) : null;
     if (host !== null) {
       const flat = ids.isContiguous() ? host.subarray(ids.offset, ids.offset + ids.size) : ids.toTypedArray();
       for (let i = 0; i < flat.length; i++) {
