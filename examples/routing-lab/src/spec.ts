@@ -202,6 +202,9 @@ const MAX_BYTES = 1.5 * 2 ** 30;
  * What would fit under MAX_BYTES when `model` does not: the widest width (a multiple of the attention
  * heads) with these experts, and the most experts at this width (a perfect square for PKM/PEER).
  */
+/** The vocabulary size the memory estimate assumes (a character vocabulary). */
+const ESTIMATE_VOCAB = 96;
+
 function whatFits(model: ModelSpec, vocabSize: number): string {
   const fits = (m: ModelSpec) => estimateBytes(m, vocabSize) <= MAX_BYTES;
   const ways: string[] = [];
@@ -281,11 +284,11 @@ export function validateSpec(spec: LabSpec, corpusLength: number | null = null):
       add(`${kind}.dimKey`, `${name}: the query size must be even (it splits into two halves), from 2 to 512, got ${o.dimKey}`);
   }
   if (p.length === 0) {
-    const bytes = estimateBytes(m, 96);
+    const bytes = estimateBytes(m, ESTIMATE_VOCAB);
     if (bytes > MAX_BYTES)
       add(
         `${m.ffw}.numExperts`,
-        `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam state; the page allows ${(MAX_BYTES / 2 ** 30).toFixed(1)} GiB${whatFits(m, 96)}`,
+        `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for weights, gradients and Adam state; the page allows ${(MAX_BYTES / 2 ** 30).toFixed(1)} GiB${whatFits(m, ESTIMATE_VOCAB)}`,
       );
   }
   if (corpusLength !== null) {

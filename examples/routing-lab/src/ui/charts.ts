@@ -89,13 +89,14 @@ export function drawLineChart(
   }
   // Ends on round ticks where the caller fixed neither end (3 to 4.5, not 3.05 to 4.43): the lowest
   // and highest values then sit between labelled lines.
-  const yStep = tickStep(y1 - y0, opts.height !== undefined && opts.height < 160 ? 3 : 4);
+  const yTicks = opts.height !== undefined && opts.height < 160 ? 3 : 4; // fewer labels on a short panel
+  const yStep = tickStep(y1 - y0, yTicks);
   if (opts.yMin === undefined) y0 = Math.floor(y0 / yStep + 1e-9) * yStep;
   if (opts.yMax === undefined) y1 = Math.ceil(y1 / yStep - 1e-9) * yStep;
   const sx = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
   const yFormat = opts.yFormat ?? String;
-  for (const t of niceTicks(y0, y1, opts.height !== undefined && opts.height < 160 ? 3 : 4)) {
+  for (const t of niceTicks(y0, y1, yTicks)) {
     svg.append(el('line', { x1: m.l, x2: W - m.r, y1: sy(t), y2: sy(t), class: 'grid' }));
     svg.append(el('text', { x: m.l - 6, y: sy(t) + 4, 'text-anchor': 'end', class: 'tick' }, yFormat(t)));
   }

@@ -421,11 +421,12 @@ export class MoE extends Module implements RoutingSource {
     const y = scatterAdd(zeros([tokens, dim], { dtype: xf.dtype }), 0, rows, gated);
     // Per-token view for lastRouting, [tokens, 1, E]: slot e holds expert e's gate, or −1 when e did not take the token.
     const { indices, scores, unserved } = noGrad(() => {
-      const expertOf = reshape(expand(reshape(deviceArange(E), [E, 1]), [E, c]), [E * c]);
+      const experts = deviceArange(E);
+      const expertOf = reshape(expand(reshape(experts, [E, 1]), [E, c]), [E * c]);
       const pos = add(mul(tokenOf, E), expertOf); // token·E + expert
       const taken = scatterAdd(zeros([tokens * E], { dtype: probs.dtype }), 0, pos, full([E * c], 1, { dtype: probs.dtype }));
       const scores = scatterAdd(zeros([tokens * E], { dtype: probs.dtype }), 0, pos, reshape(best.values.detach(), [E * c]));
-      const expertOfSlot = reshape(expand(reshape(deviceArange(E), [1, E]), [tokens, E]), [tokens * E]);
+      const expertOfSlot = reshape(expand(reshape(experts, [1, E]), [tokens, E]), [tokens * E]);
       const indices = where(ge(taken, 1), expertOfSlot, -1);
       const served = sum(reshape(taken, [tokens, E]), -1);
       return { indices, scores, unserved: sum(cast(eq(served, 0), probs.dtype)) };
@@ -447,19 +448,15 @@ export class MoE extends Module implements RoutingSource {
       table = toBackend(tensor(hashExperts(every, E, k, this.hashSeed), { shape: [vocabSize, k], dtype: 'int32' }), xf.backend);
       this.hashTable = table;
     }
-    // Where the ids are host data (the CPU backend) they are checked here, naming vocabSize; a device
-    // backend's lookup checks them where it reads synchronously, and WebGPU cannot check at all.
-    // (Only on the CPU backend: asking a device backend for host data counts as a download.)
-    const host = ids.backend === cpuBackend ? ids.backend.hostData(ids.storage) : null;
-    if (host !== null) {
-      const flat = ids.isContiguous() ? host.subarray(ids.offset, ids.offset + ids.size) : ids.toTypedArray();
-      for (let i = 0; i < flat.length; i++) {
-        const id = flat[i]!;
-        if (!(id >= 0 && id < vocabSize))
-          throw new RangeError(
-            `MoE.forward: token id ${id} at position ${i} is outside [0, vocabSize = ${vocabSize}) of the 'hash' router's table`,
-          );
-      }
+    // On the CPU backend the ids are checked here, naming vocabSize; a device backend's lookup checks
+    // them where it reads synchronously (reading them here would count a download), WebGPU not at all.
+    if (ids.backend === cpuBackend) {
+      const flat = ids.toTypedArray();
+      const i = flat.findIndex((id) => !(id >= 0 && id < vocabSize));
+      if (i >= 0)
+        throw new RangeError(
+          `MoE.forward: token id ${flat[i]} at position ${i} is outside [0, vocabSize = ${vocabSize}) of the 'hash' router's table`,
+        );
     }
     const chosen = indexSelect(table, 0, reshape(ids, [tokens]));
     return { chosen, gates: full([tokens, k], 1 / k, { dtype: xf.dtype }) };

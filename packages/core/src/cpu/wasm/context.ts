@@ -34,6 +34,18 @@ function noteSingleThread(maxThreads: number, why: string): void {
   console.info(`myriad: the CPU backend's WebAssembly kernels run on 1 thread instead of ${maxThreads}: ${why}.`);
 }
 
+/** The WebAssembly kernels' threads (see `wasmThreads` in install.ts). */
+export interface WasmThreads {
+  /** Threads the kernels may use, the calling thread included. */
+  readonly max: number;
+  /** Threads ready now: the calling thread plus the workers started so far (at most `max`). */
+  readonly ready: number;
+  /** The kind of workers, or null without a pool. */
+  readonly workers: WorkerPool['kind'] | null;
+  /** Why there is no pool though `max` > 1 (e.g. a page that is not cross-origin isolated), or null. */
+  readonly why: string | null;
+}
+
 /** Runtime, pool and thread setting shared by all WebAssembly kernels. */
 export class WasmContext {
   private pool: WorkerPool | null | undefined = undefined;
@@ -75,7 +87,7 @@ export class WasmContext {
    * Threads the kernels may use (`max`), those ready now (the calling thread plus started workers),
    * the kind of workers, and why there is no pool (null when there is one, or when one thread is asked for).
    */
-  threads(): { max: number; ready: number; workers: WorkerPool['kind'] | null; why: string | null } {
+  threads(): WasmThreads {
     const pool = this.pool ?? null;
     const why =
       this.maxThreads <= 1 || pool ? null : (WorkerPool.unavailable(this.rt) ?? (this.pool === null ? 'the pool was closed' : null));

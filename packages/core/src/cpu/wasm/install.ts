@@ -2,7 +2,7 @@
 // the plain TypeScript kernel when it cannot run (e.g. more than 2 GiB of scratch), so callers see
 // one behaviour. Set MYRIAD_CPU_KERNELS=js to keep the plain kernels (CI runs both paths).
 import { installKernels, jsKernels, type CpuKernels } from '../kernels.js';
-import { existingWasmContext, getWasmContext, getWasmContextAsync, type WasmContext } from './context.js';
+import { existingWasmContext, getWasmContext, getWasmContextAsync, type WasmContext, type WasmThreads } from './context.js';
 import { matmulWasm } from './matmul.js';
 import { logSoftmaxWasm, logsumexpWasm, softmaxWasm } from './softmax.js';
 import { topkWasm } from './topk.js';
@@ -11,6 +11,8 @@ import { embeddingBagForwardWasm, embeddingBagWeightGradWasm } from './embedding
 import { expertMixBackwardWasm, expertMixForwardWasm, expertTableGradWasm } from './expert-mix.js';
 import { sumAxisWasm } from './sum.js';
 import { unaryWasm } from './unary.js';
+
+export type { WasmThreads };
 
 /** Below this many multiply-adds the plain kernel is faster than copying into WebAssembly memory. */
 const WASM_MIN_MATMUL_WORK = 2048;
@@ -106,18 +108,6 @@ export async function installWasmKernelsAsync(): Promise<boolean> {
   return true;
 }
 
-/** The WebAssembly kernels' threads (see `wasmThreads`). */
-export interface WasmThreads {
-  /** Threads the kernels may use, the calling thread included. */
-  readonly max: number;
-  /** Threads ready now: the calling thread plus the workers started so far (at most `max`). */
-  readonly ready: number;
-  /** The kind of workers, or null without a pool. */
-  readonly workers: 'worker_threads' | 'web-workers' | null;
-  /** Why there is no pool though `max` > 1 (e.g. a page that is not cross-origin isolated), or null. */
-  readonly why: string | null;
-}
-
 /**
  * How many threads the WebAssembly kernels use: `max` (MYRIAD_CPU_THREADS, else the machine's cores,
  * navigator.hardwareConcurrency in a browser), `ready` (the calling thread plus the workers started so
@@ -130,8 +120,8 @@ export function wasmThreads(): WasmThreads | null {
 
 /**
  * Sets how many threads the WebAssembly kernels may use (`threads`, default: as now; 1 turns the
- * pool off for later calls; more than 64 is capped at 64) and waits, up to `timeoutMs`, until that many are ready, so that the
- * first big kernel call already runs on all of them. Kernels never wait for a worker to start: without
+ * pool off for later calls; more than 64 is capped at 64) and waits, up to `timeoutMs`, until that
+ * many are ready, so that the first big kernel call already runs on all of them. Kernels never wait for a worker to start: without
  * this the first calls simply run on fewer threads. Returns `wasmThreads()`.
  */
 export async function startWasmThreads(threads?: number, timeoutMs = 10_000): Promise<WasmThreads | null> {

@@ -25,7 +25,6 @@ const ERROR = 5; // set by a worker whose call threw
 const READY = 16; // READY + id: worker id has instantiated the module
 const DONE = 80; // DONE + r: blocks of round r finished
 const ROUNDS = 96; // ROUNDS + r*4: [split arg index (-1: none), total, step, next block counter]
-/** Most threads a job can use (main thread included). */
 /** Most threads a pool runs, the calling thread included (its shared control block is sized for them). */
 export const MAX_THREADS = 64;
 const MAX_ROUNDS = 4;
