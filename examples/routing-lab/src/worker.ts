@@ -1,7 +1,7 @@
 // The training worker: owns the model and runs every step, evaluation and probe here, so the page's
 // main thread only draws. Requests run one at a time through a queue; training re-queues itself one
 // step at a time, so a Pause, a click on a character or a Save gets in between two steps.
-import { getBackend, setBackend } from '@myriad/core';
+import { getBackend, nextTask, setBackend } from '@myriad/core';
 import { checkpointFromBytes } from '@myriad/train';
 import { excerpt, excerptName, bookName, vocabulary } from 'virtual:moby-dick';
 import type { Event, Request } from './protocol.js';
@@ -130,7 +130,10 @@ function pump(): void {
     if (stepsLeft > 0) stepsLeft--;
     await oneStep();
     if (!training && stepsLeft === 0) post({ type: 'status', training: false, step: session?.step ?? 0 });
-  }).then(() => setTimeout(pump, 0));
+  })
+    // A new task between steps: the page's messages get in, and finalizers return the step's buffers.
+    .then(nextTask)
+    .then(pump);
 }
 
 /**

@@ -85,7 +85,11 @@ export interface Backend {
   readSync(x: View): TypedArray;
   /** Contiguous copy of a view's elements, waiting for queued device work. */
   read(x: View): Promise<TypedArray>;
-  /** The live typed array behind storage, where the backend keeps data in host memory (CPU), else null. */
+  /**
+   * The live typed array behind storage, where the backend keeps data in host memory (CPU), else null.
+   * The CPU backend reuses the buffers of collected storages: use views of it only while the storage
+   * (its tensor) is alive, or take `Tensor.data`, which keeps the array out of reuse.
+   */
   hostData(storage: Storage): TypedArray | null;
   /** Releases storage (no-op for garbage-collected memory). */
   dispose(storage: Storage): void;

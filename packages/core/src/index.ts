@@ -28,6 +28,7 @@ export {
 export type { RoutingArrays, RoutingDecision, RoutingSource } from './routing.js';
 export { type UpdateRule, type CompiledUpdate, compileUpdateRule, checkUpdateRule } from './update-rule.js';
 export { cpuBackend } from './cpu/cpu-backend.js';
+export { BufferPool, cpuBufferPool, nextTask, type BufferPoolLimits, type BufferPoolStats } from './cpu/buffer-pool.js';
 export { sortRowPositions } from './cpu/unique-rows.js';
 export { kernels as cpuKernels, installKernels, resetKernels, jsKernels, type CpuKernels } from './cpu/kernels.js';
 export {

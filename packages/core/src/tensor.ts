@@ -1,5 +1,6 @@
 import { type Backend, type Storage, type View } from './backend.js';
 import { cpuBackend } from './cpu/cpu-backend.js';
+import { cpuBufferPool } from './cpu/buffer-pool.js';
 import { densifyGrad, isWholeStorage, runBackward, type GradNode } from './autograd.js';
 import type { DType, TypedArray } from './dtype.js';
 import { fmt } from './errors.js';
@@ -130,7 +131,8 @@ export class Tensor implements View {
 
   /**
    * The live typed array behind a contiguous CPU tensor that owns its whole storage: writes are
-   * visible to the tensor (optimizers update parameters through it). Throws otherwise.
+   * visible to the tensor (optimizers update parameters through it). Throws otherwise. The array is
+   * taken out of the CPU backend's buffer reuse, so it (and any subarray of it) stays the tensor's.
    */
   get data(): TypedArray {
     const host = this.backend.hostData(this.storage);
@@ -138,6 +140,7 @@ export class Tensor implements View {
     if (!isWholeStorage(this, host)) {
       throw new Error(`data: tensor ${fmt(this.shape)} is a strided view of larger storage; call contiguous() or clone() first`);
     }
+    cpuBufferPool.pin(host);
     return host;
   }
 

@@ -2,7 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { manualSeed, type Tensor } from '@myriad/core';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { cpuBufferPool, manualSeed, type Tensor } from '@myriad/core';
 import { Adam, BatchLoader, SGD, Trainer, formatDuration, type Batch, type RoutingSource, type ProgressStream } from '../src/index.js';
 import { TinyLM } from './helpers/tiny-lm.js';
 
@@ -33,6 +35,28 @@ function setup(valLoader = true) {
 }
 
 describe('Trainer', () => {
+  // Finalizers, which give the CPU backend the buffers of collected tensors, run only in a task of
+  // their own: without the Trainer's yield each step, a run would never reuse a buffer.
+  it('yields to the event loop every step, so the CPU backend reuses buffers', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    manualSeed(3);
+    const model = new TinyLM(11, 256, 1, 0); // [64 tokens, 256] activations: 64 KiB, a pooled size
+    const before = cpuBufferPool.stats().reused;
+    await new Trainer({
+      model,
+      optimizer: new SGD(model.parameters(), { lr: 0.01 }),
+      trainLoader: new BatchLoader(tokens.subarray(0, 300), { contextLength: 8, batchSize: 8, seed: 1 }),
+      valLoader: null,
+      loss: (m: TinyLM, b: Batch) => m.loss(b),
+      steps: 6,
+      evalEvery: 0,
+      output: new Sink(),
+      hooks: { afterStep: () => gc() },
+    }).run();
+    expect(cpuBufferPool.stats().reused - before).toBeGreaterThan(0);
+  });
+
   it('logs every step and every evaluation as JSON lines, and learns', async () => {
     const logFile = join(dir, 'nested', 'log.jsonl');
     const out = new Sink();

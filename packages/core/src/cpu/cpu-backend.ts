@@ -1,6 +1,7 @@
 import type { Backend, BinaryOp, ReduceOp, RowOp, Storage, UnaryOp, View } from '../backend.js';
 import { registerDefaultBackend } from '../backend.js';
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
+import { cpuBufferPool } from './buffer-pool.js';
 import { contiguousStrides, isContiguousLayout, shapeSize } from '../shape.js';
 import { binaryLoops, copyLoop, unaryLoops, unaryLoopsF32 } from './elementwise.js';
 import { genericKernels, kernels } from './kernels.js';
@@ -17,7 +18,6 @@ function isContiguous(x: View): boolean {
   return isContiguousLayout(x.shape, x.strides);
 }
 
-/** The view's elements as a contiguous typed array (the storage itself when already contiguous from 0). */
 /**
  * The length L for which the view's element i (row-major over its shape) is storage[offset + i % L]:
  * a contiguous run of trailing dims under broadcast (stride-0) leading dims. 1 for a broadcast
@@ -36,6 +36,7 @@ function repeatLength(x: View): number {
   return length;
 }
 
+/** The view's elements as a contiguous typed array (the storage itself when already contiguous from 0), for use within one call. */
 function contiguousData(x: View): TypedArray {
   const data = arr(x.storage);
   const size = shapeSize(x.shape);
@@ -43,22 +44,25 @@ function contiguousData(x: View): TypedArray {
   return copyView(x, x.dtype);
 }
 
-function copyView(x: View, dtype: DType): TypedArray {
+/** A contiguous copy of the view's elements as `dtype`: a pooled storage unless `pooled` is false (for callers that keep it). */
+function copyView(x: View, dtype: DType, pooled = true): TypedArray {
   const size = shapeSize(x.shape);
   const src = arr(x.storage);
+  const out = pooled ? alloc(dtype, size, false) : allocTyped(dtype, size);
   // Contiguous views copy as one block (a memcpy when the dtype is unchanged).
   if (isContiguous(x)) {
-    const block = src.subarray(x.offset, x.offset + size);
-    if (dtype === x.dtype) return block.slice();
-    const converted = allocTyped(dtype, size);
-    converted.set(block);
-    return converted;
+    out.set(src.subarray(x.offset, x.offset + size));
+    return out;
   }
-  const out = allocTyped(dtype, size);
   forEachRow(x.shape, [x.strides, contiguousStrides(x.shape)], [x.offset, 0], (o, n, s) =>
     copyLoop(src, o[0]!, s[0]!, out, o[1]!, s[1]!, n),
   );
   return out;
+}
+
+/** A storage of `size` elements, zeroed unless `zeroed` is false (then the caller writes every element). */
+function alloc(dtype: DType, size: number, zeroed = true): TypedArray {
+  return cpuBufferPool.alloc(dtype, size, zeroed);
 }
 
 function checkIndex(op: string, i: number, size: number, dim: number): void {
@@ -73,15 +77,12 @@ export const cpuBackend: Backend = {
 
   fromTypedArray: (data) => data,
   full: (dtype, size, value) => {
-    const out = allocTyped(dtype, size);
+    const out = alloc(dtype, size);
     if (value !== 0) out.fill(value);
     return out;
   },
-  readSync: (x) => {
-    const c = contiguousData(x);
-    // contiguousData may hand back the storage itself (or a window on it): copy so the caller owns the result.
-    return c.buffer === arr(x.storage).buffer ? c.slice() : c;
-  },
+  // A copy the caller owns, never a pooled buffer: users may keep a subarray of it and drop the rest.
+  readSync: (x) => copyView(x, x.dtype, false),
   read: async (x) => cpuBackend.readSync(x),
   hostData: (s) => arr(s),
   dispose: () => {},
@@ -103,7 +104,7 @@ export const cpuBackend: Backend = {
 
   unary(op: UnaryOp, x) {
     const n = shapeSize(x.shape);
-    const out = allocTyped(x.dtype, n);
+    const out = alloc(x.dtype, n, false);
     const src = arr(x.storage);
     if (x.dtype === 'float32' && isContiguous(x)) {
       kernels.unaryF32(op, src as Float32Array, x.offset, out as Float32Array, 0, n);
@@ -116,7 +117,7 @@ export const cpuBackend: Backend = {
 
   binary(op: BinaryOp, a, b) {
     const n = shapeSize(a.shape);
-    const out = allocTyped(a.dtype, n);
+    const out = alloc(a.dtype, n, false);
     const da = arr(a.storage);
     const db = arr(b.storage);
     if (a.dtype === 'float32' && b.dtype === 'float32' && n > 0) {
@@ -136,7 +137,7 @@ export const cpuBackend: Backend = {
   },
 
   where(cond, a, b) {
-    const out = allocTyped(a.dtype, shapeSize(a.shape));
+    const out = alloc(a.dtype, shapeSize(a.shape), false);
     const dc = arr(cond.storage);
     const da = arr(a.storage);
     const db = arr(b.storage);
@@ -162,7 +163,7 @@ export const cpuBackend: Backend = {
   reduce(op: ReduceOp, x, axis) {
     if (op === 'argmax') return argmaxAlong(x, axis);
     const outShape = dropAxis(x.shape, axis);
-    const out = allocTyped(x.dtype, shapeSize(outShape));
+    const out = alloc(x.dtype, shapeSize(outShape));
     const src = arr(x.storage);
     const len = x.shape[axis]!;
     const step = x.strides[axis]!;
@@ -210,7 +211,7 @@ export const cpuBackend: Backend = {
     const K = a.shape[nd - 1]!;
     const N = b.shape[nd - 1]!;
     const batchShape = a.shape.slice(0, nd - 2);
-    const out = allocTyped(a.dtype, shapeSize(batchShape) * M * N);
+    const out = alloc(a.dtype, shapeSize(batchShape) * M * N);
     const da = arr(a.storage);
     const db = arr(b.storage);
     const [ars, acs] = [a.strides[nd - 2]!, a.strides[nd - 1]!];
@@ -238,7 +239,7 @@ export const cpuBackend: Backend = {
     const nd = x.shape.length;
     const n = x.shape[nd - 1]!;
     const rows = shapeSize(x.shape.slice(0, nd - 1));
-    const out = allocTyped(x.dtype, op === 'logsumexp' ? rows : rows * n);
+    const out = alloc(x.dtype, op === 'logsumexp' ? rows : rows * n, false);
     if (n === 0) {
       // Empty rows: softmax outputs are empty, logsumexp of nothing is log(0).
       if (op === 'logsumexp') out.fill(-Infinity);
@@ -258,7 +259,7 @@ export const cpuBackend: Backend = {
     const n = x.shape[nd - 1]!;
     const rows = n === 0 ? 0 : shapeSize(x.shape) / n;
     const src = contiguousData(x);
-    const values = allocTyped(x.dtype, rows * k);
+    const values = alloc(x.dtype, rows * k);
     const indices = new Int32Array(rows * k);
     const topk = x.dtype === 'float32' ? kernels.topkRowsF32 : genericKernels.topkRows;
     topk(src as Float32Array, rows, n, k, values as Float32Array, indices);
@@ -266,7 +267,7 @@ export const cpuBackend: Backend = {
   },
 
   gather(x, dim, index) {
-    const out = allocTyped(x.dtype, shapeSize(index.shape));
+    const out = alloc(x.dtype, shapeSize(index.shape));
     const src = arr(x.storage);
     const idx = arr(index.storage);
     const size = x.shape[dim]!;
@@ -313,7 +314,7 @@ export const cpuBackend: Backend = {
     const idx = contiguousData(indices) as Int32Array;
     for (let i = 0; i < idx.length; i++) checkIndex('indexSelect', idx[i]!, rows, 0);
     const data = contiguousData(table);
-    const out = allocTyped(table.dtype, idx.length * width);
+    const out = alloc(table.dtype, idx.length * width);
     (table.dtype === 'float32' ? kernels.gatherRowsF32 : genericKernels.gatherRows)(data as Float32Array, width, idx, out as Float32Array);
     return out;
   },
@@ -326,13 +327,13 @@ export const cpuBackend: Backend = {
       // Empty slots (−1, from static-size coalescing) add nothing: drop them before the kernel.
       const keep: number[] = [];
       for (let i = 0; i < idx.length; i++) if (idx[i] !== -1) keep.push(i);
-      const packed = allocTyped(src.dtype, keep.length * width);
+      const packed = alloc(src.dtype, keep.length * width);
       keep.forEach((i, j) => packed.set(values.subarray(i * width, (i + 1) * width), j * width));
       idx = Int32Array.from(keep, (i) => idx[i]!);
       values = packed;
     }
     for (let i = 0; i < idx.length; i++) checkIndex('scatterAddRows', idx[i]!, rows, 0);
-    const out = allocTyped(src.dtype, rows * width);
+    const out = alloc(src.dtype, rows * width);
     (src.dtype === 'float32' ? kernels.scatterAddRowsF32 : genericKernels.scatterAddRows)(
       out as Float32Array,
       width,

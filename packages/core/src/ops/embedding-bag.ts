@@ -7,7 +7,7 @@ import { record } from '../autograd.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
 import { embeddingBagForward, embeddingBagWeightGrad } from '../cpu/embedding-bag.js';
 import { kernels as cpuKernels } from '../cpu/kernels.js';
-import { allocTyped } from '../dtype.js';
+import { cpuBufferPool } from '../cpu/buffer-pool.js';
 import { ShapeError, fmt } from '../errors.js';
 import { shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -37,17 +37,19 @@ export function embeddingBagFused(table: Tensor, indices: Tensor, weights: Tenso
   const w = hostElements(weights);
   const idx = hostElements(indices) as Int32Array;
   checkRowIndices('embeddingBag', idx, N);
-  const y = allocTyped(table.dtype, T * D);
+  const y = cpuBufferPool.alloc(table.dtype, T * D);
   // float32 goes through the kernel seam (WebAssembly SIMD when installed); float64 runs the plain loop.
   if (table.dtype === 'float32')
     cpuKernels.embeddingBagForwardF32(rows as Float32Array, idx, w as Float32Array, T, S, D, y as Float32Array);
   else embeddingBagForward(rows, idx, w, T, S, D, y);
   const out = wrap(cpuBackend, y, [T, D], table.dtype);
   return record('embeddingBag', out, [table, weights], (dy) => {
+    // Read from the tensor again, not through a view captured above: a view alone does not keep a pooled storage alive.
+    const idx = hostElements(indices) as Int32Array;
     const g = hostElements(dy);
     let dw = null;
     if (weights.requiresGrad) {
-      const grad = allocTyped(table.dtype, T * S);
+      const grad = cpuBufferPool.alloc(table.dtype, T * S);
       if (table.dtype === 'float32')
         cpuKernels.embeddingBagWeightGradF32(rows as Float32Array, idx, g as Float32Array, T, S, D, grad as Float32Array);
       else embeddingBagWeightGrad(rows, idx, g, T, S, D, grad);

@@ -6,7 +6,8 @@ import { record } from '../autograd.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
 import { jsKernels, kernels as cpuKernels } from '../cpu/kernels.js';
 import { expertMixBackward, expertMixForward, type ExpertActivation } from '../cpu/expert-mix.js';
-import { allocTyped, type TypedArray } from '../dtype.js';
+import type { TypedArray } from '../dtype.js';
+import { cpuBufferPool } from '../cpu/buffer-pool.js';
 import { ShapeError, fmt } from '../errors.js';
 import { SparseGrad } from '../sparse-grad.js';
 import type { Tensor } from '../tensor.js';
@@ -62,8 +63,8 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
   const gs = hostElements(gates);
   const idx = hostElements(indices) as Int32Array;
   checkRowIndices('expertMix', idx, N);
-  const y = allocTyped(x.dtype, T * Do);
-  const z = allocTyped(x.dtype, T * S);
+  const y = cpuBufferPool.alloc(x.dtype, T * Do);
+  const z = cpuBufferPool.alloc(x.dtype, T * S);
   // float32 goes through the kernel seam (WebAssembly SIMD when installed); float64 runs the plain loop.
   const f32 = x.dtype === 'float32';
   if (f32) {
@@ -86,8 +87,10 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
   }
   const out = wrap(cpuBackend, y, [T, Do], x.dtype);
   return record('expertMix', out, [x, down, up, gates], (dy) => {
-    const dx = allocTyped(x.dtype, T * D);
-    const dgates = allocTyped(x.dtype, T * S);
+    // Read from the tensor again, not through a view captured above: a view alone does not keep a pooled storage alive.
+    const idx = hostElements(indices) as Int32Array;
+    const dx = cpuBufferPool.alloc(x.dtype, T * D);
+    const dgates = cpuBufferPool.alloc(x.dtype, T * S);
     const dz = new Float64Array(T * S);
     const c = new Float64Array(T * S);
     const g = hostElements(dy);

@@ -11,6 +11,7 @@ import type { GradCheckOptions } from '@myriad/core/testing';
 
 /** Exports of @myriad/core that are not tensor ops (classes, backend plumbing, I/O, randomness state, helpers). */
 export const NOT_OPS = new Set([
+  'BufferPool',
   'Rng',
   'SafetensorsError',
   'ShapeError',
@@ -36,6 +37,7 @@ export const NOT_OPS = new Set([
   'loadSafetensors',
   'loadSafetensorsWithMetadata',
   'manualSeed',
+  'nextTask',
   'noGrad',
   'onesOf',
   'promoteTypes',
