@@ -23,7 +23,7 @@ async function collect(): Promise<void> {
 
 const MiB = 1024 * 1024;
 
-afterEach(() => cpuBufferPool.setLimits({ maxFreeBytes: 512 * MiB, maxUnreturnedBytes: 512 * MiB }));
+afterEach(() => cpuBufferPool.setLimits({ maxFreeBytes: 512 * MiB, maxTaskBytes: 1024 * MiB }));
 
 describe('BufferPool', () => {
   it('hands a collected buffer out again, zeroed, for any dtype of the same byte length', async () => {
@@ -39,6 +39,17 @@ describe('BufferPool', () => {
     expect(b).toBeInstanceOf(Int32Array);
     expect(b.length).toBe(MiB / 4);
     expect(b.every((v) => v === 0)).toBe(true);
+  });
+
+  it('serves sizes within one size class (12.5 %) from the same buffer', async () => {
+    const pool = new BufferPool();
+    (() => pool.alloc('float32', MiB / 4 + 1))();
+    await collect();
+    const b = pool.alloc('float32', MiB / 4 + 1000);
+    expect(b.length).toBe(MiB / 4 + 1000);
+    expect(pool.stats()).toMatchObject({ reused: 1, allocated: 1, outstandingBytes: MiB + MiB / 8 });
+    (() => pool.alloc('float32', MiB / 4 + MiB / 32 + 1))(); // the next class up
+    expect(pool.stats().allocated).toBe(2);
   });
 
   it('leaves small and huge buffers to the engine', () => {
@@ -62,11 +73,15 @@ describe('BufferPool', () => {
     expect([...sub]).toEqual([3, 3, 3, 3]);
   });
 
-  it('stops pooling once a loop that never yields has taken maxUnreturnedBytes', () => {
+  it('hands out at most maxTaskBytes within one task (a loop that never yields pins no more)', async () => {
     const pool = new BufferPool();
-    pool.setLimits({ maxUnreturnedBytes: 4 * MiB });
+    pool.setLimits({ maxTaskBytes: 4 * MiB });
     for (let i = 0; i < 10; i++) pool.alloc('float32', MiB / 4);
     expect(pool.stats()).toMatchObject({ allocated: 4, unpooled: 6, outstandingBytes: 4 * MiB });
+    await nextTask();
+    await nextTask();
+    pool.alloc('float32', MiB / 4);
+    expect(pool.stats()).toMatchObject({ allocated: 5, unpooled: 6 });
   });
 
   it('keeps at most maxFreeBytes of free buffers', async () => {
@@ -85,12 +100,22 @@ describe('BufferPool', () => {
     expect(() => new BufferPool().setLimits({ maxFreeBytes: -1 })).toThrow(
       /setLimits: maxFreeBytes must be a finite number of bytes ≥ 0, got -1/,
     );
-    expect(() => new BufferPool().setLimits({ maxUnreturnedBytes: NaN })).toThrow(/maxUnreturnedBytes .* got NaN/);
+    expect(() => new BufferPool().setLimits({ maxTaskBytes: NaN })).toThrow(/maxTaskBytes .* got NaN/);
   });
 });
 
 describe('the CPU backend with buffer reuse', () => {
   const N = MiB / 4;
+
+  it('gets buffers back in a loop that awaits a read each step', async () => {
+    const x = randn([N]);
+    const before = cpuBufferPool.stats().reused;
+    for (let step = 0; step < 4; step++) {
+      gc();
+      await x.mul(2).sum().read();
+    }
+    expect(cpuBufferPool.stats().reused).toBeGreaterThan(before);
+  });
 
   it('reuses the buffers of collected op outputs', async () => {
     const x = randn([N]);

@@ -6,19 +6,21 @@
 // floor of its shape: every chosen row of down and up read twice (forward, backward) and every touched
 // row of both gradients written once, measured as memcpy passes over the same rows. Last, PKM's weighted
 // value read (embeddingBag) over the same rows of one table, fused and composed, against its own floor.
-//   npm run bench -- peer-kernel                 (PEER_KERNEL_KEYS=256 for a quick run, PEER_KERNEL_STEPS=5)
+//   npm run bench -- peer-kernel                 (PEER_KERNEL_KEYS=256 for a quick run, PEER_KERNEL_STEPS=5,
+//                                                 PEER_KERNEL_POOL=off without the CPU backend's buffer reuse)
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mul, randn, reshape, sum, tensor, type Tensor } from '@myriad/core';
+import { cpuBufferPool, mul, nextTask, randn, reshape, sum, tensor, type Tensor } from '@myriad/core';
 import { FeedForward, PEER } from '@myriad/nn';
 import { AdamW } from '@myriad/train';
 import { embeddingBagComposed, embeddingBagFused } from '../../core/src/ops/embedding-bag.js';
 import { expertMixComposed, expertMixFused } from '../../core/src/ops/expert-mix.js';
 
 const numKeys = Number(process.env.PEER_KERNEL_KEYS ?? 1024);
+if (process.env.PEER_KERNEL_POOL === 'off') cpuBufferPool.setLimits({ maxFreeBytes: 0 });
 const steps = Number(process.env.PEER_KERNEL_STEPS ?? 5);
 const [dim, heads, topK, dimKey, tokens] = [256, 8, 16, 128, 512];
 const S = heads * topK;
@@ -72,8 +74,12 @@ const fwdBwd = (): void => {
   peer.zeroGrad();
   sum(mul(peer.forward(x), x)).backward();
 };
-/** Interleaves the fused and composed variants of `fn` (order alternating), `steps` timed rounds after one warm-up. */
-function interleave(fn: () => void): { fused: number; composed: number } {
+/**
+ * Interleaves the fused and composed variants of `fn` (order alternating), `steps` timed rounds after
+ * one warm-up. Each call is followed by a new task, as in a training loop that awaits its loss: the
+ * CPU backend then reuses the buffers of the step before.
+ */
+async function interleave(fn: () => void): Promise<{ fused: number; composed: number }> {
   const times = { fused: [] as number[], composed: [] as number[] };
   for (let r = -1; r < steps; r++) {
     const order = r % 2 === 0 ? (['fused', 'composed'] as const) : (['composed', 'fused'] as const);
@@ -84,15 +90,16 @@ function interleave(fn: () => void): { fused: number; composed: number } {
       const ms = performance.now() - t;
       above[v] = Math.max(above[v], arrayBytes() - paramBytes);
       if (r >= 0) times[v].push(ms);
+      await nextTask();
     }
   }
   return { fused: median(times.fused), composed: median(times.composed) };
 }
-const fb = interleave(fwdBwd);
+const fb = await interleave(fwdBwd);
 const rssFwdBwd = peakRss();
 console.log(`fwd+bwd: fused ${fb.fused.toFixed(0)} ms, composed ${fb.composed.toFixed(0)} ms`);
 const opt = new AdamW(peer.parameters(), { lr: 1e-3 });
-const withStep = interleave(() => {
+const withStep = await interleave(() => {
   fwdBwd();
   opt.step();
 });
@@ -135,9 +142,10 @@ const readPass = () => {
   }
 };
 const uniqueRows = Int32Array.from(new Set(idxData)).sort();
+// The gradient rows are written into memory written before (as reused buffers are), not fresh pages.
+const [gradA, gradB] = [new Float32Array(distinct * dim), new Float32Array(distinct * dim)];
 const writePass = () => {
-  const a = new Float32Array(distinct * dim);
-  const b = new Float32Array(distinct * dim);
+  const [a, b] = [gradA, gradB];
   for (let u = 0; u < distinct; u++) {
     a.set(row, u * dim);
     b.set(row, u * dim);
@@ -159,6 +167,7 @@ for (let r = -1; r < 3 * steps; r++) {
       sum(mul(y, w)).backward();
     }
     if (r >= 0) mixTimes[v].push(performance.now() - t);
+    await nextTask();
   }
 }
 const mix = { fused: median(mixTimes.fused), composed: median(mixTimes.composed), floor: median(mixTimes.floor) };
@@ -173,7 +182,7 @@ const readUpPass = () => {
   }
 };
 const writeUpPass = () => {
-  const a = new Float32Array(distinct * dim);
+  const a = gradA;
   for (let u = 0; u < distinct; u++) a.set(row, u * dim);
   return a[0]! + uniqueRows.length;
 };
@@ -191,6 +200,7 @@ for (let r = -1; r < 3 * steps; r++) {
       sum(mul(y, w)).backward();
     }
     if (r >= 0) bagTimes[v].push(performance.now() - t);
+    await nextTask();
   }
 }
 const bag = { fused: median(bagTimes.fused), composed: median(bagTimes.composed), floor: median(bagTimes.floor) };
@@ -235,6 +245,10 @@ console.log(`| composed | fused | memory floor (memcpy passes) | fused ÷ floor 
 console.log('|---|---|---|---|---|');
 console.log(
   `| ${mix.composed.toFixed(1)} ms | ${mix.fused.toFixed(1)} ms | ${mix.floor.toFixed(1)} ms | ${(mix.fused / mix.floor).toFixed(2)}× | ${(readBytes / 2 ** 20).toFixed(0)} MiB read (4 rows × ${idxData.length}), ${(writeBytes / 2 ** 20).toFixed(0)} MiB written (2 × ${distinct} rows); at the floor's speed ${((readBytes + writeBytes) / (mix.floor / 1000) / 1e9).toFixed(1)} GB/s |`,
+);
+const pool = cpuBufferPool.stats();
+console.log(
+  `\nCPU buffer pool over the run: ${pool.reused} buffers reused, ${pool.allocated} allocated, ${pool.unpooled} unpooled (over the per-task limit)`,
 );
 console.log(`\nPKM's value read alone (embeddingBag over the same ${idxData.length} rows of one table), fwd+bwd, medians of ${3 * steps}:`);
 console.log('| composed (indexSelect + batched matmul) | fused | memory floor (memcpy passes) | fused ÷ floor |');

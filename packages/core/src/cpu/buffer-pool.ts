@@ -10,8 +10,9 @@
 // they read later, arrays handed to users are copies (readSync) or pinned (Tensor.data).
 //
 // Finalizers run between tasks, never inside synchronous code or between microtasks: a training loop
-// gets buffers back only when it yields to the event loop (`nextTask()`; Trainer does it every step).
-// A loop that never yields pins at most `maxUnreturnedBytes` before the pool stops handing out buffers.
+// gets buffers back only when it yields to the event loop (`await loss.read()` does on the CPU too;
+// Trainer also awaits `nextTask()` every step). Within one task the pool hands out at most
+// `maxTaskBytes`, so a loop that never yields pins a bounded amount of collected buffers.
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
 
 /** Smaller buffers come from the engine's own heap, which reuses memory without page faults. */
@@ -20,12 +21,22 @@ const MIN_BYTES = 64 * 1024;
 const MAX_BYTES = 256 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
+/**
+ * The buffer size that serves `bytes`: the next m·2^e with m in 8…15, at most 12.5 % more, so that
+ * sizes which vary a little from step to step (a sparse gradient's touched rows) share buffers.
+ */
+function sizeClass(bytes: number): number {
+  const e = Math.max(0, Math.ceil(Math.log2(bytes)) - 4);
+  const unit = 2 ** e;
+  return Math.ceil(bytes / unit) * unit;
+}
+
 export interface BufferPoolStats {
   /** Buffers handed out again instead of allocated. */
   reused: number;
   /** Buffers of a poolable size allocated fresh. */
   allocated: number;
-  /** Buffers of a poolable size allocated unpooled because too many had been handed out since finalizers last ran. */
+  /** Buffers of a poolable size allocated unpooled because the current task had taken `maxTaskBytes`. */
   unpooled: number;
   /** Bytes of free buffers held for reuse. */
   freeBytes: number;
@@ -36,54 +47,66 @@ export interface BufferPoolStats {
 export interface BufferPoolLimits {
   /** Most bytes of free buffers kept (default 512 MiB); 0 turns reuse off. */
   maxFreeBytes?: number;
-  /** Most bytes handed out since finalizers last ran (default 512 MiB): what a loop that never yields can pin. */
-  maxUnreturnedBytes?: number;
+  /** Most bytes handed out within one task (default 1 GiB): what a loop that never yields can pin. */
+  maxTaskBytes?: number;
 }
 
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private freeBytes = 0;
   private outstandingBytes = 0;
-  private unreturnedBytes = 0;
+  private taskBytes = 0;
   private reused = 0;
   private allocated = 0;
   private unpooled = 0;
   private maxFreeBytes = 512 * MiB;
-  private maxUnreturnedBytes = 512 * MiB;
-  private readonly registry = new FinalizationRegistry<ArrayBuffer>((buffer) => this.reclaim(buffer));
+  private maxTaskBytes = 1024 * MiB;
+  /** Whether a callback waits for the end of the current task to reset `taskBytes`. */
+  private taskWatch = false;
+  private readonly registry = new FinalizationRegistry<{ buffer: ArrayBuffer; bytes: number }>((held) => this.reclaim(held));
 
   /**
    * A typed array of `size` elements. `zeroed`: every element 0, as a fresh array; `false` when the
    * caller writes every element before anything reads one (a reused buffer keeps its old contents).
    */
   alloc(dtype: DType, size: number, zeroed = true): TypedArray {
-    const bytes = size * (dtype === 'float64' ? 8 : 4);
-    if (bytes < MIN_BYTES || bytes > MAX_BYTES || this.maxFreeBytes === 0) return allocTyped(dtype, size);
-    if (this.unreturnedBytes + bytes > this.maxUnreturnedBytes) {
+    const used = size * (dtype === 'float64' ? 8 : 4);
+    if (used < MIN_BYTES || used > MAX_BYTES || this.maxFreeBytes === 0) return allocTyped(dtype, size);
+    const bytes = sizeClass(used);
+    if (this.taskBytes + bytes > this.maxTaskBytes) {
       this.unpooled++;
       return allocTyped(dtype, size);
     }
-    const buffer = this.free.get(bytes)?.pop();
-    let out: TypedArray;
+    let buffer = this.free.get(bytes)?.pop();
+    const reused = buffer !== undefined;
     if (buffer) {
       this.freeBytes -= bytes;
       this.reused++;
-      out = typedView(dtype, buffer);
-      if (zeroed) out.fill(0);
     } else {
       this.allocated++;
-      out = allocTyped(dtype, size);
+      buffer = new ArrayBuffer(bytes);
     }
+    const out = typedView(dtype, buffer, size);
+    // A reused buffer holds old values; a fresh one is zero already.
+    if (zeroed && reused) out.fill(0);
     this.outstandingBytes += bytes;
-    this.unreturnedBytes += bytes;
+    this.taskBytes += bytes;
+    if (!this.taskWatch) {
+      // Once the event loop turns, pending finalizers can run: the budget starts again.
+      this.taskWatch = true;
+      void nextTask().then(() => {
+        this.taskWatch = false;
+        this.taskBytes = 0;
+      });
+    }
     // The array is its own unregister token (held weakly), so pin() can find it.
-    this.registry.register(out, out.buffer as ArrayBuffer, out);
+    this.registry.register(out, { buffer, bytes }, out);
     return out;
   }
 
   /** Takes `array` out of reuse for good (its buffer is freed normally when collected): for arrays handed to users. */
   pin(array: TypedArray): void {
-    if (this.registry.unregister(array)) this.outstandingBytes -= array.byteLength;
+    if (this.registry.unregister(array)) this.outstandingBytes -= sizeClass(array.byteLength);
   }
 
   /** Drops every free buffer (the garbage collector frees them); PyTorch's `torch.cuda.empty_cache()`. */
@@ -99,7 +122,7 @@ export class BufferPool {
       }
     }
     this.maxFreeBytes = limits.maxFreeBytes ?? this.maxFreeBytes;
-    this.maxUnreturnedBytes = limits.maxUnreturnedBytes ?? this.maxUnreturnedBytes;
+    this.maxTaskBytes = limits.maxTaskBytes ?? this.maxTaskBytes;
     if (this.freeBytes > this.maxFreeBytes) this.emptyCache();
   }
 
@@ -108,11 +131,10 @@ export class BufferPool {
     return { reused, allocated, unpooled, freeBytes, outstandingBytes };
   }
 
-  private reclaim(buffer: ArrayBuffer): void {
-    const bytes = buffer.byteLength;
+  private reclaim({ buffer, bytes }: { buffer: ArrayBuffer; bytes: number }): void {
     this.outstandingBytes -= bytes;
-    this.unreturnedBytes = 0;
-    if (this.freeBytes + bytes > this.maxFreeBytes) return;
+    // A buffer transferred to another thread is detached (length 0): nothing to keep.
+    if (buffer.byteLength !== bytes || this.freeBytes + bytes > this.maxFreeBytes) return;
     let list = this.free.get(bytes);
     if (!list) this.free.set(bytes, (list = []));
     list.push(buffer);
@@ -120,8 +142,12 @@ export class BufferPool {
   }
 }
 
-function typedView(dtype: DType, buffer: ArrayBuffer): TypedArray {
-  return dtype === 'float32' ? new Float32Array(buffer) : dtype === 'float64' ? new Float64Array(buffer) : new Int32Array(buffer);
+function typedView(dtype: DType, buffer: ArrayBuffer, size: number): TypedArray {
+  return dtype === 'float32'
+    ? new Float32Array(buffer, 0, size)
+    : dtype === 'float64'
+      ? new Float64Array(buffer, 0, size)
+      : new Int32Array(buffer, 0, size);
 }
 
 /** The CPU backend's pool: `cpuBufferPool.stats()`, `.emptyCache()`, `.setLimits({...})`. */

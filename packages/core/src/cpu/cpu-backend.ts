@@ -1,7 +1,7 @@
 import type { Backend, BinaryOp, ReduceOp, RowOp, Storage, UnaryOp, View } from '../backend.js';
 import { registerDefaultBackend } from '../backend.js';
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
-import { cpuBufferPool } from './buffer-pool.js';
+import { cpuBufferPool, nextTask } from './buffer-pool.js';
 import { contiguousStrides, isContiguousLayout, shapeSize } from '../shape.js';
 import { binaryLoops, copyLoop, unaryLoops, unaryLoopsF32 } from './elementwise.js';
 import { genericKernels, kernels } from './kernels.js';
@@ -83,7 +83,13 @@ export const cpuBackend: Backend = {
   },
   // A copy the caller owns, never a pooled buffer: users may keep a subarray of it and drop the rest.
   readSync: (x) => copyView(x, x.dtype, false),
-  read: async (x) => cpuBackend.readSync(x),
+  // Resolves in a later task, as a device's read does: a loop that awaits its loss each step lets
+  // finalizers run, which return the step's buffers to the pool.
+  read: async (x) => {
+    const out = cpuBackend.readSync(x);
+    await nextTask();
+    return out;
+  },
   hostData: (s) => arr(s),
   dispose: () => {},
 

@@ -188,7 +188,6 @@ export function expertTableGrad<A extends TypedArray>(
   return { rows: unique, values };
 }
 
-/** Slots of idx sorted by table row, ties in slot order (shared by both tables' gradients). */
 /** Throws a RangeError naming the op, the slot and the table size for the first index outside [0, N). */
 export function checkRowIndices(op: string, idx: Int32Array, N: number): void {
   for (let p = 0; p < idx.length; p++) {
@@ -197,6 +196,7 @@ export function checkRowIndices(op: string, idx: Int32Array, N: number): void {
   }
 }
 
+/** Slots of idx sorted by table row, ties in slot order (shared by both tables' gradients). */
 export function sortSlotsByRow(idx: Int32Array): { rows: Int32Array; positions: Int32Array } {
   return sortRowPositions(idx);
 }

@@ -1,4 +1,5 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
+import { cpuBufferPool } from './buffer-pool.js';
 import { binaryRunJs, unaryRunF32Js } from './elementwise.js';
 import { embeddingBagForward, embeddingBagWeightGrad } from './embedding-bag.js';
 import { expertMixBackward, expertMixForward, expertTableGrad, type ExpertActivation } from './expert-mix.js';
@@ -116,7 +117,7 @@ function expertTableGradF32Js(
   W: number,
   sorted: { rows: Int32Array; positions: Int32Array },
 ): { rows: Int32Array; values: Float32Array } {
-  return expertTableGrad(coef, src, S, W, sorted, (n) => new Float32Array(n));
+  return expertTableGrad(coef, src, S, W, sorted, (n) => cpuBufferPool.alloc('float32', n, false) as Float32Array);
 }
 
 /** The plain TypeScript kernels: the reference every faster kernel is tested against. */

@@ -3,7 +3,8 @@
 import { checkRowIndices, expertTableGrad, sortSlotsByRow } from '../cpu/expert-mix.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
 import { kernels as cpuKernels } from '../cpu/kernels.js';
-import { allocTyped, type TypedArray } from '../dtype.js';
+import type { TypedArray } from '../dtype.js';
+import { cpuBufferPool } from '../cpu/buffer-pool.js';
 import { SparseGrad } from '../sparse-grad.js';
 import type { Tensor } from '../tensor.js';
 import { wrap } from './util.js';
@@ -32,7 +33,7 @@ export function rowSparseTableGrad(
   const r =
     table.dtype === 'float32'
       ? cpuKernels.expertTableGradF32(coef, src as Float32Array, S, width, sorted)
-      : expertTableGrad(coef, src, S, width, sorted, (n) => allocTyped(table.dtype, n));
+      : expertTableGrad(coef, src, S, width, sorted, (n) => cpuBufferPool.alloc(table.dtype, n, false));
   const rows = wrap(cpuBackend, r.rows, [r.rows.length], 'int32');
   const values = wrap(cpuBackend, r.values, [r.rows.length, width], table.dtype);
   return new SparseGrad(rows, values, table.shape, true);

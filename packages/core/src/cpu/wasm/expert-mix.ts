@@ -8,6 +8,7 @@
 // blocks copied out as they finish. Every output element is one thread's sum in a fixed order, so the
 // results are the same bits whatever the thread count.
 import { activationPair, checkRowIndices, type ExpertActivation } from '../expert-mix.js';
+import { cpuBufferPool } from '../buffer-pool.js';
 import type { WasmContext } from './context.js';
 import type { Round } from './pool.js';
 import { Layout } from './runtime.js';
@@ -206,7 +207,7 @@ export function expertTableGradWasm(
     mem[cb + i] = coef[p]!;
   }
   i32[sb + distinct] = n;
-  const values = new Float32Array(distinct * W);
+  const values = cpuBufferPool.alloc('float32', distinct * W, false) as Float32Array;
   const ob = outAddr >> 2;
   for (let u0 = 0; u0 < distinct; u0 += block) {
     const m = Math.min(block, distinct - u0);
