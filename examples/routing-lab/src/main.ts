@@ -22,6 +22,7 @@ const lab = {
   kl: [] as [number, number][],
   dead: [] as [number, number][],
   balance: [] as [number, number][],
+  dropped: [] as [number, number][],
   lastRoute: null as TokenRoute | null,
   lastSnapshot: null as LayerSnapshot | null,
   /** The route and layer snapshot the views show (they draw only while on screen). */
@@ -207,6 +208,7 @@ function clearHistory(): void {
   lab.kl = [];
   lab.dead = [];
   lab.balance = [];
+  lab.dropped = [];
   lab.stepMs = [];
 }
 
@@ -376,7 +378,10 @@ function drawLayer(s: LayerSnapshot): void {
     ['dead experts', `${s.dead} (${pct1((100 * s.dead) / n)})`],
   ];
   if (s.auxLoss !== null) rows.push(['balance loss', s.auxLoss.toFixed(4)]);
-  if (s.droppedFraction !== null) rows.push(['dropped by capacity', `${(100 * s.droppedFraction).toFixed(2)}% of assignments`]);
+  // The applied model's capacity: without a limit nothing is ever dropped, and the page says so.
+  const capped = s.droppedFraction !== null && Number.isFinite(lab.info?.spec.model.moe.capacityFactor ?? Infinity);
+  if (s.droppedFraction !== null)
+    rows.push(['dropped by capacity', capped ? `${(100 * s.droppedFraction).toFixed(2)}% of assignments` : 'none (no capacity limit)']);
   if (s.bias) rows.push(['balancing bias', s.bias.map((b) => b.toFixed(3)).join(' ')]);
   $('layer-stats').replaceChildren(
     ...rows.map(([k, v]) => {
@@ -389,9 +394,10 @@ function drawLayer(s: LayerSnapshot): void {
       return d;
     }),
   );
-  // Three panels, each with its own axis: shares of the N experts (%), the KL unevenness (nats), and
-  // for MoE with a balance loss that loss. Each point: a snapshot over the same rolling window.
-  const [pctHost, klHost, balanceHost] = layerCharts();
+  // Four panels, each with its own axis: shares of the N experts (%), the KL unevenness (nats), for
+  // MoE with a balance loss that loss, and for MoE the share of assignments dropped by capacity (% of
+  // assignments, not of experts). Each point: a snapshot over the same rolling window.
+  const [pctHost, klHost, balanceHost, droppedHost] = layerCharts();
   const empty = 'a point every 10 training steps (and at each pause)';
   drawLineChart(
     pctHost,
@@ -417,6 +423,16 @@ function drawLayer(s: LayerSnapshot): void {
       yMin: 0,
       empty,
     });
+  droppedHost.hidden = !capped;
+  if (capped)
+    drawLineChart(droppedHost, [{ name: 'dropped by capacity', color: '#8c564b', points: lab.dropped, format: (v) => `${sig3(v)}%` }], {
+      xLabel: 'step',
+      yLabel: '% of assignments',
+      height: 130,
+      yMin: 0,
+      yFormat: (v) => `${v}%`,
+      empty,
+    });
 }
 
 /** "steps 33–42 (the last 10)": the window a layer snapshot covers. */
@@ -438,14 +454,13 @@ function layerWindowLine(): HTMLElement {
 }
 
 /** The layer view's three chart panels (created once inside #usage-chart). */
-function layerCharts(): [HTMLElement, HTMLElement, HTMLElement] {
+function layerCharts(): [HTMLElement, HTMLElement, HTMLElement, HTMLElement] {
   const host = $('usage-chart');
-  if (host.children.length !== 3 || !(host.firstElementChild instanceof HTMLDivElement)) {
-    host.replaceChildren(
-      ...['usage-chart-pct', 'usage-chart-kl', 'usage-chart-balance'].map((id) => Object.assign(document.createElement('div'), { id })),
-    );
+  const ids = ['usage-chart-pct', 'usage-chart-kl', 'usage-chart-balance', 'usage-chart-dropped'];
+  if (host.children.length !== ids.length || !(host.firstElementChild instanceof HTMLDivElement)) {
+    host.replaceChildren(...ids.map((id) => Object.assign(document.createElement('div'), { id })));
   }
-  return Array.from(host.children) as [HTMLElement, HTMLElement, HTMLElement];
+  return Array.from(host.children) as [HTMLElement, HTMLElement, HTMLElement, HTMLElement];
 }
 
 /**
@@ -565,6 +580,7 @@ function handle(e: Event): void {
         point(lab.kl, s.unevenness);
         point(lab.dead, (100 * s.dead) / s.numExperts);
         if (s.auxLoss !== null) point(lab.balance, s.auxLoss);
+        if (s.droppedFraction !== null) point(lab.dropped, 100 * s.droppedFraction);
       }
       schedule('layer');
       break;

@@ -281,7 +281,8 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
 
   for (const ffw of ['pkm', 'moe'] as const) {
     it(`shows ${ffw.toUpperCase()}'s route exactly as the layer recorded it`, async () => {
-      const { page, errors } = await openLab(browser, `${served.url}?ffw=${ffw}&batch=4`);
+      // MoE with a capacity limit, so the route view shows drops and the layer view charts them.
+      const { page, errors } = await openLab(browser, `${served.url}?ffw=${ffw}&batch=4${ffw === 'moe' ? '&moe.capacityFactor=1' : ''}`);
       await ready(page);
       expect((await state(page)).info!.spec.model.ffw).toBe(ffw);
       // 12 steps: one closed 10-step window of the usage chart, and the paused model's route.
@@ -292,6 +293,12 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
       await page.locator('#layer').scrollIntoViewIfNeeded();
       await waitFor(page, 'window.routingLab.shownSnapshot !== null');
       await (await page.$('#layer'))!.screenshot({ path: join(SHOTS, `layer-${ffw}.png`) });
+      // The dropped share over time: a chart of its own for MoE with a capacity limit, none for PKM.
+      expect(await page.isVisible('#usage-chart-dropped')).toBe(ffw === 'moe');
+      if (ffw === 'moe') {
+        expect(await page.textContent('#usage-chart-dropped')).toMatch(/dropped by capacity/);
+        expect(await page.textContent('#layer-stats')).toMatch(/dropped by capacity\d+\.\d\d% of assignments/);
+      }
       expect(errors).toEqual([]);
       await page.close();
     }, 120_000);
