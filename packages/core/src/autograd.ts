@@ -2,6 +2,7 @@ import type { SparseGrad } from './sparse-grad.js';
 import type { Tensor } from './tensor.js';
 import type { TypedArray } from './dtype.js';
 import { cpuBackend } from './cpu/cpu-backend.js';
+import { cpuBufferPool } from './cpu/buffer-pool.js';
 import { shapesEqual } from './shape.js';
 
 /**
@@ -135,19 +136,24 @@ export function runBackward(root: Tensor, grad: Tensor): void {
   // Storage already visible to the caller (the seed gradient, gradients stored in leaves so far): a
   // leaf's first gradient is copied only when it would share one of these, or is a view.
   const claimed = new Set<object>([grad.storage]);
+  const inFlight = new GradStorages(claimed);
   noGrad(() => {
     for (let n = order.length - 1; n >= 0; n--) {
       const t = order[n]!;
       const g = grads.get(t);
       grads.delete(t);
       if (g === undefined || g === null) continue;
+      inFlight.drop(g);
       const node = t.gradNode;
       if (node === null) {
         // The first gradient is copied: backward closures may hand the same tensor to several inputs.
         t.grad = t.grad === null ? ownGrad(g, claimed) : accumulateGrad(t.grad, g);
+        inFlight.settle([g]);
         continue;
       }
-      const inputGrads = node.backward(densifyGrad(g));
+      const dense = densifyGrad(g);
+      const inputGrads = node.backward(dense);
+      const done: InputGrad[] = [g, dense, ...inputGrads];
       node.inputs.forEach((input, i) => {
         const ig = inputGrads[i] ?? null;
         if (!input.requiresGrad || ig === null) return;
@@ -159,10 +165,54 @@ export function runBackward(root: Tensor, grad: Tensor): void {
         }
         // A non-leaf needs a dense gradient for its own backward; leaves keep sparse ones.
         const value = input.gradNode === null ? ig : densifyGrad(ig);
-        grads.set(input, accumulateGrad(grads.get(input) ?? null, value));
+        const before = grads.get(input) ?? null;
+        const sum = accumulateGrad(before, value);
+        grads.set(input, sum);
+        inFlight.hold(sum);
+        inFlight.drop(before);
+        done.push(value, before);
       });
+      inFlight.settle(done);
     }
   });
+}
+
+/**
+ * The storages the gradients in flight hold, counted. Once a tensor's gradient has gone through its
+ * node's backward, nothing holds it but the engine: a storage that no pending gradient, leaf gradient
+ * or seed holds, and that backward itself allocated, goes back to the CPU backend's buffer pool at
+ * once, for the rest of the same backward to reuse, instead of at a garbage collection steps later.
+ */
+class GradStorages {
+  private readonly counts = new Map<object, number>();
+  /** Only buffers allocated after this mark (during this backward) are returned: never a forward tensor's. */
+  private readonly since = cpuBufferPool.mark();
+
+  constructor(private readonly claimed: Set<object>) {}
+
+  hold(g: InputGrad): void {
+    for (const t of parts(g)) this.counts.set(t.storage, (this.counts.get(t.storage) ?? 0) + 1);
+  }
+
+  drop(g: InputGrad): void {
+    for (const t of parts(g)) {
+      const n = (this.counts.get(t.storage) ?? 1) - 1;
+      if (n > 0) this.counts.set(t.storage, n);
+      else this.counts.delete(t.storage);
+    }
+  }
+
+  /** Returns the storages of `gs` that nothing holds any more to the pool. */
+  settle(gs: readonly InputGrad[]): void {
+    for (const t of gs.flatMap(parts)) {
+      if (t.backend === cpuBackend && !this.counts.has(t.storage) && !this.claimed.has(t.storage))
+        cpuBufferPool.release(t.storage as TypedArray, this.since);
+    }
+  }
+}
+
+function parts(g: InputGrad): Tensor[] {
+  return g === null ? [] : isSparseGrad(g) ? [g.indices, g.values] : [g];
 }
 
 // ---- the rules for gradients in flight ----

@@ -52,6 +52,19 @@ describe('BufferPool', () => {
     expect(pool.stats().allocated).toBe(2);
   });
 
+  it('takes a buffer back at once with release(), only if handed out after the mark', () => {
+    const pool = new BufferPool();
+    const old = pool.alloc('float32', MiB / 4);
+    const mark = pool.mark();
+    const young = pool.alloc('float32', MiB / 4);
+    expect(pool.release(old, mark)).toBe(false);
+    expect(pool.release(young, mark)).toBe(true);
+    expect(pool.release(young, mark)).toBe(false); // once only
+    expect(pool.stats()).toMatchObject({ released: 1, freeBytes: MiB, outstandingBytes: MiB });
+    pool.alloc('int32', MiB / 4);
+    expect(pool.stats()).toMatchObject({ reused: 1, freeBytes: 0 });
+  });
+
   it('leaves small and huge buffers to the engine', () => {
     const pool = new BufferPool();
     pool.alloc('float32', 1000);

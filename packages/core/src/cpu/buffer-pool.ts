@@ -34,6 +34,8 @@ function sizeClass(bytes: number): number {
 export interface BufferPoolStats {
   /** Buffers handed out again instead of allocated. */
   reused: number;
+  /** Buffers given back by release() before any collection (the gradients backward() alone held). */
+  released: number;
   /** Buffers of a poolable size allocated fresh. */
   allocated: number;
   /** Buffers of a poolable size allocated unpooled because the current task had taken `maxTaskBytes`. */
@@ -57,10 +59,14 @@ export class BufferPool {
   private outstandingBytes = 0;
   private taskBytes = 0;
   private reused = 0;
+  private released = 0;
   private allocated = 0;
   private unpooled = 0;
   private maxFreeBytes = 512 * MiB;
   private maxTaskBytes = 1024 * MiB;
+  /** Pooled arrays handed out so far, and each live one's number (for release()). */
+  private serial = 0;
+  private readonly born = new WeakMap<TypedArray, number>();
   /** Whether a callback waits for the end of the current task to reset `taskBytes`. */
   private taskWatch = false;
   private readonly registry = new FinalizationRegistry<{ buffer: ArrayBuffer; bytes: number }>((held) => this.reclaim(held));
@@ -99,9 +105,29 @@ export class BufferPool {
         this.taskBytes = 0;
       });
     }
-    // The array is its own unregister token (held weakly), so pin() can find it.
+    // The array is its own unregister token (held weakly), so pin() and release() can find it.
     this.registry.register(out, { buffer, bytes }, out);
+    this.born.set(out, ++this.serial);
     return out;
+  }
+
+  /** A mark for release(): arrays handed out after it are the ones it may return. */
+  mark(): number {
+    return this.serial;
+  }
+
+  /**
+   * Takes `array`'s buffer back at once, before the garbage collector finds the array unreachable, if
+   * the pool handed it out after `since`. For code that knows no view of the array is used again (the
+   * autograd engine with the gradients it alone held); false when the array is not such a one.
+   */
+  release(array: TypedArray, since: number): boolean {
+    if (!((this.born.get(array) ?? 0) > since) || !this.registry.unregister(array)) return false;
+    const bytes = sizeClass(array.byteLength);
+    this.outstandingBytes -= bytes;
+    this.released++;
+    this.keep(array.buffer as ArrayBuffer, bytes);
+    return true;
   }
 
   /** Takes `array` out of reuse for good (its buffer is freed normally when collected): for arrays handed to users. */
@@ -127,12 +153,16 @@ export class BufferPool {
   }
 
   stats(): BufferPoolStats {
-    const { reused, allocated, unpooled, freeBytes, outstandingBytes } = this;
-    return { reused, allocated, unpooled, freeBytes, outstandingBytes };
+    const { reused, released, allocated, unpooled, freeBytes, outstandingBytes } = this;
+    return { reused, released, allocated, unpooled, freeBytes, outstandingBytes };
   }
 
   private reclaim({ buffer, bytes }: { buffer: ArrayBuffer; bytes: number }): void {
     this.outstandingBytes -= bytes;
+    this.keep(buffer, bytes);
+  }
+
+  private keep(buffer: ArrayBuffer, bytes: number): void {
     // A buffer transferred to another thread is detached (length 0): nothing to keep.
     if (buffer.byteLength !== bytes || this.freeBytes + bytes > this.maxFreeBytes) return;
     let list = this.free.get(bytes);
