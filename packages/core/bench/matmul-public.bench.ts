@@ -1,14 +1,15 @@
 // f32 matmul through the public API against tfjs-backend-wasm, interleaved in one process (issue 12):
 // each round times, in turn, `tf.matMul(a, b).dataSync()` and Myriad's `a.matmul(b).toTypedArray()`
 // on all threads and on one, so load from other processes hits every column alike. The Myriad time
-// includes everything a user pays: the fresh output tensor, copies into and out of WebAssembly memory,
-// waking the worker threads, and the copy `toTypedArray()` hands back. Medians over the rounds.
+// includes everything a user pays: the output tensor (a reused buffer, since each round ends with a new
+// task of the event loop), copies into and out of WebAssembly memory, waking the worker threads, and the
+// copy `toTypedArray()` hands back. Medians over the rounds.
 // Run: npm run bench -- matmul-public          (MATMUL_SIZES=256,512 for a subset)
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { tensor } from '@myriad/core';
+import { nextTask, tensor } from '@myriad/core';
 import { getWasmContext } from '../src/cpu/wasm/context.js';
 
 await tf.setBackend('wasm');
@@ -74,6 +75,9 @@ for (const n of sizes) {
       const ms = performance.now() - t0;
       if (r >= 0) times[c]!.push(ms);
     }
+    // A new task between rounds, as an app's event loop gives: Myriad's finalizers return the output
+    // buffers of the round before to its pool (tfjs frees its outputs at dispose()).
+    await nextTask();
   }
   ctx.maxThreads = allThreads;
   ta.dispose();

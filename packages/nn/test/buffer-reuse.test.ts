@@ -75,7 +75,7 @@ describe('buffer reuse in a whole model', () => {
     expect(off.released + off.reused).toBe(0);
     // backward() returned gradients mid-pass, and later steps reused buffers.
     expect(on.released).toBeGreaterThan(20);
-    expect(on.reused).toBeGreaterThan(on.released);
+    expect(on.reused).toBeGreaterThan(0);
     expect(on.losses).toEqual(off.losses);
     expect(on.grads.length).toBe(off.grads.length);
     on.grads.forEach((g, i) => expect(g, `parameter ${i}`).toEqual(off.grads[i]));

@@ -49,7 +49,7 @@ describe('Trainer', () => {
       trainLoader: new BatchLoader(tokens.subarray(0, 300), { contextLength: 8, batchSize: 8, seed: 1 }),
       valLoader: null,
       loss: (m: TinyLM, b: Batch) => m.loss(b),
-      steps: 6,
+      steps: 10,
       evalEvery: 0,
       output: new Sink(),
       hooks: { afterStep: () => gc() },

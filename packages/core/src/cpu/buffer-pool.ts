@@ -11,8 +11,9 @@
 //
 // Finalizers run between tasks, never inside synchronous code or between microtasks: a training loop
 // gets buffers back only when it yields to the event loop (`await loss.read()` does on the CPU too;
-// Trainer also awaits `nextTask()` every step). Within one task the pool hands out at most
-// `maxTaskBytes`, so a loop that never yields pins a bounded amount of collected buffers.
+// Trainer also awaits `nextTask()` every step). Within one task the pool takes on at most `maxTaskBytes`
+// of new buffers: a loop that never yields pins no more, and beyond that allocates as without a pool
+// (the engine's own allocator then reuses freed memory as usual).
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
 
 /** Smaller buffers come from the engine's own heap, which reuses memory without page faults. */
@@ -38,7 +39,7 @@ export interface BufferPoolStats {
   released: number;
   /** Buffers of a poolable size allocated fresh. */
   allocated: number;
-  /** Buffers of a poolable size allocated unpooled because the current task had taken `maxTaskBytes`. */
+  /** Buffers of a poolable size allocated unpooled: none was free, and the current task had taken `maxTaskBytes` of new ones. */
   unpooled: number;
   /** Bytes of free buffers held for reuse. */
   freeBytes: number;
@@ -49,7 +50,10 @@ export interface BufferPoolStats {
 export interface BufferPoolLimits {
   /** Most bytes of free buffers kept (default 512 MiB); 0 turns reuse off. */
   maxFreeBytes?: number;
-  /** Most bytes handed out within one task (default 1 GiB): what a loop that never yields can pin. */
+  /**
+   * Most bytes of new buffers the pool takes on within one task (default 64 MiB): what a loop that
+   * never yields pins (beyond that it allocates as if there were no pool), and how fast the pool grows.
+   */
   maxTaskBytes?: number;
 }
 
@@ -63,7 +67,7 @@ export class BufferPool {
   private allocated = 0;
   private unpooled = 0;
   private maxFreeBytes = 512 * MiB;
-  private maxTaskBytes = 1024 * MiB;
+  private maxTaskBytes = 64 * MiB;
   /** Pooled arrays handed out so far, and each live one's number (for release()). */
   private serial = 0;
   private readonly born = new WeakMap<TypedArray, number>();
@@ -79,32 +83,26 @@ export class BufferPool {
     const used = size * (dtype === 'float64' ? 8 : 4);
     if (used < MIN_BYTES || used > MAX_BYTES || this.maxFreeBytes === 0) return allocTyped(dtype, size);
     const bytes = sizeClass(used);
-    if (this.taskBytes + bytes > this.maxTaskBytes) {
-      this.unpooled++;
-      return allocTyped(dtype, size);
-    }
     let buffer = this.free.get(bytes)?.pop();
     const reused = buffer !== undefined;
     if (buffer) {
       this.freeBytes -= bytes;
       this.reused++;
     } else {
+      // New buffers are pinned until the event loop turns: a task takes on at most maxTaskBytes of them.
+      if (this.taskBytes + bytes > this.maxTaskBytes) {
+        this.unpooled++;
+        return allocTyped(dtype, size);
+      }
       this.allocated++;
+      this.taskBytes += bytes;
+      this.watchTask();
       buffer = new ArrayBuffer(bytes);
     }
     const out = typedView(dtype, buffer, size);
     // A reused buffer holds old values; a fresh one is zero already.
     if (zeroed && reused) out.fill(0);
     this.outstandingBytes += bytes;
-    this.taskBytes += bytes;
-    if (!this.taskWatch) {
-      // Once the event loop turns, pending finalizers can run: the budget starts again.
-      this.taskWatch = true;
-      void nextTask().then(() => {
-        this.taskWatch = false;
-        this.taskBytes = 0;
-      });
-    }
     // The array is its own unregister token (held weakly), so pin() and release() can find it.
     this.registry.register(out, { buffer, bytes }, out);
     this.born.set(out, ++this.serial);
@@ -128,6 +126,16 @@ export class BufferPool {
     this.released++;
     this.keep(array.buffer as ArrayBuffer, bytes);
     return true;
+  }
+
+  /** Once the event loop turns, pending finalizers can run: the task budget starts again. */
+  private watchTask(): void {
+    if (this.taskWatch) return;
+    this.taskWatch = true;
+    void nextTask().then(() => {
+      this.taskWatch = false;
+      this.taskBytes = 0;
+    });
   }
 
   /** Takes `array` out of reuse for good (its buffer is freed normally when collected): for arrays handed to users. */
