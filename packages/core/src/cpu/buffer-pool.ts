@@ -2,7 +2,7 @@
 // first time it is written, since allocators hand large blocks back to the system when they are freed:
 // on our 2-core VMs ≈ 0.7–1 ms/MiB in Node and ≈ 6.6 ms/MiB in Chromium, as much as the arithmetic of a
 // whole training step (the demo model allocates ≈ 165 MB a step). Buffers of collected storages are
-// handed out again instead: the lab's page went from 857 to 259 ms a step (docs/benchmarks.md).
+// handed out again instead: the lab's page went from 825 to 216 ms a step (docs/benchmarks.md).
 //
 // A storage's buffer is reclaimed when the typed array that *is* the storage has been garbage-collected
 // (a FinalizationRegistry holds the ArrayBuffer meanwhile). So no other view of a pooled buffer may
@@ -12,8 +12,8 @@
 // Finalizers run between tasks, never inside synchronous code or between microtasks: a training loop
 // gets buffers back only when it yields to the event loop (`await loss.read()` does on the CPU too;
 // Trainer also awaits `nextTask()` every step). Within one task the pool takes on at most `maxTaskBytes`
-// of new buffers: a loop that never yields pins no more, and beyond that allocates as without a pool
-// (the engine's own allocator then reuses freed memory as usual).
+// of new buffers (more once finalizers show the loop yields): a loop that never yields pins no more,
+// and beyond that allocates as without a pool (the engine's allocator then reuses freed memory).
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
 
 /** Smaller buffers come from the engine's own heap, which reuses memory without page faults. */
@@ -21,6 +21,7 @@ const MIN_BYTES = 64 * 1024;
 /** Larger buffers are rare and long-lived (tables, optimizer state): not worth holding on to. */
 const MAX_BYTES = 256 * 1024 * 1024;
 const MiB = 1024 * 1024;
+const MAX_TASK_BUDGET = 1024 * MiB;
 
 /**
  * The buffer size that serves `bytes`: the next m·2^e with m in 8…15, at most 12.5 % more, so that
@@ -51,8 +52,9 @@ export interface BufferPoolLimits {
   /** Most bytes of free buffers kept (default 512 MiB); 0 turns reuse off. */
   maxFreeBytes?: number;
   /**
-   * Most bytes of new buffers the pool takes on within one task (default 64 MiB): what a loop that
-   * never yields pins (beyond that it allocates as if there were no pool), and how fast the pool grows.
+   * Most bytes of new buffers the pool takes on within one task (default 64 MiB; more, up to twice what
+   * finalizers returned since the last task, in a loop that yields): what a loop that never yields
+   * pins (beyond that it allocates as if there were no pool), and how fast the pool grows.
    */
   maxTaskBytes?: number;
 }
@@ -73,6 +75,9 @@ export class BufferPool {
   private readonly born = new WeakMap<TypedArray, number>();
   /** Whether a callback waits for the end of the current task to reset `taskBytes`. */
   private taskWatch = false;
+  /** New bytes the current task may take on, and the bytes finalizers returned since the last reset. */
+  private taskBudget = 64 * MiB;
+  private reclaimedBytes = 0;
   private readonly registry = new FinalizationRegistry<{ buffer: ArrayBuffer; bytes: number }>((held) => this.reclaim(held));
 
   /**
@@ -90,7 +95,7 @@ export class BufferPool {
       this.reused++;
     } else {
       // New buffers are pinned until the event loop turns: a task takes on at most maxTaskBytes of them.
-      if (this.taskBytes + bytes > this.maxTaskBytes) {
+      if (this.taskBytes + bytes > this.taskBudget) {
         this.unpooled++;
         return allocTyped(dtype, size);
       }
@@ -128,13 +133,19 @@ export class BufferPool {
     return true;
   }
 
-  /** Once the event loop turns, pending finalizers can run: the task budget starts again. */
+  /**
+   * Once the event loop turns, pending finalizers can run: the task budget starts again, at
+   * maxTaskBytes or twice what finalizers returned meanwhile (a loop that yields and whose steps
+   * allocate more than maxTaskBytes lets the pool grow to its size within a few steps), at most 1 GiB.
+   */
   private watchTask(): void {
     if (this.taskWatch) return;
     this.taskWatch = true;
     void nextTask().then(() => {
       this.taskWatch = false;
       this.taskBytes = 0;
+      this.taskBudget = Math.min(Math.max(this.maxTaskBytes, 2 * this.reclaimedBytes), MAX_TASK_BUDGET);
+      this.reclaimedBytes = 0;
     });
   }
 
@@ -157,6 +168,7 @@ export class BufferPool {
     }
     this.maxFreeBytes = limits.maxFreeBytes ?? this.maxFreeBytes;
     this.maxTaskBytes = limits.maxTaskBytes ?? this.maxTaskBytes;
+    this.taskBudget = this.maxTaskBytes;
     if (this.freeBytes > this.maxFreeBytes) this.emptyCache();
   }
 
@@ -167,6 +179,7 @@ export class BufferPool {
 
   private reclaim({ buffer, bytes }: { buffer: ArrayBuffer; bytes: number }): void {
     this.outstandingBytes -= bytes;
+    this.reclaimedBytes += bytes;
     this.keep(buffer, bytes);
   }
 
