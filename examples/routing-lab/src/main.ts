@@ -453,7 +453,7 @@ function layerWindowLine(): HTMLElement {
   return line;
 }
 
-/** The layer view's three chart panels (created once inside #usage-chart). */
+/** The layer view's four chart panels (created once inside #usage-chart). */
 function layerCharts(): [HTMLElement, HTMLElement, HTMLElement, HTMLElement] {
   const host = $('usage-chart');
   const ids = ['usage-chart-pct', 'usage-chart-kl', 'usage-chart-balance', 'usage-chart-dropped'];
