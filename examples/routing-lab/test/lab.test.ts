@@ -281,8 +281,7 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
 
   for (const ffw of ['pkm', 'moe'] as const) {
     it(`shows ${ffw.toUpperCase()}'s route exactly as the layer recorded it`, async () => {
-      // MoE with a capacity limit, so the route view shows drops and the layer view charts them.
-      const { page, errors } = await openLab(browser, `${served.url}?ffw=${ffw}&batch=4${ffw === 'moe' ? '&moe.capacityFactor=1' : ''}`);
+      const { page, errors } = await openLab(browser, `${served.url}?ffw=${ffw}&batch=4`);
       await ready(page);
       expect((await state(page)).info!.spec.model.ffw).toBe(ffw);
       // 12 steps: one closed 10-step window of the usage chart, and the paused model's route.
@@ -292,17 +291,29 @@ describeWithOptional('routing lab in Chromium', chromiumMissing(), 'sudo bash sc
       await (await page.$('#route'))!.screenshot({ path: join(SHOTS, `route-${ffw}.png`) });
       await page.locator('#layer').scrollIntoViewIfNeeded();
       await waitFor(page, 'window.routingLab.shownSnapshot !== null');
-      await (await page.$('#layer'))!.screenshot({ path: join(SHOTS, `layer-${ffw}.png`) });
-      // The dropped share over time: a chart of its own for MoE with a capacity limit, none for PKM.
-      expect(await page.isVisible('#usage-chart-dropped')).toBe(ffw === 'moe');
-      if (ffw === 'moe') {
-        expect(await page.textContent('#usage-chart-dropped')).toMatch(/dropped by capacity/);
-        expect(await page.textContent('#layer-stats')).toMatch(/dropped by capacity\d+\.\d\d% of assignments/);
-      }
+      if (ffw === 'pkm') await (await page.$('#layer'))!.screenshot({ path: join(SHOTS, `layer-${ffw}.png`) });
+      // No capacity limit (the default): no chart of drops, and the numbers say nothing is dropped.
+      expect(await page.isVisible('#usage-chart-dropped')).toBe(false);
+      if (ffw === 'moe') expect(await page.textContent('#layer-stats')).toMatch(/dropped by capacitynone \(no capacity limit\)/);
       expect(errors).toEqual([]);
       await page.close();
     }, 120_000);
   }
+
+  it("charts MoE's capacity drops over time in a panel of its own", async () => {
+    const { page, errors } = await openLab(browser, `${served.url}?ffw=moe&batch=4&moe.capacityFactor=1`);
+    await ready(page);
+    expect((await state(page)).info!.spec.model.ffw).toBe('moe');
+    await trainSteps(page, 12);
+    await page.locator('#layer').scrollIntoViewIfNeeded();
+    await waitFor(page, 'window.routingLab.shownSnapshot !== null');
+    expect(await page.isVisible('#usage-chart-dropped')).toBe(true);
+    expect(await page.textContent('#usage-chart-dropped')).toMatch(/dropped by capacity/);
+    expect(await page.textContent('#layer-stats')).toMatch(/dropped by capacity\d+\.\d\d% of assignments/);
+    await (await page.$('#layer'))!.screenshot({ path: join(SHOTS, 'layer-moe.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
 
   it('refuses bad settings with a clear message in the page', async () => {
     const { page, errors } = await openLab(browser, served.url);
