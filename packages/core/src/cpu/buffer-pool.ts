@@ -40,7 +40,7 @@ export interface BufferPoolStats {
   released: number;
   /** Buffers of a poolable size allocated fresh. */
   allocated: number;
-  /** Buffers of a poolable size allocated unpooled: none was free, and the current task had taken `maxTaskBytes` of new ones. */
+  /** Buffers of a poolable size allocated unpooled: none was free, and the current task had used up its budget of new ones. */
   unpooled: number;
   /** Bytes of free buffers held for reuse. */
   freeBytes: number;
