@@ -79,7 +79,7 @@ const fwdBwd = (): void => {
  * one warm-up. Each call is followed by a new task, as in a training loop that awaits its loss: the
  * CPU backend then reuses the buffers of the step before.
  */
-async function interleave(fn: () => void): Promise<{ fused: number; composed: number }> {
+async function interleave(fn: () => void): Promise<{ fused: number; composed: number; means: string }> {
   const times = { fused: [] as number[], composed: [] as number[] };
   for (let r = -1; r < steps; r++) {
     const order = r % 2 === 0 ? (['fused', 'composed'] as const) : (['composed', 'fused'] as const);
@@ -93,18 +93,26 @@ async function interleave(fn: () => void): Promise<{ fused: number; composed: nu
       await nextTask();
     }
   }
-  return { fused: median(times.fused), composed: median(times.composed) };
+  // Means too: the garbage collector's rhythm makes some steps slow, which medians hide and throughput pays.
+  const mean = (xs: number[]) => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(0);
+  return {
+    fused: median(times.fused),
+    composed: median(times.composed),
+    means: `means: fused ${mean(times.fused)} ms, composed ${mean(times.composed)} ms`,
+  };
 }
 const fb = await interleave(fwdBwd);
 const rssFwdBwd = peakRss();
-console.log(`fwd+bwd: fused ${fb.fused.toFixed(0)} ms, composed ${fb.composed.toFixed(0)} ms`);
+console.log(`fwd+bwd: fused ${fb.fused.toFixed(0)} ms, composed ${fb.composed.toFixed(0)} ms (medians; ${fb.means})`);
 const opt = new AdamW(peer.parameters(), { lr: 1e-3 });
 const withStep = await interleave(() => {
   fwdBwd();
   opt.step();
 });
 const rssStep = peakRss();
-console.log(`fwd+bwd+AdamW: fused ${withStep.fused.toFixed(0)} ms, composed ${withStep.composed.toFixed(0)} ms`);
+console.log(
+  `fwd+bwd+AdamW: fused ${withStep.fused.toFixed(0)} ms, composed ${withStep.composed.toFixed(0)} ms (medians; ${withStep.means})`,
+);
 
 // A dense FeedForward with the same active neurons (heads · topK), same tokens: the layer-level ratio.
 const ff = new FeedForward({ dim, hidden: S, seed: 2 });
