@@ -36,7 +36,7 @@ function setup(valLoader = true) {
 
 describe('Trainer', () => {
   // Finalizers, which give the CPU backend the buffers of collected tensors, run only in a task of
-  // their own: without the Trainer's yield each step, a run would never reuse a buffer.
+  // their own: without a yield each step (the Trainer's read of its loss), a run would never reuse a buffer.
   it('yields to the event loop every step, so the CPU backend reuses buffers', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

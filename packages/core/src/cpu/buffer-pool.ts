@@ -10,8 +10,8 @@
 // they read later, arrays handed to users are copies (readSync) or pinned (Tensor.data).
 //
 // Finalizers run between tasks, never inside synchronous code or between microtasks: a training loop
-// gets buffers back only when it yields to the event loop (`await loss.read()` does on the CPU too;
-// Trainer also awaits `nextTask()` every step). Within one task the pool takes on at most `maxTaskBytes`
+// gets buffers back only when it yields to the event loop (`await loss.read()` does on the CPU too,
+// and so does the Trainer's read of its loss each step). Within one task the pool takes on at most `maxTaskBytes`
 // of new buffers (more once finalizers show the loop yields): a loop that never yields pins no more,
 // and beyond that allocates as without a pool (the engine's allocator then reuses freed memory).
 import { allocTyped, type DType, type TypedArray } from '../dtype.js';
@@ -76,7 +76,7 @@ export class BufferPool {
   /** Whether a callback waits for the end of the current task to reset `taskBytes`. */
   private taskWatch = false;
   /** New bytes the current task may take on, and the bytes finalizers returned since the last reset. */
-  private taskBudget = 64 * MiB;
+  private taskBudget = this.maxTaskBytes;
   private reclaimedBytes = 0;
   private readonly registry = new FinalizationRegistry<{ buffer: ArrayBuffer; bytes: number }>((held) => this.reclaim(held));
 

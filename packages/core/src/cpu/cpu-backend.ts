@@ -265,7 +265,7 @@ export const cpuBackend: Backend = {
     const n = x.shape[nd - 1]!;
     const rows = n === 0 ? 0 : shapeSize(x.shape) / n;
     const src = contiguousData(x);
-    const values = alloc(x.dtype, rows * k);
+    const values = alloc(x.dtype, rows * k, false);
     const indices = new Int32Array(rows * k);
     const topk = x.dtype === 'float32' ? kernels.topkRowsF32 : genericKernels.topkRows;
     topk(src as Float32Array, rows, n, k, values as Float32Array, indices);
@@ -273,7 +273,7 @@ export const cpuBackend: Backend = {
   },
 
   gather(x, dim, index) {
-    const out = alloc(x.dtype, shapeSize(index.shape));
+    const out = alloc(x.dtype, shapeSize(index.shape), false);
     const src = arr(x.storage);
     const idx = arr(index.storage);
     const size = x.shape[dim]!;
@@ -320,7 +320,7 @@ export const cpuBackend: Backend = {
     const idx = contiguousData(indices) as Int32Array;
     for (let i = 0; i < idx.length; i++) checkIndex('indexSelect', idx[i]!, rows, 0);
     const data = contiguousData(table);
-    const out = alloc(table.dtype, idx.length * width);
+    const out = alloc(table.dtype, idx.length * width, false);
     (table.dtype === 'float32' ? kernels.gatherRowsF32 : genericKernels.gatherRows)(data as Float32Array, width, idx, out as Float32Array);
     return out;
   },
@@ -333,7 +333,7 @@ export const cpuBackend: Backend = {
       // Empty slots (−1, from static-size coalescing) add nothing: drop them before the kernel.
       const keep: number[] = [];
       for (let i = 0; i < idx.length; i++) if (idx[i] !== -1) keep.push(i);
-      const packed = alloc(src.dtype, keep.length * width);
+      const packed = alloc(src.dtype, keep.length * width, false);
       keep.forEach((i, j) => packed.set(values.subarray(i * width, (i + 1) * width), j * width));
       idx = Int32Array.from(keep, (i) => idx[i]!);
       values = packed;

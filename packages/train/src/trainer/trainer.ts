@@ -1,7 +1,7 @@
 // The training loop: batches → loss → backward → clip → optimizer step, with a learning-rate
 // schedule, evaluation every N steps (validation loss, perplexity, routing metrics), progress output,
 // a JSONL log of every record, periodic checkpoints, exact resume, and hooks for the caller.
-import { cast, cpuBackend, nextTask, noGrad, stack, type Tensor } from '@myriad/core';
+import { cast, cpuBackend, noGrad, stack, type Tensor } from '@myriad/core';
 import { loadCheckpoint, saveCheckpoint, type CheckpointModel, type Checkpoint } from '../checkpoint/checkpoint.js';
 import type { Batch, BatchLoader } from '../data/batch-loader.js';
 import { hasRoutingLayers } from '../metrics/routing-source.js';
@@ -226,7 +226,8 @@ export class Trainer<M extends TrainerModel> {
       optimizer.zeroGrad();
       const lossT = o.loss(model, batch);
       lossT.backward();
-      // The one read of a step: the loss and the gradient norm together (a device answers once).
+      // The one read of a step: the loss and the gradient norm together (a device answers once). It
+      // resolves in a new task on every backend, so finalizers return the step's buffers to the CPU pool.
       const normT = clipGradNormTensor(params, o.gradClip ?? null);
       const [loss, norm] = await readScalars(lossT, normT);
       if (!Number.isFinite(loss)) {
@@ -254,8 +255,6 @@ export class Trainer<M extends TrainerModel> {
         optimizer.step();
       }
       this.step++;
-      // A new task each step: finalizers run and return this step's buffers to the CPU backend's pool.
-      await nextTask();
       if (!o.valLoader) this.monitor?.observe();
       const dt = (performance.now() - t0) / 1000;
       trainSeconds += dt;
