@@ -1,6 +1,7 @@
 // Issue 12's table from one run: PEER at N = 1024² (dim 256, 8 heads × top-16, dimKey 128, BatchNorm
 // queries, 512 tokens, float32, loss Σ y·x) with the fused expertMix ("fused") and with the composed
-// ops PEER used before (indexSelect + matmul + activation + mul + matmul, "composed"), interleaved in
+// ops PEER used before (indexSelect + matmul + activation + mul + matmul, "composed"; both variants
+// retrieve with core's productKeyTopk, fused on the CPU since 2 December 2026), interleaved in
 // one process, and PyTorch (Debian python3-torch, PEER from the paper in python/myriad_torch, sparse
 // embeddings, 2 threads) in a child process run first. Then expertMix alone against the memory-traffic
 // floor of its shape: every chosen row of down and up read twice (forward, backward) and every touched
@@ -76,13 +77,13 @@ const fwdBwd = (): void => {
 };
 /**
  * Interleaves the fused and composed variants of `fn` (order alternating), `steps` timed rounds after
- * one warm-up. Each call is followed by a new task, as in a training loop that awaits its loss: the
+ * `warmup` untimed ones. Each call is followed by a new task, as in a training loop that awaits its loss: the
  * CPU backend then reuses the buffers of the step before.
  */
-async function interleave(fn: () => void): Promise<{ fused: number; composed: number; means: string }> {
+async function interleave(fn: () => void, warmup = 1): Promise<{ fused: number; composed: number; means: string }> {
   const times = { fused: [] as number[], composed: [] as number[] };
-  for (let r = -1; r < steps; r++) {
-    const order = r % 2 === 0 ? (['fused', 'composed'] as const) : (['composed', 'fused'] as const);
+  for (let r = -warmup; r < steps; r++) {
+    const order = (r + warmup) % 2 === 0 ? (['fused', 'composed'] as const) : (['composed', 'fused'] as const);
     for (const v of order) {
       peer.composed = v === 'composed';
       const t = performance.now();
@@ -105,10 +106,14 @@ const fb = await interleave(fwdBwd);
 const rssFwdBwd = peakRss();
 console.log(`fwd+bwd: fused ${fb.fused.toFixed(0)} ms, composed ${fb.composed.toFixed(0)} ms (medians; ${fb.means})`);
 const opt = new AdamW(peer.parameters(), { lr: 1e-3 });
+// Ten untimed optimizer steps first: the moment tables (2 × 2 GiB) start as untouched zero pages, and a
+// step's first write to a page faults it in; after ten steps of 65 536 rows over 90 % of the moments'
+// pages are resident. PyTorch pays the same once, in its warm-up step (SparseAdam's zeros_like writes
+// every page).
 const withStep = await interleave(() => {
   fwdBwd();
   opt.step();
-});
+}, 5);
 const rssStep = peakRss();
 console.log(
   `fwd+bwd+AdamW: fused ${withStep.fused.toFixed(0)} ms, composed ${withStep.composed.toFixed(0)} ms (medians; ${withStep.means})`,

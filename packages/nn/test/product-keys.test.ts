@@ -2,7 +2,7 @@ import { Rng, randn, tensor } from '@myriad/core';
 import { gradCheck } from '@myriad/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { productKeyTopk } from '../src/routing/product-keys.js';
+import { productKeyTopk } from '@myriad/nn';
 
 /**
  * Brute force, written from the definition: key (i, j) of head h is the concatenation [C_h[i] ; C'_h[j]]

@@ -1,5 +1,6 @@
 // Routing layers: mixture of experts, product-key memory and PEER, with their retrieval and dispatch.
-export { productKeyTopk, type ProductKeyTopk } from './product-keys.js';
+// Product-key retrieval is core's op (fused on the CPU backend); PKM and PEER use it, and it stays importable from here.
+export { productKeyTopk, type ProductKeyTopk } from '@myriad/core';
 export {
   MoE,
   resolveMoEOptions,

@@ -1,13 +1,12 @@
 // What PKM and PEER share: the resolved config, a query network over the input, product sub-keys and
 // the last routing decision. A subclass adds what the retrieved indices select (value rows, experts)
 // and its forward, which starts with `retrieve(x)`: eq. 1 of both papers, the top-k keys per head.
-import { reshape, shapeSize, type Rng, type RoutingSource, type Tensor } from '@myriad/core';
+import { productKeyTopk, reshape, shapeSize, type Rng, type RoutingSource, type Tensor } from '@myriad/core';
 import { Module, param } from '../module.js';
 import { normalInit, requireLastDim } from '../init.js';
 import { Linear } from '../layers/linear.js';
 import type { BatchNorm1d } from '../layers/batch-norm.js';
 import type { LayerNorm } from '../layers/layer-norm.js';
-import { productKeyTopk } from './product-keys.js';
 import { createQueryNorm, normalizeQueries, type QueryNorm } from './query-network.js';
 import type { LazyRoutingDecision } from './routing-decision.js';
 
