@@ -1,13 +1,14 @@
 // The WebAssembly SIMD embeddingBag (cpu/wasm/embedding-bag.ts): its kernels equal the plain loops over
 // random shapes (widths 1, primes, non-multiples of 4 and 16, S = 1, rows repeated across tokens), float32
 // embeddingBag on the installed kernels equals the composed ops, and it gives the same bits on one
-// thread and on several.
+// thread and on several, and whether it reads a small table whole or stages its rows.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SparseGrad, tensor } from '../src/index.js';
 import { jsKernels, kernels } from '../src/cpu/kernels.js';
 import { getWasmContext, type WasmContext } from '../src/cpu/wasm/context.js';
 import { embeddingBagForwardWasm, embeddingBagWeightGradWasm } from '../src/cpu/wasm/embedding-bag.js';
+import { wholeTables } from '../src/cpu/wasm/expert-mix.js';
 import { embeddingBagComposed, embeddingBagFused } from '../src/ops/embedding-bag.js';
 import { randomArray, randomIndices } from './helpers/random-arrays.js';
 
@@ -58,6 +59,32 @@ describe('embeddingBag on the WebAssembly SIMD kernels (float32)', () => {
         near(dw, dj, tol, 'dweights');
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('gives the same bits reading a small table whole (N ≤ T·S) as staging its rows', () => {
+    fc.assert(
+      fc.property(cases, ({ T, S, N, D, seed }) => {
+        const [table, w, idx, dy] = [
+          randomArray(N * D, seed),
+          randomArray(T * S, seed + 1),
+          randomIndices(T * S, N, seed + 2),
+          randomArray(T * D, seed + 3),
+        ];
+        const once = (whole: boolean) => {
+          wholeTables.enabled = whole;
+          try {
+            const [y, dw] = [new Float32Array(T * D), new Float32Array(T * S)];
+            expect(embeddingBagForwardWasm(ctx, table, idx, w, T, S, D, y)).toBe(true);
+            expect(embeddingBagWeightGradWasm(ctx, table, idx, dy, T, S, D, dw)).toBe(true);
+            return [Array.from(y), Array.from(dw)];
+          } finally {
+            wholeTables.enabled = true;
+          }
+        };
+        expect(once(true)).toEqual(once(false));
+      }),
+      { numRuns: 60 },
     );
   });
 

@@ -1,14 +1,15 @@
 // The WebAssembly SIMD fused expert mix (cpu/wasm/expert-mix.ts): float32 expertMix on the installed
 // kernels equals the composed ops in value and all four gradients over random shapes (widths 1, primes,
 // non-multiples of 4 and 16, k = 1, experts repeated across tokens); its kernels equal the plain loops;
-// it gives the same bits on one thread and on several; bad indices are a clear RangeError.
+// it gives the same bits on one thread and on several, and whether it reads a small table whole or
+// stages its rows; bad indices are a clear RangeError.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expertMix, SparseGrad, tensor, type ExpertActivation, type Tensor } from '../src/index.js';
 import { jsKernels, kernels } from '../src/cpu/kernels.js';
 import { sortSlotsByRow } from '../src/cpu/expert-mix.js';
 import { getWasmContext, type WasmContext } from '../src/cpu/wasm/context.js';
-import { expertMixBackwardWasm, expertMixForwardWasm, expertTableGradWasm } from '../src/cpu/wasm/expert-mix.js';
+import { expertMixBackwardWasm, expertMixForwardWasm, expertTableGradWasm, wholeTables } from '../src/cpu/wasm/expert-mix.js';
 import { expertMixComposed, expertMixFused } from '../src/ops/expert-mix.js';
 import { randomArray, randomIndices } from './helpers/random-arrays.js';
 
@@ -154,6 +155,30 @@ describe('expertMix on the WebAssembly SIMD kernel (float32)', () => {
         }
       }),
       { numRuns: 80 },
+    );
+  });
+
+  it('gives the same bits reading small tables whole (N ≤ T·S) as staging their rows', () => {
+    fc.assert(
+      fc.property(cases, (c) => {
+        const { T, S, D, Do, act } = c;
+        const [x, down, up] = [randomArray(T * D, c.seed), randomArray(c.N * D, c.seed + 1, 0.5), randomArray(c.N * Do, c.seed + 2)];
+        const [gates, idx, dy] = [randomArray(T * S, c.seed + 3), randomIndices(T * S, c.N, c.seed + 4), randomArray(T * Do, c.seed + 5)];
+        const once = (whole: boolean) => {
+          wholeTables.enabled = whole;
+          try {
+            const [y, z, dx, dg] = [new Float32Array(T * Do), new Float32Array(T * S), new Float32Array(T * D), new Float32Array(T * S)];
+            const [dz, cc] = [new Float64Array(T * S), new Float64Array(T * S)];
+            expect(expertMixForwardWasm(ctx, x, down, up, idx, gates, T, S, D, Do, act, y, z)).toBe(true);
+            expect(expertMixBackwardWasm(ctx, down, up, idx, gates, z, dy, T, S, D, Do, act, dx, dg, dz, cc)).toBe(true);
+            return [y, z, dx, dg, dz, cc].map((a) => Array.from(a));
+          } finally {
+            wholeTables.enabled = true;
+          }
+        };
+        expect(once(true)).toEqual(once(false));
+      }),
+      { numRuns: 60 },
     );
   });
 

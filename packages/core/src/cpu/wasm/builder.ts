@@ -8,7 +8,7 @@ export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
 /** A WebAssembly value type byte. */
-type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 /** Single-byte opcodes of the core instruction set used by the kernels. */
 export const Op = {

@@ -6,7 +6,10 @@
 //   expertRowMix(rows, coef, out, S, W, t0, t1):   out[t] = Σₛ coef[t·S+s] · rows[t·S+s]    (s ascending)
 //   expertTableRows(src, tok, coef, starts, out, W, u0, u1):
 //                                  out[u] = Σ_{k in [starts[u], starts[u+1])} coef[k] · src[tok[k]]
-import { type Code, F32, I32, type ModuleBuilder, Op, Simd, V128 } from './builder.js';
+// The ...At variants read row k of a whole table in memory instead, at table + idx[k]·W·4 (the same
+// sums in the same order, so the same bits as staging the rows first):
+//   expertRowDotsAt(table, idx, vec, out, S, W, t0, t1)    expertRowMixAt(table, idx, coef, out, S, W, t0, t1)
+import { type Code, F32, I32, type ModuleBuilder, Op, Simd, V128, type ValType } from './builder.js';
 
 /** Byte widths of a row of W floats: all of it, its multiple of 16 floats, its multiple of 4 floats. */
 function widths(c: Code, W: number): { wb: number; w16b: number; w4b: number } {
@@ -27,9 +30,20 @@ function addr(c: Code, base: number, i: number, scaleLocal: number | null, shift
   return c.op(Op.i32Add);
 }
 
-function emitRowDots(mb: ModuleBuilder): void {
-  mb.func('expertRowDots', [I32, I32, I32, I32, I32, I32, I32], [], (c) => {
-    const [rows, vec, out, S, W, t0, t1] = [0, 1, 2, 3, 4, 5, 6];
+/** Pushes the byte address of row k: staged rows one after another, or table row idx[k] (`At` kernels). */
+function rowAddress(c: Code, indexed: boolean, rows: number, idx: number, k: number, wb: number): Code {
+  if (!indexed) return addr(c, rows, k, wb);
+  c.get(rows);
+  addr(c, idx, k, null, 2).mem(Op.i32Load, 2);
+  return c.get(wb).op(Op.i32Mul).op(Op.i32Add);
+}
+
+function emitRowDots(mb: ModuleBuilder, indexed: boolean): void {
+  const params: ValType[] = Array(indexed ? 8 : 7).fill(I32);
+  mb.func(indexed ? 'expertRowDotsAt' : 'expertRowDots', params, [], (c) => {
+    // Staged: (rows, vec, out, S, W, t0, t1); indexed: (table, idx, vec, out, S, W, t0, t1).
+    const o = indexed ? 1 : 0;
+    const [rows, idx, vec, out, S, W, t0, t1] = [0, 1, 1 + o, 2 + o, 3 + o, 4 + o, 5 + o, 6 + o];
     const { wb, w16b, w4b } = widths(c, W);
     const t = c.local(I32);
     const s = c.local(I32);
@@ -43,7 +57,7 @@ function emitRowDots(mb: ModuleBuilder): void {
       addr(c, vec, t, wb).set(pv);
       c.for(s, 0, { local: S }, 1, () => {
         c.get(t).get(S).op(Op.i32Mul).get(s).op(Op.i32Add).set(k);
-        addr(c, rows, k, wb).set(pr);
+        rowAddress(c, indexed, rows, idx, k, wb).set(pr);
         for (const v of a) c.f32x4(0).set(v);
         c.for(q, 0, { local: w16b }, 64, () => {
           a.forEach((v, j) => {
@@ -141,9 +155,12 @@ function emitWeightedSum(
   });
 }
 
-function emitRowMix(mb: ModuleBuilder): void {
-  mb.func('expertRowMix', [I32, I32, I32, I32, I32, I32, I32], [], (c) => {
-    const [rows, coef, out, S, W, t0, t1] = [0, 1, 2, 3, 4, 5, 6];
+function emitRowMix(mb: ModuleBuilder, indexed: boolean): void {
+  const params: ValType[] = Array(indexed ? 8 : 7).fill(I32);
+  mb.func(indexed ? 'expertRowMixAt' : 'expertRowMix', params, [], (c) => {
+    // Staged: (rows, coef, out, S, W, t0, t1); indexed: (table, idx, coef, out, S, W, t0, t1).
+    const o = indexed ? 1 : 0;
+    const [rows, idx, coef, out, S, W, t0, t1] = [0, 1, 1 + o, 2 + o, 3 + o, 4 + o, 5 + o, 6 + o];
     const { wb, w16b, w4b } = widths(c, W);
     const t = c.local(I32);
     const kA = c.local(I32);
@@ -154,7 +171,7 @@ function emitRowMix(mb: ModuleBuilder): void {
       c.get(kA).get(S).op(Op.i32Add).set(kB);
       addr(c, out, t, wb).set(po);
       emitWeightedSum(c, { kA, kB, coef, po, wb, w16b, w4b }, (k) => {
-        addr(c, rows, k, wb);
+        rowAddress(c, indexed, rows, idx, k, wb);
       });
     });
   });
@@ -181,9 +198,11 @@ function emitTableRows(mb: ModuleBuilder): void {
   });
 }
 
-/** Adds the expertRowDots, expertRowMix and expertTableRows exports. */
+/** Adds the expertRowDots, expertRowMix, their ...At variants and expertTableRows exports. */
 export function emitExpertMix(mb: ModuleBuilder): void {
-  emitRowDots(mb);
-  emitRowMix(mb);
+  emitRowDots(mb, false);
+  emitRowMix(mb, false);
+  emitRowDots(mb, true);
+  emitRowMix(mb, true);
   emitTableRows(mb);
 }

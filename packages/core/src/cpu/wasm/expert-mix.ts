@@ -2,7 +2,9 @@
 // The tables stay in their JS arrays: for a block of tokens the chosen rows of one table are copied into
 // a small staging buffer in WebAssembly memory (about 2 MiB, so it is still in cache when the kernel
 // reads it), the f32x4 dots or weighted row sums run over it, split over threads by token, and the next
-// block reuses the buffer; nothing of size [T, S, D] is ever allocated. The activation runs here in JS on
+// block reuses the buffer; nothing of size [T, S, D] is ever allocated. A table with no more rows than
+// the call has slots (N ≤ T·S, e.g. the demo's 4096 experts against 65 536 slots) is cheaper to copy
+// whole, in one sequential pass, than row by row: then the kernels' ...At variants read its rows in place. The activation runs here in JS on
 // the [T, S] pre-activations between the two passes, with the same σ and σ' as the plain loops. Table
 // gradients are written per distinct row (grouped by sortSlotsByRow), split over threads by row, in
 // blocks copied out as they finish. Every output element is one thread's sum in a fixed order, so the
@@ -19,13 +21,13 @@ const STAGE_BYTES = 1 << 21;
 const TABLE_BLOCK_BYTES = 1 << 22;
 export const MAX_BYTES = 2 ** 31;
 
-type RowFn = 'expertRowDots' | 'expertRowMix' | 'expertTableRows';
+type RowFn = 'expertRowDots' | 'expertRowMix' | 'expertRowDotsAt' | 'expertRowMixAt' | 'expertTableRows';
 
 /**
  * Runs `fn` over [0, total) of its split argument `arg`, about four blocks a thread; `work` (multiply-adds
  * of this job) decides the threads as for every kernel, so small staged blocks stay on this thread.
  */
-export function runSplit(ctx: WasmContext, fn: RowFn, args: number[], arg: number, total: number, work: number): void {
+function runSplit(ctx: WasmContext, fn: RowFn, args: number[], arg: number, total: number, work: number): void {
   const used = total > 1 ? ctx.threadsFor(work) : 1;
   const round: Round = { fn, args: [], split: { arg, total, step: Math.max(1, Math.ceil(total / (4 * used))) } };
   for (let t = 0; t < used; t++) round.args.push(args.slice());
@@ -33,7 +35,7 @@ export function runSplit(ctx: WasmContext, fn: RowFn, args: number[], arg: numbe
 }
 
 /** Copies table rows idx[p0..p1) (width W) one after another into WebAssembly memory at byte `at`. */
-export function stageRows(mem: Float32Array, at: number, table: Float32Array, W: number, idx: Int32Array, p0: number, p1: number): void {
+function stageRows(mem: Float32Array, at: number, table: Float32Array, W: number, idx: Int32Array, p0: number, p1: number): void {
   let o = at >> 2;
   for (let p = p0; p < p1; p++, o += W) {
     const e = idx[p]! * W;
@@ -42,8 +44,72 @@ export function stageRows(mem: Float32Array, at: number, table: Float32Array, W:
 }
 
 /** Tokens per staged block: at least one, at most T. */
-export function tokensPerBlock(T: number, S: number, W: number): number {
+function tokensPerBlock(T: number, S: number, W: number): number {
   return Math.max(1, Math.min(T, Math.floor(STAGE_BYTES / Math.max(1, S * W * 4))));
+}
+
+/** For tests: false makes every call stage its rows block by block (the results are the same bits). */
+export const wholeTables = { enabled: true };
+
+/**
+ * Where one call's passes read the chosen rows of its tables: the whole tables copied into WebAssembly
+ * memory (`at` their addresses, `idx` the slots' indices there), or staged per block of `block` tokens.
+ */
+interface RowSource {
+  whole: boolean;
+  block: number;
+  stage: number;
+  idx: number;
+  at: Map<Float32Array, number>;
+}
+
+/**
+ * Reserves what `tables` (with widths `widths`) need for T tokens of S slots: whole when every table has
+ * at most T·S rows (its copy costs no more than staging its rows, and is sequential), else a stage.
+ */
+export function planRows(lay: Layout, tables: readonly Float32Array[], widths: readonly number[], T: number, S: number): RowSource {
+  const W = Math.max(...widths);
+  const whole = wholeTables.enabled && tables.every((t, i) => t.length / widths[i]! <= T * S);
+  if (!whole) {
+    const block = tokensPerBlock(T, S, W);
+    return { whole, block, stage: lay.take(block * S * W * 4), idx: -1, at: new Map() };
+  }
+  const at = new Map<Float32Array, number>();
+  for (const t of tables) if (!at.has(t)) at.set(t, lay.take(t.length * 4));
+  return { whole, block: T, stage: -1, idx: lay.take(T * S * 4), at };
+}
+
+/** Copies what `src` reads from up front (the whole tables and the indices; nothing when staging). */
+export function loadRows(mem: Float32Array, i32: Int32Array, src: RowSource, idx: Int32Array): void {
+  if (!src.whole) return;
+  for (const [t, addr] of src.at) mem.set(t, addr >> 2);
+  i32.set(idx, src.idx >> 2);
+}
+
+/**
+ * One pass over tokens [t0, t0 + n): `dots` → out[t·S+s] = row(t,s)·vec[t]; `mix` → out[t] = Σₛ
+ * vec[t·S+s]·row(t,s), rows of `table` (width W) chosen by idx; vec and out addresses already at t0.
+ */
+export function rowPass(
+  ctx: WasmContext,
+  src: RowSource,
+  kind: 'dots' | 'mix',
+  table: Float32Array,
+  W: number,
+  idx: Int32Array,
+  S: number,
+  t0: number,
+  n: number,
+  vec: number,
+  out: number,
+): void {
+  if (src.whole) {
+    const fn = kind === 'dots' ? 'expertRowDotsAt' : 'expertRowMixAt';
+    runSplit(ctx, fn, [src.at.get(table)!, src.idx + t0 * S * 4, vec, out, S, W, 0, n], 6, n, n * S * W);
+    return;
+  }
+  stageRows(ctx.rt.f32, src.stage, table, W, idx, t0 * S, (t0 + n) * S);
+  runSplit(ctx, kind === 'dots' ? 'expertRowDots' : 'expertRowMix', [src.stage, vec, out, S, W, 0, n], 5, n, n * S * W);
 }
 
 /**
@@ -67,33 +133,31 @@ export function expertMixForwardWasm(
 ): boolean {
   if (T * S * D * Do === 0) return false;
   checkRowIndices('expertMix', idx, Math.min(down.length / D, up.length / Do));
-  const tc = tokensPerBlock(T, S, Math.max(D, Do));
   const lay = new Layout();
   const xAddr = lay.take(T * D * 4);
   const zAddr = lay.take(T * S * 4);
   const aAddr = lay.take(T * S * 4);
   const yAddr = lay.take(T * Do * 4);
-  const stage = lay.take(tc * S * Math.max(D, Do) * 4);
+  const src = planRows(lay, [down, up], [D, Do], T, S);
   const rt = ctx.rt;
   if (lay.end > MAX_BYTES || !rt.ensure(lay.end)) return false;
   const mem = rt.f32;
   mem.set(x.subarray(0, T * D), xAddr >> 2);
+  loadRows(mem, rt.i32, src, idx);
   const { f } = activationPair(act, true);
   const zb = zAddr >> 2;
   const ab = aAddr >> 2;
-  for (let t0 = 0; t0 < T; t0 += tc) {
-    const n = Math.min(tc, T - t0);
+  for (let t0 = 0; t0 < T; t0 += src.block) {
+    const n = Math.min(src.block, T - t0);
     const p0 = t0 * S;
     const p1 = p0 + n * S;
-    stageRows(mem, stage, down, D, idx, p0, p1);
-    runSplit(ctx, 'expertRowDots', [stage, xAddr + t0 * D * 4, zAddr + p0 * 4, S, D, 0, n], 5, n, n * S * D);
+    rowPass(ctx, src, 'dots', down, D, idx, S, t0, n, xAddr + t0 * D * 4, zAddr + p0 * 4);
     for (let p = p0; p < p1; p++) {
       const zp = mem[zb + p]!;
       z[p] = zp;
       mem[ab + p] = gates[p]! * f(zp);
     }
-    stageRows(mem, stage, up, Do, idx, p0, p1);
-    runSplit(ctx, 'expertRowMix', [stage, aAddr + p0 * 4, yAddr + t0 * Do * 4, S, Do, 0, n], 5, n, n * S * Do);
+    rowPass(ctx, src, 'mix', up, Do, idx, S, t0, n, aAddr + p0 * 4, yAddr + t0 * Do * 4);
   }
   y.set(mem.subarray(yAddr >> 2, (yAddr >> 2) + T * Do));
   return true;
@@ -123,26 +187,25 @@ export function expertMixBackwardWasm(
 ): boolean {
   if (T * S * D * Do === 0) return false;
   checkRowIndices('expertMix', idx, Math.min(down.length / D, up.length / Do));
-  const tc = tokensPerBlock(T, S, Math.max(D, Do));
   const lay = new Layout();
   const dyAddr = lay.take(T * Do * 4);
   const aAddr = lay.take(T * S * 4);
   const dzAddr = lay.take(T * S * 4);
   const dxAddr = lay.take(T * D * 4);
-  const stage = lay.take(tc * S * Math.max(D, Do) * 4);
+  const src = planRows(lay, [down, up], [D, Do], T, S);
   const rt = ctx.rt;
   if (lay.end > MAX_BYTES || !rt.ensure(lay.end)) return false;
   const mem = rt.f32;
   mem.set(dy.subarray(0, T * Do), dyAddr >> 2);
+  loadRows(mem, rt.i32, src, idx);
   const { f, df } = activationPair(act, true);
   const ab = aAddr >> 2;
   const dzb = dzAddr >> 2;
-  for (let t0 = 0; t0 < T; t0 += tc) {
-    const n = Math.min(tc, T - t0);
+  for (let t0 = 0; t0 < T; t0 += src.block) {
+    const n = Math.min(src.block, T - t0);
     const p0 = t0 * S;
     const p1 = p0 + n * S;
-    stageRows(mem, stage, up, Do, idx, p0, p1);
-    runSplit(ctx, 'expertRowDots', [stage, dyAddr + t0 * Do * 4, aAddr + p0 * 4, S, Do, 0, n], 5, n, n * S * Do);
+    rowPass(ctx, src, 'dots', up, Do, idx, S, t0, n, dyAddr + t0 * Do * 4, aAddr + p0 * 4);
     for (let p = p0; p < p1; p++) {
       const a = mem[ab + p]!; // ∂L/∂(gₚσ(zₚ))
       const zp = z[p]!;
@@ -154,8 +217,7 @@ export function expertMixBackwardWasm(
       dz[p] = d;
       mem[dzb + p] = d;
     }
-    stageRows(mem, stage, down, D, idx, p0, p1);
-    runSplit(ctx, 'expertRowMix', [stage, dzAddr + p0 * 4, dxAddr + t0 * D * 4, S, D, 0, n], 5, n, n * S * D);
+    rowPass(ctx, src, 'mix', down, D, idx, S, t0, n, dzAddr + p0 * 4, dxAddr + t0 * D * 4);
   }
   dx.set(mem.subarray(dxAddr >> 2, (dxAddr >> 2) + T * D));
   return true;

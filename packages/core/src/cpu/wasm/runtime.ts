@@ -59,6 +59,8 @@ interface KernelExports {
   expertRowDots(rows: number, vec: number, out: number, S: number, W: number, t0: number, t1: number): void;
   expertRowMix(rows: number, coef: number, out: number, S: number, W: number, t0: number, t1: number): void;
   expertTableRows(src: number, tok: number, coef: number, starts: number, out: number, W: number, u0: number, u1: number): void;
+  expertRowDotsAt(table: number, idx: number, vec: number, out: number, S: number, W: number, t0: number, t1: number): void;
+  expertRowMixAt(table: number, idx: number, coef: number, out: number, S: number, W: number, t0: number, t1: number): void;
 }
 
 /** Names of the exports, in a fixed order shared with the workers. */
@@ -88,6 +90,8 @@ export const KERNEL_NAMES = [
   'expertRowDots',
   'expertRowMix',
   'expertTableRows',
+  'expertRowDotsAt',
+  'expertRowMixAt',
 ] as const satisfies ReadonlyArray<keyof KernelExports>;
 
 /** Builds the kernel module's bytes; `shared` selects an imported shared or plain memory. */
