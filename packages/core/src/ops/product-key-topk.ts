@@ -4,9 +4,9 @@
 // lies among the k² pairs built from the top-k of each half (a pair outside them is beaten by at
 // least k pairs inside), which makes this exact at O(√N) cost instead of O(N).
 //
-// On the CPU backend the retrieval is one op: the sub-key scores, both top-k, the k² candidate sums and
-// the final top-k run on scratch buffers handed back to the pool at once (only the k winners per query
-// survive), and the backward is sparse — a winner's gradient reaches one sub-key of each half, so it
+// On the CPU backend the retrieval is one op: the sub-key scores and both top-k run on scratch buffers
+// handed back to the pool at once, the final top-k walks the k² candidate sums best first without
+// forming them (only the k winners per query survive), and the backward is sparse — a winner's gradient reaches one sub-key of each half, so it
 // costs O(k·dimKey) per query (embeddingBag's fused kernels: weighted sub-key rows for the queries,
 // per-row sums for the sub-keys) where the composed ops' backward scatters into dense [rows, numKeys]
 // score gradients and multiplies them back (two dense matmuls per half). On any other backend it is the
@@ -17,6 +17,7 @@ import { cpuBackend } from '../cpu/cpu-backend.js';
 import { embeddingBagForward } from '../cpu/embedding-bag.js';
 import { expertTableGrad, sortSlotsByRow } from '../cpu/expert-mix.js';
 import { genericKernels, kernels as cpuKernels } from '../cpu/kernels.js';
+import { allFinite, topPairSums } from '../cpu/top-pair-sums.js';
 import { ShapeError, fmt } from '../errors.js';
 import { shapeSize } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -148,21 +149,29 @@ export function productKeyTopkFused(queries: Tensor, subKeys: Tensor, k: number)
     }
     top(scores, R, n, k, halfTop[w]!.values, halfTop[w]!.indices);
   }
-  // Candidate sums in (row, head) order, rounded to the dtype as the add op rounds them.
-  const kk = k * k;
-  const candidates = cpuBufferPool.alloc(dtype, R * kk, false);
+  // The k best of the k² candidate sums per retrieval, rounded as the add op rounds them: a best-first
+  // walk over the two sorted lists (cpu/top-pair-sums.ts), or — when a score is not finite — the grid
+  // itself and a topk over it, as the composed ops do.
   const at = (r: number, h: number): number => (dims.shared ? r * heads + h : h * rows + r);
   const [v1, v2] = [halfTop[0]!.values, halfTop[1]!.values];
-  for (let r = 0; r < rows; r++) {
-    for (let h = 0; h < heads; h++) {
-      const src = at(r, h) * k;
-      const dst = (r * heads + h) * kk;
-      for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) candidates[dst + a * k + b] = v1[src + a]! + v2[src + b]!;
-    }
-  }
   const best = cpuBufferPool.alloc(dtype, R * k, false);
   const bestAt = new Int32Array(R * k);
-  top(candidates, R, kk, k, best, bestAt);
+  if (allFinite(v1, 0, R * k) && allFinite(v2, 0, R * k)) {
+    for (let r = 0; r < rows; r++)
+      for (let h = 0; h < heads; h++) topPairSums(v1, v2, at(r, h) * k, k, f32, best, bestAt, (r * heads + h) * k);
+  } else {
+    const kk = k * k;
+    const candidates = cpuBufferPool.alloc(dtype, R * kk, false);
+    for (let r = 0; r < rows; r++) {
+      for (let h = 0; h < heads; h++) {
+        const src = at(r, h) * k;
+        const dst = (r * heads + h) * kk;
+        for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) candidates[dst + a * k + b] = v1[src + a]! + v2[src + b]!;
+      }
+    }
+    top(candidates, R, kk, k, best, bestAt);
+    cpuBufferPool.release(candidates, since);
+  }
   // Each winner's sub-key row of either half in subKeys seen as [rows of half] (what the backward
   // reads and scatters to), and its expert index.
   const keyRows = [new Int32Array(R * k), new Int32Array(R * k)] as const;
@@ -184,7 +193,7 @@ export function productKeyTopkFused(queries: Tensor, subKeys: Tensor, k: number)
     }
   }
   // The scratch is dead: back to the pool now, not when the collector finds it.
-  for (const a of [scores, candidates, halfTop[0]!.values, halfTop[1]!.values]) cpuBufferPool.release(a, since);
+  for (const a of [scores, halfTop[0]!.values, halfTop[1]!.values]) cpuBufferPool.release(a, since);
   const shape = [...lead, heads, k];
   const out = wrap(cpuBackend, best, shape, dtype);
   const indices = wrap(cpuBackend, ids, shape, 'int32');
