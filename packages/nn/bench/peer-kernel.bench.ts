@@ -6,7 +6,8 @@
 // embeddings, 2 threads) in a child process run first. Then expertMix alone against the memory-traffic
 // floor of its shape: every chosen row of down and up read twice (forward, backward) and every touched
 // row of both gradients written once, measured as memcpy passes over the same rows. Last, PKM's weighted
-// value read (embeddingBag) over the same rows of one table, fused and composed, against its own floor.
+// value read (embeddingBag) over the same rows of one table, fused and composed, against its own floor,
+// and the retrieval alone (productKeyTopk, fused and composed).
 //   npm run bench -- peer-kernel                 (PEER_KERNEL_KEYS=256 for a quick run, PEER_KERNEL_STEPS=5,
 //                                                 PEER_KERNEL_POOL=off without the CPU backend's buffer reuse)
 import { spawnSync } from 'node:child_process';
@@ -19,6 +20,7 @@ import { FeedForward, PEER } from '@myriad/nn';
 import { AdamW } from '@myriad/train';
 import { embeddingBagComposed, embeddingBagFused } from '../../core/src/ops/embedding-bag.js';
 import { expertMixComposed, expertMixFused } from '../../core/src/ops/expert-mix.js';
+import { productKeyTopkComposed, productKeyTopkFused } from '../../core/src/ops/product-key-topk.js';
 
 const numKeys = Number(process.env.PEER_KERNEL_KEYS ?? 1024);
 if (process.env.PEER_KERNEL_POOL === 'off') cpuBufferPool.setLimits({ maxFreeBytes: 0 });
@@ -220,6 +222,27 @@ const bag = { fused: median(bagTimes.fused), composed: median(bagTimes.composed)
 const readBytes = 4 * idxData.length * dim * 4;
 const writeBytes = 2 * distinct * dim * 4;
 
+// --- productKeyTopk alone: this PEER's retrieval (its queries and sub-keys), fused and composed ------
+const queries = randn([tokens, heads, dimKey], { seed: 7 }).requiresGrad_();
+const subKeys = peer.keys;
+const scoreWeights = randn([tokens, heads, topK], { seed: 8 });
+const pkTimes = { fused: { fwd: [] as number[], bwd: [] as number[] }, composed: { fwd: [] as number[], bwd: [] as number[] } };
+for (let r = -1; r < 3 * steps; r++) {
+  for (const v of r % 2 === 0 ? (['fused', 'composed'] as const) : (['composed', 'fused'] as const)) {
+    queries.grad = null;
+    subKeys.grad = null;
+    const t = performance.now();
+    const { scores } = (v === 'fused' ? productKeyTopkFused : productKeyTopkComposed)(queries, subKeys, topK);
+    const t1 = performance.now();
+    sum(mul(scores, scoreWeights)).backward();
+    if (r >= 0) {
+      pkTimes[v].fwd.push(t1 - t);
+      pkTimes[v].bwd.push(performance.now() - t1);
+    }
+    await nextTask();
+  }
+}
+
 // --- the table ---------------------------------------------------------------------------------------
 const cpuFlags = (() => {
   try {
@@ -263,6 +286,13 @@ const pool = cpuBufferPool.stats();
 console.log(
   `\nCPU buffer pool over the run: ${pool.reused} buffers reused, ${pool.allocated} allocated, ${pool.unpooled} unpooled (over the per-task limit)`,
 );
+const pk = (v: 'fused' | 'composed') => `${median(pkTimes[v].fwd).toFixed(1)} + ${median(pkTimes[v].bwd).toFixed(1)} ms`;
+console.log(
+  `\nproductKeyTopk alone (${tokens * heads} queries, ${numKeys} sub-keys per half, dimKey ${dimKey}, k ${topK}), forward + backward, medians of ${3 * steps}:`,
+);
+console.log('| composed (matmul, topk, add, topk, gather) | fused |');
+console.log('|---|---|');
+console.log(`| ${pk('composed')} | ${pk('fused')} |`);
 console.log(`\nPKM's value read alone (embeddingBag over the same ${idxData.length} rows of one table), fwd+bwd, medians of ${3 * steps}:`);
 console.log('| composed (indexSelect + batched matmul) | fused | memory floor (memcpy passes) | fused ÷ floor |');
 console.log('|---|---|---|---|');
