@@ -6,11 +6,12 @@
 //
 // On the CPU backend the retrieval is one op: the sub-key scores and both top-k run on scratch buffers
 // handed back to the pool at once, the final top-k walks the k² candidate sums best first without
-// forming them (only the k winners per query survive), and the backward is sparse — a winner's gradient reaches one sub-key of each half, so it
-// costs O(k·dimKey) per query (embeddingBag's fused kernels: weighted sub-key rows for the queries,
-// per-row sums for the sub-keys) where the composed ops' backward scatters into dense [rows, numKeys]
-// score gradients and multiplies them back (two dense matmuls per half). On any other backend it is the
-// composition below, which is also the reference the fused path is tested against.
+// forming them (only the k winners per query survive), and the backward is sparse — a winner's
+// gradient reaches one sub-key of each half, so it costs O(k·dimKey) per query (embeddingBag's fused
+// kernels: weighted sub-key rows for the queries, per-row sums for the sub-keys) where the composed
+// ops' backward scatters into dense [rows, numKeys] score gradients and multiplies them back (two dense
+// matmuls per half). On any other backend it is the composition below, which is also the reference
+// the fused path is tested against.
 import { record } from '../autograd.js';
 import { cpuBufferPool } from '../cpu/buffer-pool.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';

@@ -2,8 +2,9 @@
 // They reuse the fused expert mix's row kernels and its row plan (expert-mix.ts: the whole table in
 // WebAssembly memory when it has no more rows than the call has slots, else the chosen rows staged per
 // block of tokens): `expertRowMix` forms each token's weighted row sum (the forward) or `expertRowDots`
-// each slot's dot with the token's output gradient (the weights' gradient), split over threads by token. Every output element is one thread's sum in
-// a fixed order, so the results are the same bits whatever the thread count.
+// each slot's dot with the token's output gradient (the weights' gradient), split over threads by
+// token. Every output element is one thread's sum in a fixed order, so the results are the same bits
+// whatever the thread count.
 import { checkRowIndices } from '../expert-mix.js';
 import type { WasmContext } from './context.js';
 import { MAX_BYTES, loadRows, planRows, rowPass } from './expert-mix.js';

@@ -4,11 +4,11 @@
 // reads it), the f32x4 dots or weighted row sums run over it, split over threads by token, and the next
 // block reuses the buffer; nothing of size [T, S, D] is ever allocated. A table with no more rows than
 // the call has slots (N ≤ T·S, e.g. the demo's 4096 experts against 65 536 slots) is cheaper to copy
-// whole, in one sequential pass, than row by row: then the kernels' ...At variants read its rows in place. The activation runs here in JS on
-// the [T, S] pre-activations between the two passes, with the same σ and σ' as the plain loops. Table
-// gradients are written per distinct row (grouped by sortSlotsByRow), split over threads by row, in
-// blocks copied out as they finish. Every output element is one thread's sum in a fixed order, so the
-// results are the same bits whatever the thread count.
+// whole, in one sequential pass, than row by row: then the kernels' ...At variants read its rows in
+// place. The activation runs here in JS on the [T, S] pre-activations between the two passes, with the
+// same σ and σ' as the plain loops. Table gradients are written per distinct row (grouped by
+// sortSlotsByRow), split over threads by row, in blocks copied out as they finish. Every output element
+// is one thread's sum in a fixed order, so the results are the same bits whatever the thread count.
 import { activationPair, checkRowIndices, type ExpertActivation } from '../expert-mix.js';
 import { cpuBufferPool } from '../buffer-pool.js';
 import type { WasmContext } from './context.js';
@@ -48,6 +48,9 @@ function tokensPerBlock(T: number, S: number, W: number): number {
   return Math.max(1, Math.min(T, Math.floor(STAGE_BYTES / Math.max(1, S * W * 4))));
 }
 
+/** Largest total of whole tables copied into WebAssembly memory for one call; beyond it rows are staged. */
+const WHOLE_MAX_BYTES = 1 << 28;
+
 /** For tests: false makes every call stage its rows block by block (the results are the same bits). */
 export const wholeTables = { enabled: true };
 
@@ -65,11 +68,13 @@ interface RowSource {
 
 /**
  * Reserves what `tables` (with widths `widths`) need for T tokens of S slots: whole when every table has
- * at most T·S rows (its copy costs no more than staging its rows, and is sequential), else a stage.
+ * at most T·S rows (its copy costs no more than staging its rows, and is sequential) and together they
+ * take at most 256 MiB, else a stage.
  */
 export function planRows(lay: Layout, tables: readonly Float32Array[], widths: readonly number[], T: number, S: number): RowSource {
   const W = Math.max(...widths);
-  const whole = wholeTables.enabled && tables.every((t, i) => t.length / widths[i]! <= T * S);
+  const wholeBytes = 4 * tables.reduce((n, t, i) => n + (tables.indexOf(t) === i ? t.length : 0), 0);
+  const whole = wholeTables.enabled && wholeBytes <= WHOLE_MAX_BYTES && tables.every((t, i) => t.length / widths[i]! <= T * S);
   if (!whole) {
     const block = tokensPerBlock(T, S, W);
     return { whole, block, stage: lay.take(block * S * W * 4), idx: -1, at: new Map() };
