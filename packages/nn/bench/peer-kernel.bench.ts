@@ -149,13 +149,22 @@ const distinct = new Set(idxData).size;
 const downData = down.data as Float32Array;
 const upData = up.data as Float32Array;
 const row = new Float32Array(dim);
-const readPass = () => {
-  for (let p = 0; p < idxData.length; p++) {
-    const o = idxData[p]! * dim;
-    row.set(downData.subarray(o, o + dim));
-    row.set(upData.subarray(o, o + dim));
+let _sink = 0;
+/**
+ * Reads the chosen rows of `tables` the fastest way found (as stageRows does): per chunk of 512 rows,
+ * first one element a row (independent loads whose cache and TLB misses overlap), then each row whole.
+ */
+const readRows = (...tables: Float32Array[]): void => {
+  for (let c0 = 0; c0 < idxData.length; c0 += 512) {
+    const c1 = Math.min(idxData.length, c0 + 512);
+    for (const t of tables) for (let p = c0; p < c1; p++) _sink += t[idxData[p]! * dim]!;
+    for (let p = c0; p < c1; p++) {
+      const o = idxData[p]! * dim;
+      for (const t of tables) row.set(t.subarray(o, o + dim));
+    }
   }
 };
+const readPass = () => readRows(downData, upData);
 const uniqueRows = Int32Array.from(new Set(idxData)).sort();
 // The gradient rows are written into memory written before (as reused buffers are), not fresh pages.
 const [gradA, gradB] = [new Float32Array(distinct * dim), new Float32Array(distinct * dim)];
@@ -190,12 +199,7 @@ const mix = { fused: median(mixTimes.fused), composed: median(mixTimes.composed)
 // PKM's value read, y[t] = Σₛ gₛ·up[idx[t,s]]: the same rows of one table, read in the forward and the
 // backward, its gradient rows written once.
 const bagTimes = { fused: [] as number[], composed: [] as number[], floor: [] as number[] };
-const readUpPass = () => {
-  for (let p = 0; p < idxData.length; p++) {
-    const o = idxData[p]! * dim;
-    row.set(upData.subarray(o, o + dim));
-  }
-};
+const readUpPass = () => readRows(upData);
 const writeUpPass = () => {
   const a = gradA;
   for (let u = 0; u < distinct; u++) a.set(row, u * dim);

@@ -11,6 +11,7 @@
 // is one thread's sum in a fixed order, so the results are the same bits whatever the thread count.
 import { activationPair, checkRowIndices, type ExpertActivation } from '../expert-mix.js';
 import { cpuBufferPool } from '../buffer-pool.js';
+import { copyRows } from '../rows.js';
 import type { WasmContext } from './context.js';
 import type { Round } from './pool.js';
 import { Layout } from './runtime.js';
@@ -36,11 +37,7 @@ function runSplit(ctx: WasmContext, fn: RowFn, args: number[], arg: number, tota
 
 /** Copies table rows idx[p0..p1) (width W) one after another into WebAssembly memory at byte `at`. */
 function stageRows(mem: Float32Array, at: number, table: Float32Array, W: number, idx: Int32Array, p0: number, p1: number): void {
-  let o = at >> 2;
-  for (let p = p0; p < p1; p++, o += W) {
-    const e = idx[p]! * W;
-    mem.set(table.subarray(e, e + W), o);
-  }
+  copyRows(table, W, idx, p0, p1, mem, at >> 2);
 }
 
 /** Tokens per staged block: at least one, at most T. */
