@@ -41,25 +41,7 @@ export function topPairSums(
   }
   const hv = heapValue;
   const hc = heapCell;
-  const sum = (c: number): number => {
-    const s = v1[from + ((c / k) | 0)]! + v2[from + (c % k)]!;
-    return f32 ? Math.fround(s) : s;
-  };
-  let size = 0;
-  const offer = (c: number): void => {
-    const v = sum(c);
-    let i = size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(v, c, hv[parent]!, hc[parent]!)) break;
-      hv[i] = hv[parent]!;
-      hc[i] = hc[parent]!;
-      i = parent;
-    }
-    hv[i] = v;
-    hc[i] = c;
-  };
-  offer(0);
+  let size = offer(hv, hc, 0, 0, pairSum(v1, v2, from, k, f32, 0));
   for (let j = 0; j < k; j++) {
     const c = hc[0]!;
     values[to + j] = hv[0]!;
@@ -80,7 +62,30 @@ export function topPairSums(
     hv[i] = v;
     hc[i] = last;
     const b = c % k;
-    if (b + 1 < k) offer(c + 1);
-    if (b === 0 && c + k < k * k) offer(c + k);
+    if (b + 1 < k) size = offer(hv, hc, size, c + 1, pairSum(v1, v2, from, k, f32, c + 1));
+    if (b === 0 && c + k < k * k) size = offer(hv, hc, size, c + k, pairSum(v1, v2, from, k, f32, c + k));
   }
+}
+
+// Module-level helpers rather than closures: a closure made per call costs more than the walk itself.
+
+/** The sum of cell c = a·k + b, rounded to float32 when `f32`. */
+function pairSum(v1: ArrayLike<number>, v2: ArrayLike<number>, from: number, k: number, f32: boolean, c: number): number {
+  const s = v1[from + ((c / k) | 0)]! + v2[from + (c % k)]!;
+  return f32 ? Math.fround(s) : s;
+}
+
+/** Adds cell c of value v to the heap of `size` cells; returns the new size. */
+function offer(hv: Float64Array, hc: Int32Array, size: number, c: number, v: number): number {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!before(v, c, hv[parent]!, hc[parent]!)) break;
+    hv[i] = hv[parent]!;
+    hc[i] = hc[parent]!;
+    i = parent;
+  }
+  hv[i] = v;
+  hc[i] = c;
+  return size + 1;
 }
