@@ -70,14 +70,14 @@ interface RowSource {
  */
 export function planRows(lay: Layout, tables: readonly Float32Array[], widths: readonly number[], T: number, S: number): RowSource {
   const W = Math.max(...widths);
-  const wholeBytes = 4 * tables.reduce((n, t, i) => n + (tables.indexOf(t) === i ? t.length : 0), 0);
+  const distinct = [...new Set(tables)]; // expertMix may pass one table as both down and up
+  const wholeBytes = 4 * distinct.reduce((n, t) => n + t.length, 0);
   const whole = wholeTables.enabled && wholeBytes <= WHOLE_MAX_BYTES && tables.every((t, i) => t.length / widths[i]! <= T * S);
   if (!whole) {
     const block = tokensPerBlock(T, S, W);
     return { whole, block, stage: lay.take(block * S * W * 4), idx: -1, at: new Map() };
   }
-  const at = new Map<Float32Array, number>();
-  for (const t of tables) if (!at.has(t)) at.set(t, lay.take(t.length * 4));
+  const at = new Map(distinct.map((t) => [t, lay.take(t.length * 4)]));
   return { whole, block: T, stage: -1, idx: lay.take(T * S * 4), at };
 }
 
