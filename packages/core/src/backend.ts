@@ -67,7 +67,8 @@ export type RowOp = (typeof ROW_OPS)[number];
  * | elementwise           | unary, binary, where                                                        |
  * | reductions and matmul | reduce (argmax included), matmul, rowOp, cumsum                             |
  * | indexing              | topk, gather, scatterAdd (any dim, any index shape)                         |
- * | row tables            | gatherRows, scatterAddRows, uniqueRows: the row-sparse (embedding) path     |
+ * | row tables            | gatherRows, scatterAddRows, uniqueRows: the row-sparse (embedding) path;    |
+ * |                       | embeddingBag, rowDots: weighted sums and dot products of rows read in place |
  * | training              | applyUpdate (an optimizer's UpdateRule on its state tables)                 |
  *
  * gather / scatterAdd and gatherRows / scatterAddRows overlap in what they can express, and are kept
@@ -120,6 +121,16 @@ export interface Backend {
   gatherRows(table: View, indices: View): Storage;
   /** A zero [rows, width] table with src rows [n, width] added at the given row indices (index −1: skipped). */
   scatterAddRows(rows: number, indices: View, src: View): Storage;
+  /**
+   * Weighted sums of rows read in place: table [rows, width], indices int32 [T, S], weights [T, S]
+   * (table's float dtype) → [T, width], out[t] = Σₛ weights[t,s] · table[indices[t,s]], summed in slot order.
+   */
+  embeddingBag(table: View, indices: View, weights: View): Storage;
+  /**
+   * Dot products of rows read in place with one vector per token: table [rows, width], indices int32
+   * [T, S], x [T, width] → [T, S], out[t,s] = table[indices[t,s]] · x[t].
+   */
+  rowDots(table: View, indices: View, x: View): Storage;
   /** Inclusive prefix sum along the last axis (same shape and dtype). */
   cumsum(x: View): Storage;
   /**

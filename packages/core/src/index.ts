@@ -76,7 +76,7 @@ export {
 export { matmul } from './ops/linalg.js';
 export { gather, scatterAdd, indexSelect, topk, where, maskedFill, oneHot } from './ops/indexing.js';
 export { expertMix, type ExpertActivation } from './ops/expert-mix.js';
-export { embeddingBag } from './ops/embedding-bag.js';
+export { embeddingBag, rowDots } from './ops/embedding-bag.js';
 export { productKeyTopk, type ProductKeyTopk } from './ops/product-key-topk.js';
 export { sort, argsort } from './ops/sort.js';
 export { tril, triu } from './ops/triangular.js';

@@ -1,11 +1,14 @@
 // expertMix: the fused CPU loop equals the composed ops (indexSelect + matmul + activation + mul +
 // matmul) in value and in every gradient, over random shapes including k = 1, k = numKeys, experts
-// repeated across tokens and heads sharing experts; float32 and float64; plus a gradient check.
+// repeated across tokens and heads sharing experts; float32 and float64; plus a gradient check. The
+// same for the path other backends take (rowDots → activation → embeddingBag on their kernels), run on
+// a host-less copy of the CPU backend.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { expertMix, SparseGrad, tensor, type DType, type ExpertActivation } from '../src/index.js';
 import { expertMixComposed, expertMixFused } from '../src/ops/expert-mix.js';
 import { gradCheck } from '../src/testing/index.js';
+import { onDeviceLike } from './helpers/device-like.js';
 import { expectClose } from './helpers/expect-close.js';
 
 interface Case {
@@ -175,6 +178,42 @@ describe('expertMix (fused CPU loop) against the composed ops', () => {
     );
     expect(() => expertMix(x, table, table, tensor([[0, 1]], { dtype: 'int32' }), tensor([[1]]), 'gelu')).toThrow(
       /gates \[1,1\] must match indices \[1,2\]/,
+    );
+  });
+});
+
+describe("expertMix on a device backend's kernels (rowDots, embeddingBag) against the composed ops", () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const tol = dtype === 'float64' ? 1e-12 : 2e-5;
+    it(`${dtype}: output and the gradients of x, gates, down and up agree`, () => {
+      fc.assert(
+        fc.property(cases, (c) => {
+          const d = onDeviceLike(() => run(expertMix, c, dtype));
+          expect(d.y.gradNode?.op).toBe('embeddingBag');
+          const r = run(expertMixComposed, c, dtype);
+          expectClose(d.y, r.y, tol, 'y');
+          expectClose(d.x.denseGrad(), r.x.denseGrad(), tol, 'dx');
+          expectClose(d.gates.denseGrad(), r.gates.denseGrad(), tol, 'dgates');
+          expectClose(d.down.denseGrad(), r.down.denseGrad(), tol, 'ddown');
+          expectClose(d.up.denseGrad(), r.up.denseGrad(), tol, 'dup');
+        }),
+        { numRuns: 100 },
+      );
+    });
+  }
+
+  it('passes a float64 gradient check for x, down, up and gates', () => {
+    fc.assert(
+      fc.property(
+        cases.filter((c) => c.act !== 'relu'),
+        (c) => {
+          onDeviceLike(() => {
+            const { x, down, up, gates, indices } = inputs(c, 'float64');
+            gradCheck((X, W, U, G) => expertMix(X!, W!, U!, indices, G!, c.act), [x, down, up, gates]);
+          });
+        },
+      ),
+      { numRuns: 30 },
     );
   });
 });

@@ -25,6 +25,8 @@ export const INT32_ON_CPU: Readonly<Record<string, string>> = {
     ]),
   ),
   matmul: `int32 matmul (${FLOAT_ONLY})`,
+  embeddingBag: `int32 embeddingBag (${FLOAT_ONLY})`,
+  rowDots: `int32 rowDots (${FLOAT_ONLY})`,
   rowOp: `int32 softmax/logsumexp (${FLOAT_ONLY})`,
   applyUpdate: 'int32 optimizer state (update rules are float arithmetic)',
 };

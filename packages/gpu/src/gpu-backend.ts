@@ -224,6 +224,12 @@ class GpuBackendImpl implements GpuBackend {
   uniqueRows(indices: View, src: View): { indices: Storage; values: Storage } {
     return rowTables.uniqueRows(this.run, indices, src);
   }
+  embeddingBag(table: View, indices: View, weights: View): Storage {
+    return rowTables.embeddingBag(this.run, table, indices, weights);
+  }
+  rowDots(table: View, indices: View, x: View): Storage {
+    return rowTables.rowDots(this.run, table, indices, x);
+  }
 
   // ---------------------------------------------------------------- Backend: training (methods/training.ts)
 

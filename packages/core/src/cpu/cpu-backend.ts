@@ -5,6 +5,8 @@ import { cpuBufferPool, nextTask } from './buffer-pool.js';
 import { contiguousStrides, isContiguousLayout, shapeSize } from '../shape.js';
 import { binaryLoops, copyLoop, unaryLoops, unaryLoopsF32 } from './elementwise.js';
 import { genericKernels, kernels } from './kernels.js';
+import { embeddingBagForward, embeddingBagWeightGrad } from './embedding-bag.js';
+import { checkRowIndices } from './expert-mix.js';
 import { dropAxis, forEachRow } from './strided.js';
 import { uniqueRowsOf } from './unique-rows.js';
 import { compileUpdateRule } from '../update-rule.js';
@@ -63,6 +65,13 @@ function copyView(x: View, dtype: DType, pooled = true): TypedArray {
 /** A storage of `size` elements, zeroed unless `zeroed` is false (then the caller writes every element). */
 function alloc(dtype: DType, size: number, zeroed = true): TypedArray {
   return cpuBufferPool.alloc(dtype, size, zeroed);
+}
+
+/** The [T, S] row indices of embeddingBag / rowDots, checked against the table's rows, and the table's row width. */
+function rowReads(op: string, table: View, indices: View): { T: number; S: number; width: number; idx: Int32Array } {
+  const idx = contiguousData(indices) as Int32Array;
+  checkRowIndices(op, idx, table.shape[0]!);
+  return { T: indices.shape[0]!, S: indices.shape[1]!, width: shapeSize(table.shape.slice(1)), idx };
 }
 
 function checkIndex(op: string, i: number, size: number, dim: number): void {
@@ -346,6 +355,28 @@ export const cpuBackend: Backend = {
       idx,
       values as Float32Array,
     );
+    return out;
+  },
+
+  embeddingBag(table, indices, weights) {
+    const { T, S, width, idx } = rowReads('embeddingBag', table, indices);
+    const data = contiguousData(table);
+    const w = contiguousData(weights);
+    const out = alloc(table.dtype, T * width);
+    if (table.dtype === 'float32')
+      kernels.embeddingBagForwardF32(data as Float32Array, idx, w as Float32Array, T, S, width, out as Float32Array);
+    else embeddingBagForward(data, idx, w, T, S, width, out);
+    return out;
+  },
+
+  rowDots(table, indices, x) {
+    const { T, S, width, idx } = rowReads('rowDots', table, indices);
+    const data = contiguousData(table);
+    const xs = contiguousData(x);
+    const out = alloc(table.dtype, T * S, false);
+    if (table.dtype === 'float32')
+      kernels.embeddingBagWeightGradF32(data as Float32Array, idx, xs as Float32Array, T, S, width, out as Float32Array);
+    else embeddingBagWeightGrad(data, idx, xs, T, S, width, out);
     return out;
   },
 

@@ -1,7 +1,7 @@
 // expertMix: a weighted sum of single-neuron experts read from two tables (PEER, He 2024, eqs. 3–4).
-// On the CPU backend one fused loop reads the chosen rows in place; on any other backend it is the
-// composition below (indexSelect + matmul + activation + mul + matmul), which is also the reference
-// the fused loop is tested against.
+// On the CPU backend one fused loop reads the chosen rows in place; on any other backend the rows are
+// read in place too, by the backend's rowDots and embeddingBag kernels. The composition at the end
+// (indexSelect + matmul + activation + mul + matmul) is the reference both are tested against.
 import { record } from '../autograd.js';
 import { cpuBackend } from '../cpu/cpu-backend.js';
 import { jsKernels, kernels as cpuKernels } from '../cpu/kernels.js';
@@ -12,6 +12,7 @@ import { ShapeError, fmt } from '../errors.js';
 import { SparseGrad } from '../sparse-grad.js';
 import type { Tensor } from '../tensor.js';
 import { gelu, mul, relu, silu, tanh } from './elementwise.js';
+import { embeddingBag, rowDots } from './embedding-bag.js';
 import { indexSelect } from './indexing.js';
 import { matmul } from './linalg.js';
 import { reshape, transpose, unsqueeze } from './movement.js';
@@ -27,15 +28,27 @@ const ACTIVATIONS: Readonly<Record<ExpertActivation, (x: Tensor) => Tensor>> = {
  * up [N, Do], indices int32 [T, S], gates [T, S] → y [T, Do]. Differentiable in x, down, up and
  * gates; the tables get row-sparse gradients (SparseGrad, coalesced on the CPU backend), so a step
  * costs O(touched rows) however large N is. On the CPU backend a fused loop reads the chosen rows in
- * place (float64; float32 on its WebAssembly SIMD kernel, or without the WebAssembly matmul); otherwise
- * the composed ops run.
+ * place (float64; float32 on its WebAssembly SIMD kernel, or without the WebAssembly matmul; otherwise
+ * the composed ops run); on other backends their rowDots and embeddingBag kernels read the rows.
  * @example expertMix(x, down.weight, up.weight, experts, gates, 'gelu') // PEER's experts
  */
 export function expertMix(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: Tensor, activation: ExpertActivation): Tensor {
   checkArgs(x, down, up, indices, gates, activation);
-  if (x.backend !== cpuBackend || x.dtype === 'int32' || !fusedPays(x.dtype))
-    return expertMixComposed(x, down, up, indices, gates, activation);
+  if (x.dtype === 'int32') return expertMixComposed(x, down, up, indices, gates, activation);
+  if (x.backend !== cpuBackend) return expertMixRows(x, down, up, indices, gates, activation);
+  if (!fusedPays(x.dtype)) return expertMixComposed(x, down, up, indices, gates, activation);
   return expertMixFused(x, down, up, indices, gates, activation);
+}
+
+/**
+ * expertMix as rowDots → activation → gates → embeddingBag: no [T, S, D] copy of the chosen rows in
+ * the forward pass, and in the backward only the tables' row-sparse gradients are that size. What
+ * every backend but the CPU runs (each of the two reads is one kernel there).
+ */
+function expertMixRows(x: Tensor, down: Tensor, up: Tensor, indices: Tensor, gates: Tensor, activation: ExpertActivation): Tensor {
+  checkArgs(x, down, up, indices, gates, activation);
+  const hidden = ACTIVATIONS[activation](rowDots(down, indices, x)); // σ(uᵢᵀx): [T, S]
+  return embeddingBag(up, indices, mul(hidden, gates)); // Σᵢ gᵢ·σ(uᵢᵀx)·vᵢ
 }
 
 /**
@@ -129,8 +142,7 @@ export function expertMixFused(x: Tensor, down: Tensor, up: Tensor, indices: Ten
 }
 
 /**
- * expertMix written with the ops PEER used before the fused kernel (the reference, and what every
- * backend but the CPU runs): gather uᵢ and vᵢ, σ(uᵢᵀx), weight by gᵢ, sum the vᵢ.
+ * expertMix written with the ops PEER used before the fused kernel (the reference): gather uᵢ and vᵢ, σ(uᵢᵀx), weight by gᵢ, sum the vᵢ.
  */
 export function expertMixComposed(
   x: Tensor,

@@ -594,6 +594,53 @@ export function runBackendConformance(name: string, makeBackend: () => Backend |
       );
     }
 
+    for (const dtype of floats) {
+      check(`embeddingBag.${dtype}`, `embeddingBag / rowDots read repeated rows of strided tables in place (${dtype})`, () =>
+        property(
+          fc.record({
+            rows: dim,
+            width: dim,
+            t: small,
+            s: dim,
+            layout: fc.constantFrom<Layout>('contiguous', 'transposed', 'sliced'),
+            st: fc.nat(),
+            si: fc.nat(),
+            sw: fc.nat(),
+          }),
+          async ({ rows, width, t, s, layout, st, si, sw }) => {
+            const table: InputSpec = { shape: [rows, width], layout, seed: st };
+            const idx: InputSpec = { shape: [t, s], layout: 'contiguous', seed: si };
+            const ctx = `table [${rows}, ${width}] ${layout}, indices [${t}, ${s}]`;
+            const indices = { spec: idx, values: { min: 0, max: rows - 1 }, dtype: 'int32' as const };
+            await compareKernel(
+              `embeddingBag.${dtype}`,
+              [
+                { spec: table, values: { min: -2, max: 2 }, dtype },
+                indices,
+                { spec: { shape: [t, s], layout: 'transposed', seed: sw }, values: { min: -1, max: 1 }, dtype },
+              ],
+              (b, [tb, i, w]) => b.embeddingBag(tb!, i!, w!),
+              [t, width],
+              dtype,
+              ctx,
+            );
+            await compareKernel(
+              `rowDots.${dtype}`,
+              [
+                { spec: table, values: { min: -2, max: 2 }, dtype },
+                indices,
+                { spec: { shape: [t, width], layout: 'sliced', seed: sw }, values: { min: -1, max: 1 }, dtype },
+              ],
+              (b, [tb, i, x]) => b.rowDots(tb!, i!, x!),
+              [t, s],
+              dtype,
+              ctx,
+            );
+          },
+        ),
+      );
+    }
+
     for (const dtype of dtypes) {
       check(`full.${dtype}`, `full with zero, integer and fractional values (${dtype})`, () =>
         property(fc.record({ n: dim, value: fc.constantFrom(0, 1, -3, 0.5, 1e-3) }), async ({ n, value }) => {

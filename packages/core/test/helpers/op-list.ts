@@ -155,6 +155,7 @@ export const PROBES: Record<string, (i: Inputs) => Out> = {
     core.expertMix(x, pos, pos, core.reshape(core.clamp(ids, 0, 2).to('int32'), [3, 1]), core.slice(x, 1, 0, 1), 'gelu'),
   embeddingBag: ({ x, pos, ids }) =>
     core.embeddingBag(pos, core.reshape(core.clamp(ids, 0, 2).to('int32'), [3, 1]), core.slice(x, 1, 0, 1)),
+  rowDots: ({ x, pos, ids }) => core.rowDots(pos, core.reshape(core.clamp(ids, 0, 2).to('int32'), [3, 1]), x),
   // Queries [3 rows, 1 head, dimKey 4] and shared sub-keys [2, numKeys 3, 2].
   productKeyTopk: ({ x, pos }) => core.productKeyTopk(core.reshape(x, [3, 1, 4]), core.reshape(pos, [2, 3, 2]), 2).scores,
   topk: ({ x }) => core.topk(x, 2),

@@ -1,9 +1,11 @@
 /**
  * The row-table methods of the gpu backend, the row-sparse (embedding) path: gatherRows, scatterAddRows and
- * uniqueRows, which move whole rows of a [rows, width] table by one index a row.
+ * uniqueRows, which move whole rows of a [rows, width] table by one index a row, and embeddingBag and
+ * rowDots, which read the rows an index picks in place (PEER's experts, PKM's values).
  */
 import { coalesceDims, cpuBackend, isContiguousLayout, shapeSize, type Storage, type TypedArray, type View } from '@myriad/core';
 import { gatherSource } from '../kernels/gather.js';
+import { embeddingBagSource, rowDotsSource, type MatrixOperand } from '../kernels/row-reads.js';
 import { noProgram, type ProgramFn } from '../kernels/program.js';
 import { scatterRowsProgram, uniqueRowsProgram, type IndexOperand, type RowsOperand } from '../kernels/scatter.js';
 import { sortedLength } from '../kernels/sort.js';
@@ -101,4 +103,47 @@ export function uniqueRows(run: OpRunner, indices: View, src: View): { indices: 
   if (idx.view !== indices) run.free(idx.view);
   if (s.view !== src) run.free(s.view);
   return { indices: i!, values: v! };
+}
+
+/** A 2-D view as a matrix operand (strides as they are: the kernels read any layout). */
+function matrix(v: View): MatrixOperand {
+  return { offset: v.offset, rowStride: v.strides[0]!, colStride: v.strides[1]! };
+}
+
+/** Backend.embeddingBag: out[t] = Σₛ weights[t,s] · table[indices[t,s]], one thread per output element. */
+export function embeddingBag(run: OpRunner, table: View, indices: View, weights: View): Storage {
+  const [T, S] = indices.shape as [number, number];
+  const width = shapeSize(table.shape.slice(1));
+  if (T * S * width === 0) return run.full(table.dtype, T * width, 0);
+  if (!run.async) run.checkIndices('embeddingBag', indices, table.shape[0]!, 0);
+  const tb = rowsOf(run, table);
+  const out = run.one(
+    'embeddingBag',
+    table.dtype,
+    [tb.view, indices, weights],
+    { dtype: table.dtype, size: T * width },
+    () => embeddingBagSource(T, S, width, tb.op, matrix(indices), matrix(weights)),
+    ([ht, hi, hw]) => cpuBackend.embeddingBag(ht!, hi!, hw!) as TypedArray,
+  );
+  if (tb.view !== table) run.free(tb.view);
+  return out;
+}
+
+/** Backend.rowDots: out[t,s] = table[indices[t,s]] · x[t], one thread per slot. */
+export function rowDots(run: OpRunner, table: View, indices: View, x: View): Storage {
+  const [T, S] = indices.shape as [number, number];
+  const width = shapeSize(table.shape.slice(1));
+  if (T * S === 0 || width === 0) return run.full(table.dtype, T * S, 0);
+  if (!run.async) run.checkIndices('rowDots', indices, table.shape[0]!, 0);
+  const tb = rowsOf(run, table);
+  const out = run.one(
+    'rowDots',
+    table.dtype,
+    [tb.view, indices, x],
+    { dtype: table.dtype, size: T * S },
+    () => rowDotsSource(T, S, width, tb.op, matrix(indices), matrix(x)),
+    ([ht, hi, hx]) => cpuBackend.rowDots(ht!, hi!, hx!) as TypedArray,
+  );
+  if (tb.view !== table) run.free(tb.view);
+  return out;
 }

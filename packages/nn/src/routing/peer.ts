@@ -113,7 +113,8 @@ export class PEER extends ProductKeyLayer<PEERConfig> {
 
   /**
    * Σᵢ gᵢ·σ(uᵢᵀx)·vᵢ over each token's chosen experts (uᵢ = down[i], vᵢ = up[i]): core's expertMix, one
-   * fused pass on the CPU backend that never copies the chosen rows; indexSelect + matmul elsewhere.
+   * fused pass on the CPU backend that never copies the chosen rows; rowDots + embeddingBag kernels,
+   * which read the rows in place too, on other backends.
    */
   protected mixExperts(xf: Tensor, experts: Tensor, gates: Tensor): Tensor {
     return expertMix(xf, this.down.weight, this.up.weight, experts, gates, this.config.activation);

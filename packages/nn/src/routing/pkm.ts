@@ -60,8 +60,8 @@ export class PKM extends ProductKeyLayer<PKMConfig> {
     const { dimOut, heads, topK: k } = this.config;
     const { lead, tokens, scores, indices } = this.retrieve(x); // [T, H, k]
     const w = softmax(scores, -1); // eq. 2
-    // eq. 3, summed over heads: core's embeddingBag reads the chosen value rows in place on the CPU
-    // (row-sparse gradient); elsewhere it is indexSelect + a batched matmul.
+    // eq. 3, summed over heads: core's embeddingBag reads the chosen value rows in place (a fused loop
+    // on the CPU, one kernel on the gpu backend) and gives the values a row-sparse gradient.
     const slots = heads * k;
     const y = embeddingBag(this.values.weight, reshape(indices, [tokens, slots]), reshape(w, [tokens, slots])); // [T, dimOut]
     this.lastRouting = routingDecision(indices, w, tokens, heads, k);
